@@ -1,0 +1,36 @@
+"""A listing of the profiles in a directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.diagnostics import ProfileError
+from runner.store import Store
+
+
+def catalog(store: Store) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for name in store.names():
+        try:
+            profile = store.load(name)
+        except ProfileError as exc:
+            entries.append(
+                {
+                    "name": name,
+                    "description": "",
+                    "abstract": False,
+                    "extends": [],
+                    "error": exc.diagnostics[0].text(),
+                }
+            )
+            continue
+        entries.append(
+            {
+                "name": name,
+                "description": profile.description,
+                "abstract": profile.abstract,
+                "extends": profile.extends,
+                "file": profile.file,
+            }
+        )
+    return entries

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import click
+
+from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.output import dump
+
+
+@click.command(cls=OrderedCommand)
+@click.argument("name")
+@override_options
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
+@click.pass_context
+def render(
+    ctx: click.Context, name: str, output: str, show_secrets: bool, **params: object
+) -> None:
+    """Print the final connection id and request body for profile NAME.
+
+    The output is itself a valid values file (-f).
+    """
+    from runner.flow import build
+
+    request = build(store_from(ctx), name, overrides_from(ctx, params))
+    click.echo(
+        dump(
+            {
+                "connection_id": request.shown_connection_id(show_secrets),
+                "call": request.redacted_body(show_secrets),
+            },
+            output,
+        )
+    )

@@ -1,0 +1,127 @@
+"""Entry point and the root command group.
+
+Commands are imported only when they run, so ``callprofile --help`` stays fast, and every command
+shares one error policy: problems the user can fix print as diagnostics with exit 1, bugs print
+one line and the path of a log with the traceback (exit 3), Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any
+
+import click
+
+from runner import __version__
+from runner.exitcodes import ExitCode
+
+# name -> (module, function, one-line help). The help is here so --help imports nothing.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("runner.cli.cmd_run", "run", "Validate a profile and place the call."),
+    "render": ("runner.cli.cmd_render", "render", "Print the final connection id and request."),
+    "list": ("runner.cli.cmd_list", "list_profiles", "List profiles with their descriptions."),
+    "validate": ("runner.cli.cmd_validate", "validate", "Check profiles; print file:line:col."),
+    "schema": ("runner.cli.cmd_schema", "schema", "Print the request or profile JSON Schema."),
+}
+
+
+class CliExit(Exception):
+    """Raised by commands to end with a code after printing their own output."""
+
+    def __init__(self, code: int):
+        self.code = int(code)
+
+
+class RootGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliExit as done:
+            ctx.exit(done.code)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+        except Exception as exc:
+            from runner.diagnostics import ProfileError
+
+            if isinstance(exc, ProfileError):
+                from runner.cli.output import print_diagnostics
+
+                print_diagnostics(exc.diagnostics)
+                ctx.exit(ExitCode.INVALID)
+            log = write_crash_log()
+            click.echo(
+                f"callprofile: internal error ({type(exc).__name__}); this is a bug. "
+                f"Details: {log}",
+                err=True,
+            )
+            ctx.exit(ExitCode.INTERNAL)
+
+
+def write_crash_log() -> str:
+    """Write the current traceback, with secrets scrubbed, and return the file's path."""
+    from runner.secrets import scrub
+
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    text = scrub(traceback.format_exc())
+    for directory in (os.path.join(base, "callprofile"), tempfile.gettempdir()):
+        try:
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(
+                directory, f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+            )
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(f"callprofile {__version__}\n{' '.join(sys.argv)}\n\n{text}")
+            return path
+        except OSError:
+            continue
+    return "(could not write a log)"
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callprofile")
+@click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False),
+    envvar="CALLPROFILE_DIR",
+    default="profiles",
+    show_default=True,
+    help="Directory holding the profiles (env: CALLPROFILE_DIR).",
+)
+@click.pass_context
+def cli(ctx: click.Context, profiles_dir: str) -> None:
+    """Place Telnyx AI calls from named, version-controlled YAML profiles."""
+    ctx.obj = {"profiles_dir": profiles_dir}
+
+
+def main() -> None:
+    cli.main(prog_name="callprofile")

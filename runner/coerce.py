@@ -1,0 +1,53 @@
+"""Convert text to the JSON type the request schema wants at a path.
+
+Used for rendered templates (a template always produces text) and for ``--set`` values, so
+``Timeout: "{{ ring }}"`` and ``--set Timeout=60`` both send the integer 60, while phone numbers
+stay strings with their ``+``. The schema decides; nothing is guessed from the text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from runner import schemas
+
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_TRUE = ("true",)
+_FALSE = ("false",)
+
+
+class CoercionError(ValueError):
+    pass
+
+
+def target_type(path: tuple[str | int, ...]) -> str | None:
+    """The type the request schema wants at ``path`` inside the request body."""
+    return schemas.schema_type(schemas.sub_schema(schemas.request_schema(), path))
+
+
+def coerce_text(text: str, wanted: str | None) -> Any:
+    """``text`` as a value of JSON type ``wanted``; CoercionError when it is not one."""
+    if wanted in (None, "string"):
+        return text
+    stripped = text.strip()
+    if wanted == "integer":
+        if _INT.match(stripped):
+            return int(stripped)
+        raise CoercionError(f"{text!r} is not an integer")
+    if wanted == "number":
+        if _NUMBER.match(stripped):
+            number = float(stripped)
+            return int(number) if number.is_integer() and "." not in stripped else number
+        raise CoercionError(f"{text!r} is not a number")
+    if wanted == "boolean":
+        lowered = stripped.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise CoercionError(f"{text!r} is not a boolean (use true or false)")
+    if wanted == "null" and stripped in ("", "null"):
+        return None
+    raise CoercionError(f"a {wanted} cannot be given as text")

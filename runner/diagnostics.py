@@ -1,0 +1,69 @@
+"""The single shape for every problem a user can fix (CONVENTIONS.md, "Diagnostics")."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    message: str
+    code: str
+    file: str | None = None
+    line: int | None = None  # 1-based
+    col: int | None = None  # 1-based
+    end_line: int | None = None
+    end_col: int | None = None
+    severity: Severity = "error"
+    json_path: str | None = None
+    origin: str | None = None  # a flag or a contacts row when the value did not come from a file
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def where(self) -> str:
+        if self.file is not None:
+            if self.line is not None:
+                return f"{self.file}:{self.line}:{self.col or 1}"
+            return self.file
+        if self.origin:
+            return self.origin
+        return "callprofile"
+
+    def text(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message} [{self.code}]"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file or self.origin or "", self.line or 0, self.col or 0, self.code)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("extra")
+        return out
+
+
+class ProfileError(Exception):
+    """Raised by the flow when the user's input cannot become a valid request (exit 1)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.text() for d in self.diagnostics))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def path_to_json(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """Render a path as the JSON path used in diagnostics: ``$.call.Timeout``, ``$.x[0]``."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out += "[" + repr(part) + "]"
+    return out

@@ -1,0 +1,120 @@
+"""Merge layers of profile data, recording which layer set every value.
+
+Rules (README, "Layers and merging"): mappings merge key by key, recursively; lists and scalars
+replace; an explicit ``null`` removes the key. A value of a different kind replaces the old one
+whole (a mapping replaced by a scalar leaves nothing of the mapping, and the reverse).
+Inputs are never mutated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from runner.yamlsource import Source
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One source of values: a file, or a command-line flag."""
+
+    label: str
+    data: dict[str, Any]
+    kind: Literal["file", "flag"] = "file"
+    source: Source | None = None
+
+    @property
+    def is_template(self) -> bool:
+        """Strings from files are templates; values from flags and rows are data."""
+        return self.kind == "file"
+
+    def where(self, path: Path) -> str:
+        if self.source is not None:
+            span = self.source.span(path)
+            if span is not None:
+                exact = tuple(path) in self.source.spans
+                line, col = span.line, span.col
+                if not exact and span.key_line is not None:
+                    line, col = span.key_line, span.key_col or 1
+                return f"{self.source.file}:{line}:{col}"
+            return self.source.file
+        return self.label
+
+    def position(self, path: Path) -> tuple[str, int | None, int | None]:
+        if self.source is None:
+            return (self.label, None, None)
+        span = self.source.span(path)
+        if span is None:
+            return (self.source.file, None, None)
+        return (self.source.file, span.line, span.col)
+
+
+Provenance = dict[Path, list[Layer]]
+
+
+def strip_nulls(value: Any) -> Any:
+    """A copy of ``value`` whose mappings have no null-valued keys (null means "absent")."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
+def merge(base: dict[str, Any], layer: Layer, provenance: Provenance) -> dict[str, Any]:
+    """``base`` with ``layer`` applied on top. Updates ``provenance`` in place."""
+    return _merge(base, layer.data, layer, (), provenance)
+
+
+def _merge(
+    base: dict[str, Any], over: dict[str, Any], layer: Layer, path: Path, prov: Provenance
+) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        here = (*path, key)
+        if value is None:
+            out.pop(key, None)
+            _forget(prov, here)
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, layer, here, prov)
+            continue
+        previous = _forget(prov, here)
+        out[key] = strip_nulls(value)
+        _record(out[key], layer, here, prov, previous)
+    return out
+
+
+def _forget(prov: Provenance, path: Path) -> list[Layer]:
+    """Drop the provenance of ``path`` and everything under it; return the layers it had."""
+    dropped: list[Layer] = []
+    for known in [p for p in prov if p[: len(path)] == path]:
+        for layer in prov.pop(known):
+            if layer not in dropped:
+                dropped.append(layer)
+    return dropped
+
+
+def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            _record(child, layer, (*path, key), prov, previous)
+        return
+    prov[path] = [*previous, layer]
+
+
+def origin_of(prov: Provenance, path: Path) -> tuple[Layer, Path] | None:
+    """The layer that set the value at ``path`` (or the nearest enclosing recorded value)."""
+    probe = tuple(path)
+    while probe:
+        layers = prov.get(probe)
+        if layers:
+            return layers[-1], tuple(path)
+        probe = probe[:-1]
+    # A mapping has no entry of its own; its first recorded descendant tells where it was set.
+    for known, layers in prov.items():
+        if known[: len(path)] == tuple(path) and layers:
+            return layers[-1], tuple(path)
+    return None

@@ -1,0 +1,57 @@
+"""Check one profile (or values) file against the profile schema, at exact file positions."""
+
+from __future__ import annotations
+
+from runner import schema_errors, schemas
+from runner.diagnostics import Diagnostic
+from runner.yamlsource import Source
+
+_YAML_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number"}
+VALUES_FILE_KEYS = ("connection_id", "call")
+
+
+def check_source(source: Source, *, values_file: bool = False) -> list[Diagnostic]:
+    """Schema problems in one file. ``values_file``: an ``-f`` overlay, which may hold only
+    ``connection_id`` and ``call``."""
+    data = source.data
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"{schema_errors.json_type(data)}, not a mapping"
+        return [source.diag((), f"a profile must be a YAML mapping; this file is {what}", "CP006")]
+    found: list[Diagnostic] = []
+    if values_file:
+        for key in data:
+            if key not in VALUES_FILE_KEYS:
+                hint = schema_errors.did_you_mean(key, list(VALUES_FILE_KEYS))
+                found.append(
+                    source.diag(
+                        (key,),
+                        f"a values file may set only connection_id and call, not {key!r}{hint}",
+                        schema_errors.CODE_UNKNOWN,
+                        at_key=True,
+                    )
+                )
+        data = {k: v for k, v in data.items() if k in VALUES_FILE_KEYS}
+    for problem in schema_errors.problems(schemas.PROFILE, data):
+        found.append(_place(source, problem))
+    return found
+
+
+def _place(source: Source, problem: schema_errors.Problem) -> Diagnostic:
+    span = source.spans.get(problem.path)
+    if (
+        problem.expected_type == "string"
+        and span is not None
+        and span.plain_text is not None
+        and not problem.at_key
+    ):
+        value = source.data
+        for part in problem.path:
+            value = value[part]
+        word = _YAML_TYPE_WORDS.get(type(value), "a non-string value")
+        return source.diag(
+            problem.path,
+            f"YAML read the unquoted value {span.plain_text} as {word} ({value!r}); "
+            f'quote it: "{span.plain_text}"',
+            schema_errors.CODE_QUOTE,
+        )
+    return source.diag(problem.path, problem.message, problem.code, at_key=problem.at_key)

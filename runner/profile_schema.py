@@ -1,0 +1,112 @@
+"""Derive the profile schema from the request schema.
+
+A profile's ``call`` holds request fields, but every field is optional there (parents and flags
+may supply it), any string may be a Jinja template (so ``Timeout: "{{ ring_seconds }}"`` is fine
+in a file even though the request wants an integer), and ``null`` removes an inherited key.
+Deriving the file keeps the two schemas from drifting apart; a test checks the committed copy
+(``callprofile schema profile`` prints it) equals what this module builds.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Names the template context already uses; a variable of that name would be shadowed.
+RESERVED_VARIABLES = ("to", "from", "profile", "now", "env")
+TEMPLATE = {
+    "type": "string",
+    "pattern": r"\{[{%#]",
+    "description": "A Jinja template, rendered and converted to the field's type at run time.",
+}
+
+
+def _leaf(schema: dict[str, Any]) -> dict[str, Any]:
+    if "x-refused" in schema:
+        return copy.deepcopy(schema)
+    wrapped: dict[str, Any] = {"anyOf": [copy.deepcopy(schema), TEMPLATE, {"type": "null"}]}
+    for key in ("description", "default"):
+        if key in schema:
+            wrapped[key] = schema[key]
+    return wrapped
+
+
+def _profileize(schema: dict[str, Any]) -> dict[str, Any]:
+    if schema.get("type") == "object" and (
+        "properties" in schema or isinstance(schema.get("additionalProperties"), dict)
+    ):
+        out = {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("required",)}
+        out["type"] = ["object", "null"]
+        if "properties" in schema:
+            out["properties"] = {k: _profileize(v) for k, v in schema["properties"].items()}
+        if isinstance(schema.get("additionalProperties"), dict):
+            out["additionalProperties"] = _leaf(schema["additionalProperties"])
+        return out
+    return _leaf(schema)
+
+
+def build(request_schema: dict[str, Any]) -> dict[str, Any]:
+    call = {
+        k: v
+        for k, v in _profileize(
+            {k: v for k, v in request_schema.items() if not k.startswith("$") and k != "title"}
+        ).items()
+        if k != "not"
+    }
+    call["type"] = "object"
+    call["description"] = (
+        "Request body fields exactly as the API spells them. Any string may be a Jinja template; "
+        "null removes a value inherited through 'extends'."
+    )
+    name = {"type": "string", "pattern": NAME_PATTERN}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://callprofile.dev/schemas/profile.schema.json",
+        "$comment": (
+            "Generated from ai-call-request.schema.json by runner/profile_schema.py; do not edit. "
+            "Draft-07 because yaml-language-server and most editors support it fully."
+        ),
+        "title": "callprofile profile",
+        "description": "A named, reusable bundle of request defaults for Telnyx AI calls.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "description": {"type": "string", "description": "One line shown by 'list'."},
+            "extends": {
+                "description": "Profiles applied before this one, left to right.",
+                "anyOf": [name, {"type": "array", "items": name, "uniqueItems": True}],
+            },
+            "abstract": {
+                "type": "boolean",
+                "default": False,
+                "description": "A fragment meant only to be extended, never run.",
+            },
+            "connection_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The TeXML connection the call uses (path parameter); "
+                "may be a template.",
+            },
+            "variables": {
+                "type": "object",
+                "description": "The template inputs this profile accepts.",
+                "propertyNames": {
+                    "pattern": VARIABLE_PATTERN,
+                    "not": {"enum": list(RESERVED_VARIABLES)},
+                },
+                "additionalProperties": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "required": {"type": "boolean", "default": False},
+                        "default": {"type": "string"},
+                        "description": {"type": "string"},
+                        "example": {"type": "string"},
+                    },
+                },
+            },
+            "call": call,
+        },
+    }

@@ -1,0 +1,258 @@
+"""Render the string values that came from profile files as sandboxed Jinja templates.
+
+Only values written in reviewed files are templates. Values that arrive at run time (``--var``,
+``--set``, contact rows) are data: they reach templates as variables and are never compiled.
+The environment is immutable and sandboxed, undefined names are errors, and operations that
+could build huge values are capped, so a hostile profile fails fast with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from runner.diagnostics import Diagnostic
+from runner.merge import Layer, Path, Provenance, origin_of
+
+CODE_SYNTAX = "CP201"
+CODE_UNDECLARED = "CP202"
+CODE_REQUIRED = "CP203"
+CODE_RUNTIME = "CP204"
+
+MAX_RENDERED = 100_000  # characters in one rendered value
+ENV_PREFIX = "CALLPROFILE_"
+BUILTINS = ("to", "from", "profile", "now", "env")
+_MARKERS = ("{{", "{%", "{#")
+
+
+def is_template(text: str) -> bool:
+    return any(marker in text for marker in _MARKERS)
+
+
+def template_env() -> Mapping[str, str]:
+    """The only environment variables templates can see: those starting with CALLPROFILE_."""
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+
+
+_environment = None
+
+
+def environment() -> Any:
+    global _environment
+    if _environment is None:
+        _environment = _make_environment()
+    return _environment
+
+
+def _make_environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def capped(value: Any) -> Any:
+        if isinstance(value, (str, bytes, list, tuple)) and len(value) > MAX_RENDERED:
+            raise SecurityError(f"a template built a value longer than {MAX_RENDERED}")
+        return value
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        # Multiplication and powers are the cheap ways to build a huge string or integer.
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                ints = isinstance(left, int) and isinstance(right, int)
+                if ints and (abs(right) > 64 or left.bit_length() * abs(right) > 4096):
+                    raise SecurityError("that power is too large for a template")
+                return left**right
+            if isinstance(left, int) and isinstance(right, (str, list, tuple)):
+                left, right = right, left
+            sequence = isinstance(left, (str, list, tuple)) and isinstance(right, int)
+            if sequence and len(left) * right > MAX_RENDERED:
+                raise SecurityError(
+                    f"a template built a value longer than {MAX_RENDERED} characters"
+                )
+            return capped(left * right)
+
+    env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    for name in ("center", "indent", "wordwrap", "truncate", "format"):
+        original = env.filters[name]
+
+        def guarded(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            for arg in list(args[1:]) + list(kwargs.values()):
+                if isinstance(arg, int) and arg > MAX_RENDERED:
+                    raise SecurityError("filter argument too large")
+            return capped(_original(*args, **kwargs))
+
+        env.filters[name] = guarded
+    return env
+
+
+@dataclass
+class Rendered:
+    connection_id: Any
+    call: dict[str, Any]
+    sensitive: set[Path] = field(default_factory=set)  # paths whose template read ``env``
+    rendered: set[Path] = field(default_factory=set)  # paths whose value a template produced
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class _Template:
+    text: str
+    layer: Layer
+    path: Path
+    ast: Any = None
+    names: set[str] = field(default_factory=set)
+
+
+def _where(layer: Layer, path: Path, lineno: int = 1) -> tuple[str, int | None, int | None]:
+    file, line, col = layer.position(path)
+    if line is not None and lineno > 1:
+        span = layer.source.span(path) if layer.source else None
+        block = span is not None and span.style is not None
+        return file, line + lineno - 1 + (1 if block else 0), 1
+    if line is not None and lineno == 1 and layer.source is not None:
+        span = layer.source.span(path)
+        if span is not None and span.style is not None:
+            return file, line + 1, 1
+    return file, line, col
+
+
+def _diag(t: _Template, message: str, code: str, lineno: int = 1) -> Diagnostic:
+    from runner.diagnostics import path_to_json
+
+    file, line, col = _where(t.layer, t.path, lineno)
+    return Diagnostic(message, code, file=file, line=line, col=col, json_path=path_to_json(t.path))
+
+
+def collect(document: dict[str, Any], prov: Provenance) -> list[_Template]:
+    """Every string value under ``connection_id`` and ``call`` that came from a file."""
+    found: list[_Template] = []
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+        elif isinstance(value, str) and is_template(value):
+            hit = origin_of(prov, path)
+            if hit is not None and hit[0].is_template:
+                found.append(_Template(value, hit[0], path))
+
+    for key in ("connection_id", "call"):
+        if key in document:
+            walk(document[key], (key,))
+    return found
+
+
+def parse(templates: list[_Template], declared: set[str]) -> list[Diagnostic]:
+    """Compile every template; report syntax errors and names the profile does not declare."""
+    from jinja2 import TemplateSyntaxError, meta
+
+    env = environment()
+    problems: list[Diagnostic] = []
+    for t in templates:
+        try:
+            t.ast = env.parse(t.text)
+        except TemplateSyntaxError as exc:
+            problems.append(
+                _diag(t, f"template syntax error: {exc.message}", CODE_SYNTAX, exc.lineno or 1)
+            )
+            continue
+        t.names = set(meta.find_undeclared_variables(t.ast))
+        for name in sorted(t.names - declared - set(BUILTINS)):
+            problems.append(
+                _diag(
+                    t,
+                    f"template uses variable {name!r}, which this profile does not declare "
+                    f"(add it under 'variables')",
+                    CODE_UNDECLARED,
+                )
+            )
+    return problems
+
+
+def render(
+    document: dict[str, Any],
+    prov: Provenance,
+    values: Mapping[str, str],
+    *,
+    profile: str,
+    now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Rendered:
+    """Render ``document``'s templates with ``values`` (the resolved variables)."""
+    from jinja2.exceptions import TemplateError
+
+    templates = collect(document, prov)
+    declared = set((document.get("variables") or {}).keys())
+    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}))
+    out.diagnostics.extend(parse(templates, declared))
+    if out.diagnostics:
+        return out
+    context: dict[str, Any] = {
+        "profile": profile,
+        "now": now or datetime.now(timezone.utc),
+        "env": dict(env if env is not None else template_env()),
+        **values,
+    }
+    call = out.call
+
+    def run(t: _Template) -> None:
+        try:
+            compiled = environment().from_string(t.ast)
+            text = ""
+            for chunk in compiled.generate(context):
+                text += chunk
+                if len(text) > MAX_RENDERED:
+                    raise _TooLong()
+        except _TooLong:
+            out.diagnostics.append(
+                _diag(t, f"rendered value is longer than {MAX_RENDERED} characters", CODE_RUNTIME)
+            )
+            return
+        except TemplateError as exc:
+            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
+            return
+        except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
+            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
+            return
+        if "env" in t.names:
+            out.sensitive.add(t.path)
+        _assign(out, t.path, text)
+
+    # To and From first: every other template may use the final numbers.
+    first = [t for t in templates if t.path in (("call", "To"), ("call", "From"))]
+    for t in first:
+        run(t)
+    context["to"] = call.get("To")
+    context["from"] = call.get("From")
+    for t in templates:
+        if t not in first:
+            run(t)
+    return out
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _assign(out: Rendered, path: Path, value: str) -> None:
+    out.rendered.add(path)
+    if path == ("connection_id",):
+        out.connection_id = value
+        return
+    parts = path[1:]
+    # Copy containers on the way down so the merged document is never mutated.
+    target: Any = out.call
+    for part in parts[:-1]:
+        child = target[part]
+        child = dict(child) if isinstance(child, dict) else list(child)
+        target[part] = child
+        target = child
+    target[parts[-1]] = value

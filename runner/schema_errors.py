@@ -1,0 +1,233 @@
+"""Turn jsonschema errors into short, specific problems with a path.
+
+Positions are not known here: the caller maps each problem's path to a file position (profile
+files) or to the layer that set the value (the final request).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from runner import schemas
+
+Path = tuple[str | int, ...]
+
+CODE_SCHEMA = "CP101"
+CODE_QUOTE = "CP102"
+CODE_UNKNOWN = "CP103"
+CODE_REFUSED = "CP104"
+
+_JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+    code: str = CODE_SCHEMA
+    at_key: bool = False
+    # The JSON type the schema wanted, when the problem is a type mismatch.
+    expected_type: str | None = None
+
+
+@cache
+def _validator_class() -> Any:
+    # Both shipped schemas are draft-07 (editors support it best).
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft7Validator, {"pattern": _pattern_end_anchored}
+    )
+
+
+@cache
+def validator(name: str) -> Any:
+    return _validator_class()(schemas.load(name))
+
+
+def _pattern_end_anchored(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """``pattern`` as editors (ECMA-262) read it: ``$`` is the end of the text. Python's ``$``
+    also matches before a final newline, which would let ``"+13125550100\n"`` through."""
+    import re
+
+    import jsonschema
+
+    if not validator.is_type(instance, "string"):
+        return
+    anchored = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if re.search(anchored, instance):
+        return
+    yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def suggest(word: str, choices: list[str]) -> str | None:
+    """The closest choice to ``word``, case-insensitively, or None when nothing is close."""
+    lowered = {c.lower(): c for c in choices}
+    hit = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
+    return lowered[hit[0]] if hit else None
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    hit = suggest(word, choices)
+    return f"; did you mean {hit!r}?" if hit else ""
+
+
+def problems(
+    schema_name: str,
+    instance: Any,
+    prefix: Path = (),
+    hide: Callable[[Path], bool] | None = None,
+) -> list[Problem]:
+    """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
+    as ``***`` so a secret never reaches a message."""
+    found: list[Problem] = []
+    for error in validator(schema_name).iter_errors(instance):
+        found.extend(_translate(error, prefix, hide or _never))
+    return found
+
+
+def _never(path: Path) -> bool:
+    return False
+
+
+def _translate(error: Any, prefix: Path, hide: Callable[[Path], bool]) -> Iterator[Problem]:
+    path: Path = prefix + tuple(error.absolute_path)
+
+    def show(value: Any) -> str:
+        return "***" if hide(path) else _short(value)
+
+    kind = error.validator
+    schema = error.schema
+    instance = error.instance
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
+        for key in instance:
+            if key in known:
+                continue
+            hint = did_you_mean(key, known)
+            where = "the request" if not path or path[-1] == "call" else f"'{path[-1]}'"
+            yield Problem(
+                (*path, key),
+                f"unknown field {key!r} in {where}{hint}"
+                + ("" if hint else " (Telnyx would silently ignore it)"),
+                CODE_UNKNOWN,
+                at_key=True,
+            )
+        return
+    if kind == "not" and isinstance(schema, dict) and "x-refused" in schema:
+        yield Problem(path, str(schema["x-refused"]), CODE_REFUSED, at_key=True)
+        return
+    if kind == "anyOf":
+        branches = schema.get("anyOf", [])
+        # Profile fields are "the API's type, or a template, or null": report against the API's.
+        if len(branches) == 3 and branches[2] == {"type": "null"} and "pattern" in branches[1]:
+            sub = _validator_class()(branches[0])
+            for inner in sub.iter_errors(instance):
+                yield from _translate(inner, path, hide)
+            return
+        import jsonschema
+
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None:
+            yield from _translate(best, prefix, hide)
+            return
+    if kind == "type":
+        wanted = schema.get("type")
+        wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
+        yield Problem(
+            path,
+            f"expected {_article(wanted_text)}, got {json_type(instance)} {show(instance)}",
+            expected_type=wanted if isinstance(wanted, str) else None,
+        )
+        return
+    if kind == "enum":
+        options = schema.get("enum", [])
+        text_options = [o for o in options if isinstance(o, str)]
+        hint = did_you_mean(instance, text_options) if isinstance(instance, str) else ""
+        yield Problem(
+            path,
+            f"{show(instance)} is not one of {', '.join(map(str, options))}{hint}",
+            expected_type="string" if text_options and not isinstance(instance, str) else None,
+        )
+        return
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        yield Problem(path, f"missing required field {missing!r}")
+        return
+    if kind == "pattern":
+        yield Problem(path, f"{show(instance)} {_pattern_reason(path, schema)}")
+        return
+    if kind in ("minimum", "maximum"):
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if lo is not None and hi is not None:
+            bounds = f"between {lo} and {hi}"
+        elif lo is not None:
+            bounds = f"at least {lo}"
+        else:
+            bounds = f"at most {hi}"
+        yield Problem(path, f"{show(instance)} is out of range: must be {bounds}")
+        return
+    if kind == "propertyNames":
+        yield Problem(
+            (*path, instance) if isinstance(instance, str) else path,
+            f"invalid name {show(instance)}: {_property_name_reason(schema)}",
+            at_key=True,
+        )
+        return
+    if kind == "maxLength":
+        yield Problem(path, f"is {len(instance)} characters long; at most {error.validator_value}")
+        return
+    yield Problem(path, f"invalid value ({kind})" if hide(path) else error.message)
+
+
+def _property_name_reason(schema: dict[str, Any]) -> str:
+    names = schema.get("propertyNames", {})
+    reserved = names.get("not", {}).get("enum")
+    text = "names start with a letter or '_' and hold letters, digits and '_'"
+    if reserved:
+        text += f"; {', '.join(reserved)} are reserved by the template context"
+    return text
+
+
+def _pattern_reason(path: Path, schema: dict[str, Any]) -> str:
+    field = next((p for p in reversed(path) if isinstance(p, str)), "")
+    if field in ("From", "To"):
+        return "is not an E.164 number: '+', the country code and up to 15 digits in all"
+    if field in ("StatusCallbackEvent", "RecordingStatusCallbackEvent"):
+        return f"is not a space-separated list of allowed events ({_tokens(schema)})"
+    if field == "CallerId":
+        return "may hold only letters, digits, spaces and -_~!.+ (at most 128 characters)"
+    if schema.get("pattern", "").startswith("^[a-z0-9]"):
+        return "is not a valid profile name ([a-z0-9._-] segments joined by '/')"
+    return f"does not match {schema.get('pattern')!r}"
+
+
+def _tokens(schema: dict[str, Any]) -> str:
+    pattern = schema.get("pattern", "")
+    start, end = pattern.find("("), pattern.find(")")
+    return pattern[start + 1 : end].replace("|", " ") if 0 <= start < end else pattern
+
+
+def _article(type_name: str) -> str:
+    return ("an " if type_name[:1] in "aeiou" else "a ") + type_name
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,172 @@
+"""The profiles directory: names, safe paths, listing and loading.
+
+A name is checked before any file is opened, and the path it maps to must still be inside the
+directory once symlinks are resolved, so a profile name can never read outside it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.diagnostics import Diagnostic, ProfileError
+from runner.profile_schema import NAME_PATTERN
+from runner.yamlsource import Source, load_file
+
+_NAME = re.compile(NAME_PATTERN)
+SUFFIXES = (".yaml", ".yml")
+
+
+def default_profiles_dir() -> Path:
+    return Path(os.environ.get("CALLPROFILE_DIR") or "profiles")
+
+
+@dataclass
+class Profile:
+    name: str
+    source: Source
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.source.data if isinstance(self.source.data, dict) else {}
+
+    @property
+    def description(self) -> str:
+        value = self.data.get("description")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def abstract(self) -> bool:
+        return self.data.get("abstract") is True
+
+    @property
+    def extends(self) -> list[str]:
+        value = self.data.get("extends")
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str)]
+        return []
+
+
+@dataclass
+class Store:
+    """Profiles under one directory. Loaded files are cached for the life of the store."""
+
+    root: Path
+    _cache: dict[str, Profile] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def display(self, path: Path) -> str:
+        """How a file is named in messages: relative to the working directory when possible."""
+        try:
+            return os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            return str(path)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found: set[str] = set()
+        root = self.root.resolve()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in filenames:
+                stem, ext = os.path.splitext(filename)
+                if ext not in SUFFIXES:
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, stem), root).replace(os.sep, "/")
+                if _NAME.match(rel):
+                    found.add(rel)
+        return sorted(found)
+
+    def check_name(self, name: str, origin: str | None = None) -> None:
+        if not _NAME.match(name):
+            raise ProfileError(
+                [
+                    Diagnostic(
+                        f"invalid profile name {name!r}: names are lower-case segments of "
+                        "[a-z0-9._-] joined by '/', relative to the profiles directory "
+                        "(no '..', absolute paths or backslashes)",
+                        "CP010",
+                        origin=origin or "profile name",
+                    )
+                ]
+            )
+
+    def path_for(self, name: str, origin: str | None = None) -> Path:
+        self.check_name(name, origin)
+        if not self.root.is_dir():
+            raise ProfileError(
+                [
+                    Diagnostic(
+                        f"profiles directory {self.display(self.root)!r} does not exist "
+                        "(set it with --profiles-dir or CALLPROFILE_DIR)",
+                        "CP011",
+                        origin=origin or "profile name",
+                    )
+                ]
+            )
+        root = self.root.resolve()
+        for suffix in SUFFIXES:
+            candidate = self.root / (name + suffix)
+            if not candidate.is_file():
+                continue
+            real = candidate.resolve()
+            if root not in real.parents:
+                raise ProfileError(
+                    [
+                        Diagnostic(
+                            f"profile {name!r} resolves outside the profiles directory "
+                            f"(a symlink to {real}); refused",
+                            "CP010",
+                            origin=origin or "profile name",
+                        )
+                    ]
+                )
+            return candidate
+        hint = difflib.get_close_matches(name, self.names(), n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ProfileError(
+            [
+                Diagnostic(
+                    f"no profile named {name!r} in {self.display(self.root)}{suggestion}",
+                    "CP011",
+                    origin=origin or "profile name",
+                )
+            ]
+        )
+
+    def load(self, name: str, origin: str | None = None) -> Profile:
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        path = self.path_for(name, origin)
+        profile = self.load_path(path, name)
+        self._cache[name] = profile
+        return profile
+
+    def load_path(self, path: Path, name: str | None = None) -> Profile:
+        source = load_file(str(path), self.display(path))
+        if name is None:
+            name = self.name_of(path)
+        return Profile(name or Path(path).stem, source)
+
+    def name_of(self, path: Path) -> str | None:
+        """The profile name of a file inside the directory, or None for a file elsewhere."""
+        try:
+            rel = Path(path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
+        stem = str(rel.with_suffix("")).replace(os.sep, "/")
+        return stem if _NAME.match(stem) else None

@@ -1,0 +1,338 @@
+"""Send a request to Telnyx, retrying only what provably never reached it.
+
+Telnyx offers no idempotency key for this endpoint, so a POST that may have arrived is never sent
+again: a read timeout, a connection dropped after the body was sent, or any 5xx is reported as
+"outcome unknown" (README, "Retries"). Only failures before the request left (connection refused,
+DNS failure, connect or pool timeout) and 429 answers are retried.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from runner import __version__
+from runner.exitcodes import ExitCode
+
+DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped, then counted as a retry
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+
+Status = Literal["placed", "rejected", "unknown", "unreachable"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 15.0  # the POST answers "queued" at once; longer waits only add ambiguity
+    write: float = 10.0
+    pool: float = 5.0
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """Exactly what goes on the wire. ``headers`` hold the real key; print with ``text``."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def text(self, body: bytes | None = None) -> str:
+        """The request as text with the API key hidden (``--dry-run``). ``body`` replaces the
+        real body, for printing a redacted one."""
+        lines = [f"{self.method} {self.url}"]
+        for name, value in self.headers:
+            if name.lower() == "authorization":
+                value = "Bearer ***"
+            lines.append(f"{name}: {value}")
+        shown = self.body if body is None else body
+        return "\n".join(lines) + "\n\n" + shown.decode("utf-8")
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def prepare(
+    connection_id: str, body: dict[str, Any], *, base_url: str, api_key: str
+) -> HttpRequest:
+    from urllib.parse import quote
+
+    url = f"{base_url.rstrip('/')}/texml/ai_calls/{quote(connection_id, safe='')}"
+    headers = (
+        ("Authorization", f"Bearer {api_key}"),
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+        ("User-Agent", f"callprofile/{__version__}"),
+    )
+    return HttpRequest("POST", url, headers, encode_body(body))
+
+
+@dataclass
+class TelnyxError:
+    code: str | None
+    title: str | None
+    detail: str | None
+    pointer: str | None
+
+
+@dataclass
+class Result:
+    status: Status
+    message: str
+    http_status: int | None = None
+    response: Any = None  # the parsed JSON reply, when there was one
+    errors: list[TelnyxError] = field(default_factory=list)
+    attempts: int = 0
+    sent_at: str | None = None  # UTC time of the last attempt
+    request_id: str | None = None
+
+    @property
+    def call_sid(self) -> str | None:
+        if isinstance(self.response, dict):
+            value = self.response.get("call_sid")
+            return value if isinstance(value, str) else None
+        return None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {
+            "placed": ExitCode.OK,
+            "rejected": ExitCode.REJECTED,
+            "unknown": ExitCode.UNKNOWN,
+            "unreachable": ExitCode.UNREACHABLE,
+        }[self.status]
+
+
+def make_client(timeouts: Timeouts = Timeouts(), max_connections: int = 10) -> Any:
+    import httpx
+
+    return httpx.Client(
+        timeout=httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+        ),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        follow_redirects=False,  # a redirected POST could be replayed elsewhere
+        trust_env=False,  # no proxy from the environment sees the key unless configured here
+    )
+
+
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or ``x-ratelimit-reset``."""
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc)
+                current = now if now is not None else time.time()
+                return max(0.0, when.timestamp() - current)
+    reset = headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            return max(0.0, float(reset.strip()))
+        except ValueError:
+            return None
+    return None
+
+
+def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt))
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_errors(payload: Any) -> list[TelnyxError]:
+    out: list[TelnyxError] = []
+    if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+        for item in payload["errors"]:
+            if not isinstance(item, dict):
+                continue
+            source = item.get("source") if isinstance(item.get("source"), dict) else {}
+            out.append(
+                TelnyxError(
+                    code=str(item["code"]) if item.get("code") is not None else None,
+                    title=item.get("title") if isinstance(item.get("title"), str) else None,
+                    detail=item.get("detail") if isinstance(item.get("detail"), str) else None,
+                    pointer=source.get("pointer")
+                    if isinstance(source.get("pointer"), str)
+                    else None,
+                )
+            )
+    return out
+
+
+def _excerpt(raw: bytes, limit: int = 200) -> str:
+    text = raw.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def send(
+    request: HttpRequest,
+    *,
+    client: Any = None,
+    max_retries: int = 2,
+    sleep: Callable[[float], None] = time.sleep,
+    wait_for_rate_limit: Callable[[float], None] | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
+    rng: Callable[[], float] = random.random,
+) -> Result:
+    """POST ``request`` and classify the outcome. Never raises for network or HTTP trouble.
+
+    ``wait_for_rate_limit`` lets a batch pause every worker on a 429 (default: ``sleep``).
+    ``on_retry(reason, delay)`` is told about each retry before waiting.
+    """
+    import httpx
+
+    own_client = client is None
+    if own_client:
+        client = make_client()
+    attempts = 0
+    retries = 0
+    try:
+        while True:
+            attempts += 1
+            sent_at = _utc_now()
+            try:
+                response = client.request(
+                    request.method, request.url, headers=list(request.headers), content=request.body
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never left: safe to try again.
+                reason = _transport_reason(exc)
+                if retries < max_retries:
+                    delay = backoff(retries, rng)
+                    retries += 1
+                    if on_retry:
+                        on_retry(reason, delay)
+                    sleep(delay)
+                    continue
+                return Result(
+                    "unreachable",
+                    f"could not reach Telnyx ({reason}) after {attempts} attempt(s); "
+                    "no call was placed",
+                    attempts=attempts,
+                    sent_at=sent_at,
+                )
+            except (
+                httpx.TimeoutException
+            ) as exc:  # read or write timeout: the body may have arrived
+                return Result(
+                    "unknown",
+                    f"outcome unknown: the call may have been placed ({_transport_reason(exc)} "
+                    f"at {sent_at}, after the request was sent)",
+                    attempts=attempts,
+                    sent_at=sent_at,
+                )
+            except httpx.HTTPError as exc:  # dropped connection, protocol error after sending
+                return Result(
+                    "unknown",
+                    f"outcome unknown: the call may have been placed ({_transport_reason(exc)} "
+                    f"at {sent_at}, after the request was sent)",
+                    attempts=attempts,
+                    sent_at=sent_at,
+                )
+            result = _classify(response, attempts, sent_at)
+            if response.status_code == 429:
+                if retries < max_retries:
+                    wait = retry_after(response.headers)
+                    delay = min(MAX_RETRY_WAIT, wait if wait is not None else backoff(retries, rng))
+                    retries += 1
+                    if on_retry:
+                        on_retry("429 Too Many Requests", delay)
+                    (wait_for_rate_limit or sleep)(delay)
+                    continue
+                result.message = (
+                    f"Telnyx kept answering 429 Too Many Requests; gave up after {attempts} "
+                    "attempt(s); no call was placed"
+                )
+            return result
+    finally:
+        if own_client:
+            client.close()
+
+
+def _transport_reason(exc: Exception) -> str:
+    import httpx
+
+    names = {
+        httpx.ConnectTimeout: "connect timeout",
+        httpx.PoolTimeout: "connection pool timeout",
+        httpx.ReadTimeout: "read timeout",
+        httpx.WriteTimeout: "write timeout",
+        httpx.RemoteProtocolError: "connection closed without a complete reply",
+        httpx.ReadError: "connection lost while reading the reply",
+        httpx.WriteError: "connection lost while sending",
+        httpx.ConnectError: "connection failed",
+    }
+    for cls, text in names.items():
+        if isinstance(exc, cls):
+            return text
+    return type(exc).__name__
+
+
+def _classify(response: Any, attempts: int, sent_at: str) -> Result:
+    status = response.status_code
+    raw = response.content
+    request_id = response.headers.get("x-request-id")
+    try:
+        payload = json.loads(raw) if raw else None
+        readable = True
+    except ValueError:
+        payload, readable = None, False
+    common = {
+        "http_status": status,
+        "response": payload,
+        "attempts": attempts,
+        "sent_at": sent_at,
+        "request_id": request_id,
+    }
+    if 200 <= status < 300:
+        if readable and isinstance(payload, dict) and isinstance(payload.get("call_sid"), str):
+            return Result("placed", f"call {payload.get('status') or 'accepted'}", **common)
+        return Result(
+            "unknown",
+            f"outcome unknown: Telnyx answered {status} but the reply was not the documented "
+            f"JSON ({_excerpt(raw) or 'empty'}); the call was probably placed",
+            **common,
+        )
+    errors = parse_errors(payload)
+    if status == 429:
+        return Result("unreachable", "429 Too Many Requests", errors=errors, **common)
+    if status >= 500 or status == 408:
+        detail = "" if readable else f" (reply: {_excerpt(raw)})"
+        return Result(
+            "unknown",
+            f"outcome unknown: the call may have been placed (Telnyx answered {status} at "
+            f"{sent_at}){detail}",
+            errors=errors,
+            **common,
+        )
+    if not errors:
+        what = "an unreadable reply" if not readable else "no error details"
+        return Result(
+            "rejected",
+            f"Telnyx rejected the request with {status} and {what}: {_excerpt(raw)}",
+            **common,
+        )
+    return Result("rejected", f"Telnyx rejected the request ({status})", errors=errors, **common)

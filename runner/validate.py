@@ -1,0 +1,108 @@
+"""Check a profiles directory (or some files in it) the way a reviewer needs before merging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.diagnostics import Diagnostic, ProfileError
+from runner.flow import build, merged_document
+from runner.overrides import Overrides
+from runner.profile_check import check_source
+from runner.resolve import chain
+from runner.store import Profile, Store
+
+PLACEHOLDER_TO = "+15555550100"
+PLACEHOLDER_CONNECTION = "placeholder-connection-id"
+CODE_NO_EXAMPLE = "CP207"
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
+
+
+def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, Path]]:
+    """(name, preloaded profile or None, path) for each profile to check."""
+    if not paths:
+        return [(name, None, store.path_for(name)) for name in store.names()]
+    out: list[tuple[str, Profile | None, Path]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            sub = Store(path)
+            for name in sub.names():
+                out.extend(targets(store, [str(sub.path_for(name))]))
+            continue
+        name = store.name_of(path)
+        out.append((name or f"<{raw}>", None if name else store.load_path(path, raw), path))
+    return out
+
+
+def validate_profiles(store: Store, paths: list[str]) -> Report:
+    report = Report()
+    seen: set[tuple[object, ...]] = set()
+
+    def add(diagnostics: list[Diagnostic]) -> None:
+        for d in diagnostics:
+            key = (d.file, d.line, d.col, d.code, d.message, d.origin)
+            if key not in seen:
+                seen.add(key)
+                report.diagnostics.append(d)
+
+    try:
+        found = targets(store, paths)
+    except ProfileError as exc:
+        add(exc.diagnostics)
+        found = []
+    for name, preloaded, _path in found:
+        report.checked += 1
+        try:
+            if preloaded is not None:
+                store._cache[name] = preloaded
+            add(check_profile(store, name, report))
+        except ProfileError as exc:
+            add(exc.diagnostics)
+    report.diagnostics.sort(key=Diagnostic.sort_key)
+    return report
+
+
+def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
+    profile = store.load(name)
+    problems = check_source(profile.source)
+    if any(d.severity == "error" for d in problems):
+        return problems
+    chain(store, name)  # raises on cycles, missing parents, parents' schema errors
+    if profile.abstract:
+        return problems
+    document, _prov, _layers = merged_document(store, name)
+    values: list[str] = []
+    for var, spec in (document.get("variables") or {}).items():
+        spec = spec or {}
+        if isinstance(spec.get("default"), str):
+            continue
+        example = spec.get("example")
+        if not isinstance(example, str):
+            example = f"example-{var}"
+            if spec.get("required"):
+                hit = profile.source.spans.get(("variables", var))
+                problems.append(
+                    profile.source.diag(
+                        ("variables", var),
+                        f"required variable {var!r} has no example; validate rendered it with "
+                        f"a placeholder (add 'example:' so reviews check real-looking values)",
+                        CODE_NO_EXAMPLE,
+                        at_key=hit is not None,
+                        severity="warning",
+                    )
+                )
+        values.append(f"{var}={example}")
+    call = document.get("call") or {}
+    overrides = Overrides(vars=values)
+    if "To" not in call:
+        overrides.to = PLACEHOLDER_TO
+        report.placeholder_to.append(name)
+    build(store, name, overrides, default_connection_id=PLACEHOLDER_CONNECTION)
+    return problems

@@ -1,0 +1,341 @@
+"""Load one YAML file into plain data plus the position of every key and value.
+
+The file is read as an event stream (libyaml when available) and the data is built here rather than
+by PyYAML's constructor, so that refusals happen before anything is built: anchors and aliases
+(alias bombs), nesting past a cap, duplicate keys, tags other than the plain JSON-like ones (no
+Python objects), several documents in one file. Every refusal is a Diagnostic with a line and
+column.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.diagnostics import Diagnostic, ProfileError
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+Path = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_ALLOWED_SCALAR_TAGS = {
+    _STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a value (and, inside a mapping, its key) stands in the file. 1-based."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    key_line: int | None = None
+    key_col: int | None = None
+    # Set when a plain (unquoted) scalar was read by YAML as something other than a string:
+    # the text as written, so messages can say "quote it".
+    plain_text: str | None = None
+    # "|" or ">" for block scalars: template line numbers start on the line after the indicator.
+    style: str | None = None
+
+
+@dataclass
+class Source:
+    """One parsed file: its data and the span of every path in it."""
+
+    file: str
+    data: Any
+    spans: dict[Path, Span] = field(default_factory=dict)
+
+    def span(self, path: Path) -> Span | None:
+        """The span of ``path``, or of its deepest ancestor that exists in the file."""
+        path = tuple(path)
+        while True:
+            found = self.spans.get(path)
+            if found is not None or not path:
+                return found
+            path = path[:-1]
+
+    def diag(
+        self,
+        path: Path,
+        message: str,
+        code: str,
+        *,
+        at_key: bool = False,
+        severity: str = "error",
+    ) -> Diagnostic:
+        from runner.diagnostics import path_to_json
+
+        span = self.span(path)
+        line = col = end_line = end_col = None
+        if span is not None:
+            exact = tuple(path) in self.spans
+            if at_key and exact and span.key_line is not None:
+                line, col = span.key_line, span.key_col
+            else:
+                line, col = span.line, span.col
+            end_line, end_col = span.end_line, span.end_col
+        return Diagnostic(
+            message=message,
+            code=code,
+            file=self.file,
+            line=line,
+            col=col,
+            end_line=end_line,
+            end_col=end_col,
+            severity=severity,  # type: ignore[arg-type]
+            json_path=path_to_json(path),
+        )
+
+
+def _yaml():
+    import yaml
+
+    return yaml
+
+
+_resolver = None
+_constructor = None
+
+
+def _scalar_tools():
+    global _resolver, _constructor
+    if _resolver is None:
+        yaml = _yaml()
+        _resolver = yaml.resolver.Resolver()
+        _constructor = yaml.constructor.SafeConstructor()
+    return _resolver, _constructor
+
+
+def load_text(text: str, file: str) -> Source:
+    """Parse ``text`` (named ``file`` in messages). Raises ProfileError on any refusal."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise ProfileError(
+            [
+                Diagnostic(
+                    f"file is {size} bytes; profiles are limited to {MAX_BYTES} bytes",
+                    "CP004",
+                    file=file,
+                    line=1,
+                    col=1,
+                )
+            ]
+        )
+    return _Builder(text, file).build()
+
+
+def load_file(path: str, display: str | None = None) -> Source:
+    display = display or path
+    try:
+        with open(path, "rb") as fh:
+            # One byte past the cap is enough for load_text to refuse the file by size,
+            # without ever reading a huge file into memory.
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ProfileError(
+            [Diagnostic(f"cannot read file: {exc.strerror or exc}", "CP007", file=display)]
+        ) from None
+    try:
+        text = raw.decode("utf-8", errors="strict" if len(raw) <= MAX_BYTES else "ignore")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            [Diagnostic(f"file is not UTF-8 text ({exc.reason})", "CP001", file=display)]
+        ) from None
+    return load_text(text, display)
+
+
+class _Builder:
+    def __init__(self, text: str, file: str):
+        self.text = text
+        self.file = file
+        self.spans: dict[Path, Span] = {}
+        self.nodes = 0
+
+    def fail(self, mark: Any, message: str, code: str) -> ProfileError:
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        return ProfileError([Diagnostic(message, code, file=self.file, line=line, col=col)])
+
+    def build(self) -> Source:
+        yaml = _yaml()
+        loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader = loader_cls(self.text)
+        try:
+            self.events = loader
+            data = self._document()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = exc.problem or exc.context or "invalid YAML"
+            if exc.context and exc.problem:
+                problem = f"{problem} ({exc.context})"
+            raise self.fail(mark, f"YAML syntax error: {problem}", "CP001") from None
+        except yaml.YAMLError as exc:  # reader errors (control characters) have no problem_mark
+            raise self.fail(None, f"YAML error: {exc}", "CP001") from None
+        finally:
+            loader.dispose()
+        return Source(self.file, data, self.spans)
+
+    def _next(self) -> Any:
+        return self.events.get_event()
+
+    def _document(self) -> Any:
+        yaml = _yaml()
+        self._next()  # StreamStart
+        event = self._next()
+        if isinstance(event, yaml.StreamEndEvent):
+            return None
+        # DocumentStart
+        data = self._node(self._next(), (), None, 0)
+        self._next()  # DocumentEnd
+        event = self._next()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise self.fail(
+                event.start_mark,
+                "a profile file holds one YAML document; remove the '---' separator",
+                "CP001",
+            )
+        return data
+
+    def _check_common(self, event: Any, depth: int) -> None:
+        yaml = _yaml()
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(event.start_mark, f"more than {MAX_NODES} values in one file", "CP004")
+        if depth > MAX_DEPTH:
+            raise self.fail(
+                event.start_mark, f"nesting deeper than {MAX_DEPTH} levels is refused", "CP004"
+            )
+        if isinstance(event, yaml.AliasEvent):
+            raise self.fail(
+                event.start_mark,
+                f"YAML aliases (*{event.anchor}) are refused: write the value out, or share it "
+                "through 'extends'",
+                "CP003",
+            )
+        if getattr(event, "anchor", None):
+            raise self.fail(
+                event.start_mark,
+                f"YAML anchors (&{event.anchor}) are refused: share values through 'extends'",
+                "CP003",
+            )
+
+    def _node(self, event: Any, path: Path, key_mark: Any, depth: int) -> Any:
+        yaml = _yaml()
+        self._check_common(event, depth)
+        key_line = key_mark.line + 1 if key_mark is not None else None
+        key_col = key_mark.column + 1 if key_mark is not None else None
+        if isinstance(event, yaml.ScalarEvent):
+            value, plain = self._scalar(event)
+            self.spans[path] = Span(
+                event.start_mark.line + 1,
+                event.start_mark.column + 1,
+                event.end_mark.line + 1,
+                event.end_mark.column + 1,
+                key_line,
+                key_col,
+                plain_text=plain,
+                style=event.style if event.style in ("|", ">") else None,
+            )
+            return value
+        if isinstance(event, yaml.SequenceStartEvent):
+            self._check_tag(event, "tag:yaml.org,2002:seq")
+            items: list[Any] = []
+            while True:
+                child = self._next()
+                if isinstance(child, yaml.SequenceEndEvent):
+                    break
+                items.append(self._node(child, (*path, len(items)), None, depth + 1))
+            self.spans[path] = Span(
+                event.start_mark.line + 1,
+                event.start_mark.column + 1,
+                child.end_mark.line + 1,
+                child.end_mark.column + 1,
+                key_line,
+                key_col,
+            )
+            return items
+        if isinstance(event, yaml.MappingStartEvent):
+            self._check_tag(event, "tag:yaml.org,2002:map")
+            mapping: dict[str, Any] = {}
+            first_line: dict[str, int] = {}
+            while True:
+                key_event = self._next()
+                if isinstance(key_event, yaml.MappingEndEvent):
+                    break
+                self._check_common(key_event, depth + 1)
+                if not isinstance(key_event, yaml.ScalarEvent):
+                    raise self.fail(
+                        key_event.start_mark, "mapping keys must be plain text", "CP005"
+                    )
+                key = key_event.value
+                if not key_event.style and key == "<<":
+                    raise self.fail(
+                        key_event.start_mark,
+                        "YAML merge keys ('<<') are refused: share values through 'extends'",
+                        "CP003",
+                    )
+                if key in mapping:
+                    raise self.fail(
+                        key_event.start_mark,
+                        f"duplicate key {key!r} (first at line {first_line[key]}); "
+                        "YAML would silently keep only the last one",
+                        "CP002",
+                    )
+                first_line[key] = key_event.start_mark.line + 1
+                mapping[key] = self._node(
+                    self._next(), (*path, key), key_event.start_mark, depth + 1
+                )
+            self.spans[path] = Span(
+                event.start_mark.line + 1,
+                event.start_mark.column + 1,
+                key_event.end_mark.line + 1,
+                key_event.end_mark.column + 1,
+                key_line,
+                key_col,
+            )
+            return mapping
+        raise self.fail(event.start_mark, "unexpected YAML content", "CP001")
+
+    def _check_tag(self, event: Any, expected: str) -> None:
+        tag = event.tag
+        if tag in (None, "!", expected):
+            return
+        raise self.fail(event.start_mark, f"YAML tag {tag!r} is not allowed here", "CP005")
+
+    def _scalar(self, event: Any) -> tuple[Any, str | None]:
+        yaml = _yaml()
+        resolver, constructor = _scalar_tools()
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag not in _ALLOWED_SCALAR_TAGS:
+            raise self.fail(
+                event.start_mark,
+                f"YAML tag {tag!r} is not allowed: profiles hold plain text, numbers, "
+                "booleans, lists and mappings",
+                "CP005",
+            )
+        if tag in (_STR, "tag:yaml.org,2002:timestamp"):
+            # Timestamps stay text: a date is not JSON, and the API takes no dates.
+            return event.value, None
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+        try:
+            value = constructor.construct_object(node)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise self.fail(event.start_mark, f"cannot read value: {exc}", "CP001") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(event.start_mark, "infinite or NaN numbers are not allowed", "CP001")
+        plain = event.value if not event.style and value is not None else None
+        return value, plain
