@@ -1,0 +1,106 @@
+"""Shared fixtures: an isolated environment, a CLI runner, and a guard that keeps every test on
+loopback. Issue-specific helpers live in their own test modules."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PROFILES = ROOT / "profiles"
+API_KEY = "KEY0123456789abcdefSECRETtestkey"
+SIP_PASSWORD = "sip-pass-Zq8#secret"
+
+
+def _loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any connection that would leave 127.0.0.1/::1 from inside the test process."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise OSError(f"test tried to reach a non-loopback address: {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise OSError(f"test tried to reach a non-loopback address: {address!r}")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's Telnyx settings, and crash logs stay in the test's dir."""
+    for name in list(os.environ):
+        if name.startswith(("TELNYX_", "CALLPROFILE_")) or name == "GITHUB_ACTIONS":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> Path:
+    """A writable copy of the example profiles."""
+    target = tmp_path / "profiles"
+    shutil.copytree(EXAMPLE_PROFILES, target)
+    return target
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """write("profiles/a.yaml", text) -> path, creating parent directories."""
+
+    def _write(relative: str, text: str) -> Path:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """cli("render", "x", profiles_dir=...) runs callprofile in-process, in tmp_path, with
+    stdout and stderr kept apart. Every output is checked for the test secrets."""
+    from runner.cli.main import cli as root
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, profiles_dir: Path | str | None = None, **kwargs: object) -> Result:
+        allow = kwargs.pop("allow_secrets", False)
+        argv = [*(["--profiles-dir", str(profiles_dir)] if profiles_dir else []), *args]
+        result = runner.invoke(root, argv, catch_exceptions=False, **kwargs)
+        assert_no_secrets(result.stdout + result.stderr, allow=allow)
+        return result
+
+    yield invoke
+
+
+def assert_no_secrets(text: str, allow: object = None) -> None:
+    if allow:
+        return
+    for secret in (API_KEY, SIP_PASSWORD):
+        assert secret not in text, f"a secret leaked into output: {text!r}"
