@@ -119,6 +119,16 @@ def _translate(
     kind = error.validator
     schema = error.schema
     instance = error.instance
+    schema_path = list(error.relative_schema_path)
+    if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
+        # jsonschema reports a bad key as a failure of the propertyNames sub-schema against the
+        # key itself ("'to' should not be valid under {...}"); say what is wrong with the name.
+        yield Problem(
+            (*path, instance) if isinstance(instance, str) else path,
+            f"invalid name {show(instance)}: {_property_name_reason(schema)}",
+            at_key=True,
+        )
+        return
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
         for key in instance:
@@ -201,13 +211,6 @@ def _translate(
             bounds = f"at most {hi}"
         yield Problem(path, f"{show(instance)} is out of range: must be {bounds}")
         return
-    if kind == "propertyNames":
-        yield Problem(
-            (*path, instance) if isinstance(instance, str) else path,
-            f"invalid name {show(instance)}: {_property_name_reason(schema)}",
-            at_key=True,
-        )
-        return
     if kind == "maxLength":
         yield Problem(path, f"is {len(instance)} characters long; at most {error.validator_value}")
         return
@@ -223,8 +226,7 @@ def _type_fits(branch: Any, instance: Any) -> bool:
     return actual in wanted or (actual == "integer" and "number" in wanted)
 
 
-def _property_name_reason(schema: dict[str, Any]) -> str:
-    names = schema.get("propertyNames", {})
+def _property_name_reason(names: dict[str, Any]) -> str:
     reserved = names.get("not", {}).get("enum")
     text = "names start with a letter or '_' and hold letters, digits and '_'"
     if reserved:
