@@ -100,7 +100,8 @@ def loopback_server(status: int = 200, reply: dict[str, Any] | None = None) -> I
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval only makes shutdown() return promptly; nothing waits on it.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield Recorder(f"http://127.0.0.1:{server.server_address[1]}/v2", received)
