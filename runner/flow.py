@@ -216,18 +216,17 @@ def _variables(
         elif isinstance(spec.get("default"), str):
             values[key] = spec["default"]
         elif spec.get("required"):
+            message = f"required variable {key!r} was not given (--var {key}=...)"
             hit = origin_of(prov, ("variables", key))
-            file, line, col = hit[0].position(("variables", key)) if hit else (None, None, None)
-            problems.append(
-                Diagnostic(
-                    f"required variable {key!r} was not given (--var {key}=...)",
-                    CODE_REQUIRED,
-                    file=file,
-                    line=line,
-                    col=col,
-                    json_path=path_to_json(("variables", key)),
+            if hit is not None and hit[0].source is not None:
+                # Point at the declaration's name, where a reader looks for it.
+                problems.append(
+                    hit[0].source.diag(("variables", key), message, CODE_REQUIRED, at_key=True)
                 )
-            )
+            else:
+                problems.append(
+                    Diagnostic(message, CODE_REQUIRED, json_path=path_to_json(("variables", key)))
+                )
     if problems:
         raise ProfileError(problems)
     return values

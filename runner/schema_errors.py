@@ -97,8 +97,9 @@ def problems(
     """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
     as ``***`` so a secret never reaches a message."""
     found: list[Problem] = []
+    top = "the profile" if schema_name == schemas.PROFILE else "the request"
     for error in validator(schema_name).iter_errors(instance):
-        found.extend(_translate(error, prefix, hide or _never))
+        found.extend(_translate(error, prefix, hide or _never, top))
     return found
 
 
@@ -106,7 +107,10 @@ def _never(path: Path) -> bool:
     return False
 
 
-def _translate(error: Any, prefix: Path, hide: Callable[[Path], bool]) -> Iterator[Problem]:
+def _translate(
+    error: Any, prefix: Path, hide: Callable[[Path], bool], top: str = "the request"
+) -> Iterator[Problem]:
+    """``top`` names the document the schema describes, for keys unknown at its top level."""
     path: Path = prefix + tuple(error.absolute_path)
 
     def show(value: Any) -> str:
@@ -115,13 +119,28 @@ def _translate(error: Any, prefix: Path, hide: Callable[[Path], bool]) -> Iterat
     kind = error.validator
     schema = error.schema
     instance = error.instance
+    schema_path = list(error.relative_schema_path)
+    if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
+        # jsonschema reports a bad key as a failure of the propertyNames sub-schema against the
+        # key itself ("'to' should not be valid under {...}"); say what is wrong with the name.
+        yield Problem(
+            (*path, instance) if isinstance(instance, str) else path,
+            f"invalid name {show(instance)}: {_property_name_reason(schema)}",
+            at_key=True,
+        )
+        return
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
         for key in instance:
             if key in known:
                 continue
             hint = did_you_mean(key, known)
-            where = "the request" if not path or path[-1] == "call" else f"'{path[-1]}'"
+            if not path:
+                where = top
+            elif path[-1] == "call" and len(path) == 1:
+                where = "the request"
+            else:
+                where = f"'{path[-1]}'"
             yield Problem(
                 (*path, key),
                 f"unknown field {key!r} in {where}{hint}"
@@ -139,13 +158,22 @@ def _translate(error: Any, prefix: Path, hide: Callable[[Path], bool]) -> Iterat
         if len(branches) == 3 and branches[2] == {"type": "null"} and "pattern" in branches[1]:
             sub = _validator_class()(branches[0])
             for inner in sub.iter_errors(instance):
-                yield from _translate(inner, path, hide)
+                yield from _translate(inner, path, hide, top)
             return
+        # When exactly one branch takes a value of this JSON type, its errors are the useful
+        # ones: `extends: ["../x"]` is a bad name in a list, not "expected a string".
+        fitting = [i for i, b in enumerate(branches) if _type_fits(b, instance)]
+        if len(fitting) == 1:
+            inner_errors = [e for e in error.context if e.relative_schema_path[0] == fitting[0]]
+            if inner_errors:
+                for inner in inner_errors:
+                    yield from _translate(inner, prefix, hide, top)
+                return
         import jsonschema
 
         best = jsonschema.exceptions.best_match(error.context)
         if best is not None:
-            yield from _translate(best, prefix, hide)
+            yield from _translate(best, prefix, hide, top)
             return
     if kind == "type":
         wanted = schema.get("type")
@@ -183,21 +211,22 @@ def _translate(error: Any, prefix: Path, hide: Callable[[Path], bool]) -> Iterat
             bounds = f"at most {hi}"
         yield Problem(path, f"{show(instance)} is out of range: must be {bounds}")
         return
-    if kind == "propertyNames":
-        yield Problem(
-            (*path, instance) if isinstance(instance, str) else path,
-            f"invalid name {show(instance)}: {_property_name_reason(schema)}",
-            at_key=True,
-        )
-        return
     if kind == "maxLength":
         yield Problem(path, f"is {len(instance)} characters long; at most {error.validator_value}")
         return
     yield Problem(path, f"invalid value ({kind})" if hide(path) else error.message)
 
 
-def _property_name_reason(schema: dict[str, Any]) -> str:
-    names = schema.get("propertyNames", {})
+def _type_fits(branch: Any, instance: Any) -> bool:
+    declared = branch.get("type") if isinstance(branch, dict) else None
+    if declared is None:
+        return False
+    wanted = [declared] if isinstance(declared, str) else list(declared)
+    actual = json_type(instance)
+    return actual in wanted or (actual == "integer" and "number" in wanted)
+
+
+def _property_name_reason(names: dict[str, Any]) -> str:
     reserved = names.get("not", {}).get("enum")
     text = "names start with a letter or '_' and hold letters, digits and '_'"
     if reserved:

@@ -135,7 +135,10 @@ class Store:
                     ]
                 )
             return candidate
-        hint = difflib.get_close_matches(name, self.names(), n=1)
+        known = self.names()
+        # "sales/followup.yaml" is a file name, not a profile name: suggest dropping the suffix.
+        hint = [name[: -len(s)] for s in SUFFIXES if name.endswith(s) and name[: -len(s)] in known]
+        hint = hint or difflib.get_close_matches(name, known, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ProfileError(
             [

@@ -25,7 +25,8 @@ def list_profiles(ctx: click.Context, output: str) -> None:
         return
     width = max(len(e["name"]) for e in entries)
     for entry in entries:
-        mark = " (abstract)" if entry["abstract"] else ""
+        mark = "(abstract)" if entry["abstract"] else ""
         if entry.get("error"):
-            mark = " (invalid: run 'callprofile validate')"
-        click.echo(f"{entry['name']:<{width}}  {entry['description']}{mark}".rstrip())
+            mark = "(invalid: run 'callprofile validate')"
+        text = " ".join(part for part in (entry["description"], mark) if part)
+        click.echo(f"{entry['name']:<{width}}  {text}".rstrip())
