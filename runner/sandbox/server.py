@@ -182,7 +182,9 @@ class Sandbox:
     def stop(self, wait_for_callbacks: float = 10.0) -> None:
         """Stop serving. Callbacks under way get ``wait_for_callbacks`` seconds to finish;
         stalled requests are released; open connections are closed."""
-        for worker in list(self._workers):
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
             worker.join(wait_for_callbacks)
         self._stopping.set()
         self._release.set()
@@ -195,7 +197,9 @@ class Sandbox:
                     conn.shutdown(socket.SHUT_RDWR)
             self._server.server_close()
             self._server = None
-        for worker in list(self._workers):
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
             worker.join(1.0)
         if self._thread is not None:
             self._thread.join()
@@ -364,21 +368,42 @@ class Sandbox:
         if step.body is not None:
             reply = step.body
         call_sid = reply.get("call_sid") if isinstance(reply, dict) else None
-        self._answer(handler, record, status, reply, step, call_sid=call_sid)
+        answered = threading.Event()
         if isinstance(call_sid, str) and callbacks.callback_urls(parsed):
+            # Registered before the answer goes out, so a client that has its answer and
+            # stops the sandbox still gets the callbacks; they start once the answer is sent.
             worker = threading.Thread(
-                target=callbacks.deliver,
-                args=(parsed, call_sid, record["connection_id"], step.outcome),
-                kwargs={
-                    "record": self._record,
-                    "wait": self._stopping.wait,
-                    "delay": self.callback_delay,
-                },
+                target=self._callbacks,
+                args=(answered, parsed, call_sid, record["connection_id"], step.outcome),
                 name="callprofile-sandbox-callbacks",
                 daemon=True,
             )
-            self._workers.append(worker)
+            with self._lock:
+                self._workers.append(worker)
             worker.start()
+        try:
+            self._answer(handler, record, status, reply, step, call_sid=call_sid)
+        finally:
+            answered.set()
+
+    def _callbacks(
+        self,
+        answered: threading.Event,
+        body: dict[str, Any],
+        call_sid: str,
+        connection_id: str,
+        outcome: str,
+    ) -> None:
+        answered.wait()
+        callbacks.deliver(
+            body,
+            call_sid,
+            connection_id,
+            outcome,
+            record=self._record,
+            wait=self._stopping.wait,
+            delay=self.callback_delay,
+        )
 
     def _answer(
         self,
