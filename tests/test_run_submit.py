@@ -49,7 +49,12 @@ def test_readme_command_as_a_subprocess(run_subprocess, tmp_path):
     assert PLACED.search(done.stdout), done.stdout
 
 
-def test_sandbox_run_never_sends_the_real_key(cli, profile_dir, tmp_path):
+def test_sandbox_run_never_sends_the_real_key(cli, profile_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLPROFILE_TOKEN", "tok-from-env-123")
+    (profile_dir / "reminder.yaml").write_text(
+        (profile_dir / "reminder.yaml").read_text()
+        + '  AIAssistantDynamicVariables:\n    token: "{{ env.CALLPROFILE_TOKEN }}"\n'
+    )
     log = tmp_path / "seen.jsonl"
     result = cli(
         "run", "reminder", "--to", TO, "--sandbox", "--sandbox-log", str(log),
@@ -60,7 +65,9 @@ def test_sandbox_run_never_sends_the_real_key(cli, profile_dir, tmp_path):
     assert record["headers"]["Authorization"] == "Bearer ***"
     assert record["headers"]["User-Agent"] == f"callprofile/{submit.__version__}"
     assert record["body"]["SipAuthPassword"] == "***"
-    assert API_KEY not in log.read_text() and SIP_PASSWORD not in log.read_text()
+    assert record["body"]["AIAssistantDynamicVariables"] == {"token": "***"}
+    text = log.read_text()
+    assert API_KEY not in text and SIP_PASSWORD not in text and "tok-from-env" not in text
 
 
 def test_sandbox_run_delivers_callbacks_before_returning(cli, write, tmp_path):

@@ -140,7 +140,12 @@ def run(
     if sandbox:
         from runner.sandbox import Sandbox
 
-        server = Sandbox(script=steps, log_path=sandbox_log, on_record=_print_sandbox_record)
+        server = Sandbox(
+            script=steps,
+            log_path=sandbox_log,
+            on_record=_print_sandbox_record,
+            secrets=request.secret_values(),
+        )
         server.start()
         base, key = server.base_url, SANDBOX_KEY
         click.echo(f"sandbox: listening on {server.url} (nothing leaves this machine)", err=True)

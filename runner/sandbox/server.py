@@ -53,15 +53,21 @@ def mask_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def mask_body(value: Any, path: tuple[str | int, ...] = ()) -> Any:
+def mask_body(
+    value: Any, path: tuple[str | int, ...] = (), known: frozenset[str] = frozenset()
+) -> Any:
+    """``value`` with sensitive fields (x-sensitive in the request schema) and any string
+    holding one of the ``known`` secret values replaced by ``***``."""
     from runner import schemas
 
     if path and schemas.is_sensitive(path):
         return MASK
     if isinstance(value, dict):
-        return {k: mask_body(v, (*path, k)) for k, v in value.items()}
+        return {k: mask_body(v, (*path, k), known) for k, v in value.items()}
     if isinstance(value, list):
-        return [mask_body(v, (*path, i)) for i, v in enumerate(value)]
+        return [mask_body(v, (*path, i), known) for i, v in enumerate(value)]
+    if isinstance(value, str) and any(secret in value for secret in known):
+        return MASK
     return value
 
 
@@ -124,7 +130,8 @@ class Sandbox:
 
     ``script`` steps answer POSTs to the call endpoint in order (see ``runner.sandbox.script``);
     ``latency`` delays every answer; ``log_path`` appends one JSON line per record;
-    ``on_record`` sees each record as it is made; ``callback_delay`` spaces status callbacks.
+    ``on_record`` sees each record as it is made; ``callback_delay`` spaces status callbacks;
+    ``secrets`` are values to mask in records besides the fields the schema marks sensitive.
     """
 
     def __init__(
@@ -138,6 +145,7 @@ class Sandbox:
         on_record: Callable[[dict[str, Any]], None] | None = None,
         callback_delay: float = 0.0,
         allow_remote: bool = False,
+        secrets: Iterable[str] = (),
     ):
         if not allow_remote and not is_loopback_host(host):
             raise ValueError(f"refusing to listen on {host}: not a loopback address")
@@ -146,6 +154,8 @@ class Sandbox:
         self.latency = latency
         self.callback_delay = callback_delay
         self.log_path = log_path
+        # Values the caller knows are secret (e.g. rendered from env): masked in records too.
+        self._secrets = frozenset(v for v in secrets if v)
         self._script = Script(list(script))
         self._on_record = on_record
         self._lock = threading.Lock()
@@ -308,7 +318,7 @@ class Sandbox:
         if raw:
             try:
                 body = json.loads(raw.decode("utf-8"))
-                record["body"] = mask_body(body)
+                record["body"] = mask_body(body, known=self._secrets)
             except (UnicodeDecodeError, ValueError):
                 record["body_text"] = mask_text(raw)
         if raw is None:
