@@ -246,6 +246,11 @@ def report(result: object, request: object, output: str) -> None:
         lines.append(f"  reply (not Telnyx's JSON): {result.reply_excerpt}")
     if len(result.notes) > 1:
         lines.extend(f"  {note}" for note in result.notes)
+    if result.status == "unknown":
+        lines.append(
+            "  look for the call (Telnyx call logs, your status callbacks) before running this "
+            "again: running it again may place a second call"
+        )
     click.echo(scrub("\n".join(lines)), err=True)
 
 
