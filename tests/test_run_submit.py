@@ -11,6 +11,7 @@ from runner import submit
 from runner.sandbox import Sandbox, Step, parse_spec
 from tests.conftest import API_KEY, EXAMPLE_PROFILES, SIP_PASSWORD
 from tests.submit_data import TO
+from tests.webhook_receiver import Receiver
 
 pytest_plugins = ["tests.submit_helpers"]
 
@@ -71,8 +72,6 @@ def test_sandbox_run_never_sends_the_real_key(cli, profile_dir, tmp_path, monkey
 
 
 def test_sandbox_run_delivers_callbacks_before_returning(cli, write, tmp_path):
-    from tests.test_sandbox import Receiver
-
     hook = Receiver(expected=4)
     try:
         write(
@@ -164,6 +163,16 @@ def test_429_without_hint_backs_off_at_least_a_second(cli, profile_dir, sandbox,
     server = sandbox(Step(status=429))
     assert run(cli, profile_dir, server.base_url).exit_code == 0
     assert len(waits) == 1 and 1.0 <= waits[0] <= submit.BACKOFF_CAP
+
+
+def test_4xx_that_is_not_json_is_reported_plainly(cli, profile_dir, sandbox):
+    server = sandbox(Step(status=404, body="<html><h1>404 Not Found</h1></html>"))
+    result = run(cli, profile_dir, server.base_url)
+    assert result.exit_code == 4
+    assert server.post_count == 1
+    assert "(404 Not Found) with a reply that is not Telnyx's error JSON" in result.stderr
+    assert "reply (not Telnyx's JSON): <html><h1>404 Not Found</h1></html>" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_unknown_outcome_as_json(cli, profile_dir, sandbox):
