@@ -322,6 +322,7 @@ class Sandbox:
             except (UnicodeDecodeError, ValueError):
                 record["body_text"] = mask_text(raw)
         if raw is None:
+            handler.close_connection = True  # the unread body would be taken for a request
             self._answer(handler, record, 413, telnyx.default_error_body(400))
             return
         if not match:
