@@ -21,9 +21,13 @@ from runner import __version__
 from runner.exitcodes import ExitCode
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
-MAX_RETRY_WAIT = 60.0  # seconds: a longer Retry-After is capped, then counted as a retry
+# Seconds. A 429 asking for a longer wait is not retried: waiting less than asked only earns
+# another 429, and a CLI that silently sleeps for minutes looks hung.
+MAX_RETRY_WAIT = 60.0
+MIN_RATE_LIMIT_WAIT = 1.0  # a 429 without a hint waits at least this long
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
+_EPOCH_THRESHOLD = 1_000_000_000  # x-ratelimit-reset above this is a Unix time, not seconds
 
 Status = Literal["placed", "rejected", "unknown", "unreachable"]
 
@@ -61,6 +65,45 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def check_base_url(base_url: str) -> str | None:
+    """Why ``base_url`` cannot be used, or None. Plain http is allowed only on loopback, so
+    the API key never crosses a network unencrypted."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return f"{base_url!r} is not a valid URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return f"{base_url!r} is not an http(s) URL with a host"
+    if parts.scheme == "http":
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return (
+                f"{base_url!r} uses plain http to a host that is not loopback; the API key "
+                "would travel unencrypted (use https)"
+            )
+    return None
+
+
+def check_api_key(api_key: str) -> str | None:
+    """Why ``api_key`` cannot go in an HTTP header, or None. Never quotes the key."""
+    if not api_key.strip():
+        return "TELNYX_API_KEY is empty"
+    if any(not (33 <= ord(c) <= 126) for c in api_key):
+        return (
+            "TELNYX_API_KEY contains spaces, line breaks or non-ASCII characters; "
+            "copy the key again"
+        )
+    return None
+
+
 def prepare(
     connection_id: str, body: dict[str, Any], *, base_url: str, api_key: str
 ) -> HttpRequest:
@@ -94,6 +137,8 @@ class Result:
     attempts: int = 0
     sent_at: str | None = None  # UTC time of the last attempt
     request_id: str | None = None
+    reply_excerpt: str | None = None  # the start of a reply that was not the documented JSON
+    notes: list[str] = field(default_factory=list)  # one line per attempt, oldest first
 
     @property
     def call_sid(self) -> str | None:
@@ -147,9 +192,12 @@ def retry_after(headers: Any, now: float | None = None) -> float | None:
     reset = headers.get("x-ratelimit-reset")
     if reset:
         try:
-            return max(0.0, float(reset.strip()))
+            seconds = float(reset.strip())
         except ValueError:
             return None
+        if seconds > _EPOCH_THRESHOLD:
+            seconds -= now if now is not None else time.time()
+        return max(0.0, seconds)
     return None
 
 
@@ -199,8 +247,9 @@ def send(
 ) -> Result:
     """POST ``request`` and classify the outcome. Never raises for network or HTTP trouble.
 
-    ``wait_for_rate_limit`` lets a batch pause every worker on a 429 (default: ``sleep``).
-    ``on_retry(reason, delay)`` is told about each retry before waiting.
+    ``sleep`` waits between attempts (inject a fake in tests: no real waiting needed);
+    ``wait_for_rate_limit`` lets a batch pause every worker on a 429 (default: ``sleep``);
+    ``on_retry(reason, delay)`` is told about each retry before the wait.
     """
     import httpx
 
@@ -208,7 +257,7 @@ def send(
     if own_client:
         client = make_client()
     attempts = 0
-    retries = 0
+    notes: list[str] = []
     try:
         while True:
             attempts += 1
@@ -218,11 +267,11 @@ def send(
                     request.method, request.url, headers=list(request.headers), content=request.body
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # The request never left: safe to try again.
+                # Raised before a byte of the request left: safe to try again.
                 reason = _transport_reason(exc)
-                if retries < max_retries:
-                    delay = backoff(retries, rng)
-                    retries += 1
+                notes.append(f"attempt {attempts} at {sent_at}: {reason} (nothing sent)")
+                if attempts <= max_retries:
+                    delay = backoff(attempts - 1, rng)
                     if on_retry:
                         on_retry(reason, delay)
                     sleep(delay)
@@ -233,46 +282,62 @@ def send(
                     "no call was placed",
                     attempts=attempts,
                     sent_at=sent_at,
+                    notes=notes,
                 )
-            except (
-                httpx.TimeoutException
-            ) as exc:  # read or write timeout: the body may have arrived
+            except httpx.UnsupportedProtocol:
+                return Result(
+                    "unreachable",
+                    f"cannot send to {request.url.split('/texml/')[0]}: not an http(s) URL; "
+                    "nothing was sent",
+                    attempts=attempts,
+                    notes=notes,
+                )
+            except httpx.HTTPError as exc:
+                # Read/write timeout, connection reset or closed after (part of) the request
+                # went out: Telnyx may have queued the call. Never sent again.
+                reason = _transport_reason(exc)
+                notes.append(f"attempt {attempts} at {sent_at}: {reason} after sending")
                 return Result(
                     "unknown",
-                    f"outcome unknown: the call may have been placed ({_transport_reason(exc)} "
-                    f"at {sent_at}, after the request was sent)",
+                    f"outcome unknown: the call may have been placed ({reason} at {sent_at}, "
+                    "after the request was sent); it was not sent again",
                     attempts=attempts,
                     sent_at=sent_at,
-                )
-            except httpx.HTTPError as exc:  # dropped connection, protocol error after sending
-                return Result(
-                    "unknown",
-                    f"outcome unknown: the call may have been placed ({_transport_reason(exc)} "
-                    f"at {sent_at}, after the request was sent)",
-                    attempts=attempts,
-                    sent_at=sent_at,
+                    notes=notes,
                 )
             result = _classify(response, attempts, sent_at)
-            if response.status_code == 429:
-                if retries < max_retries:
-                    wait = retry_after(response.headers)
-                    delay = min(MAX_RETRY_WAIT, wait if wait is not None else backoff(retries, rng))
-                    retries += 1
-                    if on_retry:
-                        on_retry("429 Too Many Requests", delay)
-                    (wait_for_rate_limit or sleep)(delay)
-                    continue
+            notes.append(f"attempt {attempts} at {sent_at}: HTTP {response.status_code}")
+            result.notes = notes
+            if response.status_code != 429:
+                return result
+            wait = retry_after(response.headers)
+            if wait is not None and wait > MAX_RETRY_WAIT:
+                result.message = (
+                    f"Telnyx answered 429 Too Many Requests and asked to wait {wait:.0f}s, "
+                    f"more than callprofile waits ({MAX_RETRY_WAIT:.0f}s); gave up after "
+                    f"{attempts} attempt(s); no call was placed; try again later"
+                )
+                return result
+            if attempts > max_retries:
                 result.message = (
                     f"Telnyx kept answering 429 Too Many Requests; gave up after {attempts} "
-                    "attempt(s); no call was placed"
+                    f"attempt(s) (--max-retries {max_retries}); no call was placed"
                 )
-            return result
+                return result
+            delay = (
+                wait if wait is not None else max(MIN_RATE_LIMIT_WAIT, backoff(attempts - 1, rng))
+            )
+            if on_retry:
+                on_retry("429 Too Many Requests", delay)
+            (wait_for_rate_limit or sleep)(delay)
     finally:
         if own_client:
             client.close()
 
 
 def _transport_reason(exc: Exception) -> str:
+    """A fixed description of a transport error. Exception text is never used: it can
+    quote URLs and headers."""
     import httpx
 
     names = {
@@ -281,14 +346,23 @@ def _transport_reason(exc: Exception) -> str:
         httpx.ReadTimeout: "read timeout",
         httpx.WriteTimeout: "write timeout",
         httpx.RemoteProtocolError: "connection closed without a complete reply",
-        httpx.ReadError: "connection lost while reading the reply",
+        httpx.ReadError: "connection reset while waiting for the reply",
         httpx.WriteError: "connection lost while sending",
-        httpx.ConnectError: "connection failed",
+        httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
     }
     for cls, text in names.items():
         if isinstance(exc, cls):
             return text
     return type(exc).__name__
+
+
+def _status_text(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 def _classify(response: Any, attempts: int, sent_at: str) -> Result:
@@ -297,42 +371,57 @@ def _classify(response: Any, attempts: int, sent_at: str) -> Result:
     request_id = response.headers.get("x-request-id")
     try:
         payload = json.loads(raw) if raw else None
-        readable = True
+        readable = payload is not None
     except ValueError:
         payload, readable = None, False
+    excerpt = None if readable else (_excerpt(raw) or "(empty)")
     common = {
         "http_status": status,
         "response": payload,
         "attempts": attempts,
         "sent_at": sent_at,
         "request_id": request_id,
+        "reply_excerpt": excerpt,
     }
+    shown = _status_text(status)
     if 200 <= status < 300:
         if readable and isinstance(payload, dict) and isinstance(payload.get("call_sid"), str):
             return Result("placed", f"call {payload.get('status') or 'accepted'}", **common)
         return Result(
             "unknown",
-            f"outcome unknown: Telnyx answered {status} but the reply was not the documented "
-            f"JSON ({_excerpt(raw) or 'empty'}); the call was probably placed",
+            f"outcome unknown: Telnyx answered {shown} at {sent_at} but the reply was not the "
+            "documented JSON; the call was probably placed; it was not sent again",
             **common,
         )
     errors = parse_errors(payload)
     if status == 429:
         return Result("unreachable", "429 Too Many Requests", errors=errors, **common)
     if status >= 500 or status == 408:
-        detail = "" if readable else f" (reply: {_excerpt(raw)})"
         return Result(
             "unknown",
-            f"outcome unknown: the call may have been placed (Telnyx answered {status} at "
-            f"{sent_at}){detail}",
+            f"outcome unknown: the call may have been placed (Telnyx answered {shown} at "
+            f"{sent_at}); it was not sent again",
             errors=errors,
             **common,
         )
-    if not errors:
-        what = "an unreadable reply" if not readable else "no error details"
+    if 300 <= status < 400:
+        where = response.headers.get("location") or "an unnamed place"
         return Result(
             "rejected",
-            f"Telnyx rejected the request with {status} and {what}: {_excerpt(raw)}",
+            f"the server answered {shown} (a redirect to {where}, not followed; check the "
+            "base URL); no call was placed",
             **common,
         )
-    return Result("rejected", f"Telnyx rejected the request ({status})", errors=errors, **common)
+    if not errors:
+        what = "a reply that is not Telnyx's error JSON" if not readable else "no error details"
+        return Result(
+            "rejected",
+            f"Telnyx rejected the request ({shown}) with {what}; no call was placed",
+            **common,
+        )
+    return Result(
+        "rejected",
+        f"Telnyx rejected the request ({shown}); no call was placed",
+        errors=errors,
+        **common,
+    )

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("runner.cli.cmd_list", "list_profiles", "List profiles with their descriptions."),
     "validate": ("runner.cli.cmd_validate", "validate", "Check profiles; print file:line:col."),
     "schema": ("runner.cli.cmd_schema", "schema", "Print the request or profile JSON Schema."),
+    "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
 }
 
 
