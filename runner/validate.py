@@ -74,7 +74,7 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         from runner.lint import lint_profiles
 
         add(lint_profiles(store, [name for name, _, _ in found]))
-    report.diagnostics.sort(key=Diagnostic.sort_key)
+    report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
 
 

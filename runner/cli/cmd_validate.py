@@ -82,8 +82,8 @@ def _notes(report: object) -> None:
         )
     if examples:
         click.echo(
-            f"note: variables without a value in {_names(examples)} were rendered with their "
-            "'example' values",
+            f"note: variables given no value in {_names(examples)} were rendered with stand-ins "
+            "(each variable's 'example', else example-NAME)",
             err=True,
         )
 
