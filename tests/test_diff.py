@@ -190,3 +190,12 @@ def test_diff_unknown_profile_name_is_a_usage_error(cli, repo):
     result = run_diff(cli, repo, "nosuch")
     assert result.exit_code == 2
     assert "no profile named 'nosuch' at HEAD~1 or now" in result.stderr
+
+
+def test_diff_markdown_keeps_pipes_and_backticks_inside_table_cells(cli, repo):
+    repo.write(
+        "profiles/plain.yaml",
+        'connection_id: "conn-9"\n' + RUN + '  AIAssistantDynamicVariables:\n    note: "a|b`c"\n',
+    )
+    result = run_diff(cli, repo, "--format", "markdown", "plain")
+    assert '| + | `AIAssistantDynamicVariables.note` |  | ``"a\\|b`c"`` |\n' in result.stdout

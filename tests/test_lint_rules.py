@@ -256,3 +256,13 @@ def test_list_rules_prints_the_table_in_code_order(cli):
     codes = [line.split()[0] for line in result.stdout.splitlines()]
     assert codes == [*(f"CP40{i}" for i in range(1, 9)), "CP102", "CP409"]
     assert "warning  AsyncAmdStatusCallback without AsyncAmd: true" in result.stdout
+
+
+def test_fragment_finding_is_reported_once_naming_every_profile(cli, tmp_path):
+    files, _, _ = CASES["CP402"]
+    found = findings(cli, files_for(tmp_path, files), "CP402")
+    assert found[0] == (
+        "p/amd.yaml:5:3: warning: MachineDetectionSpeechThreshold has no effect: DetectionMode "
+        "is Premium (set at p/amd.yaml:4:18), which ignores speech and silence thresholds "
+        "(in profiles a, b) [CP402]"
+    )

@@ -48,6 +48,8 @@ def diff(ctx: click.Context, names: tuple[str, ...], base: str, fmt: str, exit_c
             param_hint="'NAMES'",
         )
     diffs = requestdiff.diff_stores(before, head, list(names) or None)
-    click.echo(requestdiff.FORMATS[fmt](diffs, base), nl=False)
+    from runner.secrets import scrub
+
+    click.echo(scrub(requestdiff.FORMATS[fmt](diffs, base)), nl=False)
     changed = any(d.status != "unchanged" for d in diffs)
     raise CliExit(ExitCode.INVALID if exit_code and changed else ExitCode.OK)
