@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.examples import PLACEHOLDER_CONNECTION, stand_ins
+from runner.examples import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
+    CODE_NO_EXAMPLE,
+    PLACEHOLDER_CONNECTION,
+    PLACEHOLDER_TO,
+    stand_ins,
+)
 from runner.flow import build
 from runner.profile_check import check_source
 from runner.resolve import chain
@@ -19,6 +24,7 @@ class Report:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
     examples: list[str] = field(default_factory=list)  # profiles rendered with example values
+    dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
 
     @property
     def errors(self) -> int:
@@ -62,6 +68,13 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
     except ProfileError as exc:
         add(exc.diagnostics)
         found = []
+    if paths:
+        # A named fragment is judged through the profiles that use it: a change to it changes
+        # them, and they are what validate renders and what the combination rules judge.
+        named = {name for name, _, _ in found}
+        for name in extending(store, named):
+            report.dependents.append(name)
+            found.append((name, None, store.path_for(name)))
     for name, preloaded, _path in found:
         report.checked += 1
         try:
@@ -76,6 +89,21 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         add(lint_profiles(store, [name for name, _, _ in found]))
     report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
+
+
+def extending(store: Store, names: set[str]) -> list[str]:
+    """Profiles in ``store`` (not in ``names``) whose extends chain reaches one of ``names``."""
+    out: list[str] = []
+    for name in store.names():
+        if name in names:
+            continue
+        try:
+            parents = {p.name for p in chain(store, name)}
+        except ProfileError:
+            continue
+        if parents & names:
+            out.append(name)
+    return out
 
 
 def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:

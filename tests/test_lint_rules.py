@@ -266,3 +266,12 @@ def test_fragment_finding_is_reported_once_naming_every_profile(cli, tmp_path):
         "is Premium (set at p/amd.yaml:4:18), which ignores speech and silence thresholds "
         "(in profiles a, b) [CP402]"
     )
+
+
+def test_naming_a_fragment_checks_the_profiles_that_extend_it(cli, tmp_path):
+    files, expected, _ = CASES["CP406"]
+    root = files_for(tmp_path, files)
+    result = cli("validate", str(root / "rec.yaml"), profiles_dir=root)
+    assert sorted(where(f) for f in result.stdout.splitlines()) == sorted(expected)
+    assert "note: also checked 2 profile(s) (a, b) extending the named files" in result.stderr
+    assert "3 profile(s) checked" in result.stderr

@@ -72,6 +72,9 @@ def validate(
 def _notes(report: object) -> None:
     from runner.examples import PLACEHOLDER_TO
 
+    dependents = getattr(report, "dependents", [])
+    if dependents:
+        click.echo(f"note: also checked {_names(dependents)} extending the named files", err=True)
     placeholder = getattr(report, "placeholder_to", [])
     examples = getattr(report, "examples", [])
     if placeholder:
