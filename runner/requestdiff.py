@@ -104,21 +104,35 @@ def _changes(base: _Side, head: _Side) -> list[Change]:
 
 
 def diff_stores(base: Store, head: Store, names: list[str] | None = None) -> list[ProfileDiff]:
+    """Per-profile differences. ``names`` limits the comparison; a named fragment stands for
+    the runnable profiles (at either revision) that extend it."""
     now = datetime.now(timezone.utc)
     before, after = set(_runnable(base)), set(_runnable(head))
-    wanted = sorted(before | after) if not names else sorted(set(names))
+    if names:
+        wanted_set = set(names) & (before | after)
+        fragments = set(names) - wanted_set
+        if fragments:
+            from runner.validate import extending
+
+            users = set(extending(base, fragments)) | set(extending(head, fragments))
+            wanted_set |= users & (before | after)
+        wanted = sorted(wanted_set)
+    else:
+        wanted = sorted(before | after)
     out: list[ProfileDiff] = []
     for name in wanted:
         if name not in after:
             out.append(ProfileDiff(name, "removed"))
             continue
+        new = _render(head, name, now)
+        if new.problems:
+            out.append(ProfileDiff(name, "invalid", problems=new.problems))
+            continue
         if name not in before:
             out.append(ProfileDiff(name, "added"))
             continue
-        old, new = _render(base, name, now), _render(head, name, now)
-        if new.problems:
-            out.append(ProfileDiff(name, "invalid", problems=new.problems))
-        elif old.problems:
+        old = _render(base, name, now)
+        if old.problems:
             out.append(ProfileDiff(name, "fixed", problems=old.problems))
         else:
             changes = _changes(old, new)

@@ -199,3 +199,22 @@ def test_diff_markdown_keeps_pipes_and_backticks_inside_table_cells(cli, repo):
     )
     result = run_diff(cli, repo, "--format", "markdown", "plain")
     assert '| + | `AIAssistantDynamicVariables.note` |  | ``"a\\|b`c"`` |\n' in result.stdout
+
+
+def test_diff_naming_a_fragment_compares_the_profiles_extending_it(cli, repo):
+    result = run_diff(cli, repo, "amd")
+    assert [line for line in result.stdout.splitlines() if not line.startswith(" ")] == [
+        "a: changed",
+        "b: changed",
+        "2 profile(s) compared with HEAD~1: 2 changed",
+    ]
+
+
+def test_diff_lists_a_new_profile_that_does_not_render_as_invalid(cli, repo):
+    repo.write("profiles/broken.yaml", "call:\n  Timeout: soon\n")
+    result = run_diff(cli, repo, "broken")
+    assert result.stdout == (
+        "broken: invalid now\n"
+        "  repo/profiles/broken.yaml:2:12: error: expected an integer, got string 'soon' [CP101]\n"
+        "1 profile(s) compared with HEAD~1: 1 invalid\n"
+    )
