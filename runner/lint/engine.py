@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.lint import ignore
@@ -27,8 +28,8 @@ def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
         profile = _load(store, name)
         if profile is None:
             continue
-        for rule in _rules("file"):
-            found.extend(_at_file(rule, profile, f) for f in rule.check(profile))  # type: ignore[misc]
+        for rule, check in _rules("file"):
+            found.extend(_at_file(rule, profile, f) for f in check(profile))
         if profile.abstract:
             continue
         try:
@@ -36,8 +37,8 @@ def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
         except ProfileError:
             continue  # validate reports why
         view = Effective(name, document, prov)
-        for rule in _rules("effective"):
-            for finding in rule.check(view):  # type: ignore[misc]
+        for rule, check in _rules("effective"):
+            for finding in check(view):
                 placed = _at_origin(rule, prov, finding)
                 if placed is not None:
                     key = (placed.file, placed.line, placed.col, placed.code, placed.message)
@@ -45,8 +46,8 @@ def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
                         found.append(placed)
                     via.setdefault(key, []).append(name)
     everyone = [p for p in (_load(store, n) for n in store.names()) if p is not None]
-    for rule in _rules("store"):
-        for profile, finding in rule.check(everyone):  # type: ignore[misc]
+    for rule, check in _rules("store"):
+        for profile, finding in check(everyone):
             if profile.name in wanted:
                 found.append(_at_file(rule, profile, finding))
     out: list[Diagnostic] = []
@@ -54,16 +55,16 @@ def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
         if diag.file and ignore.is_silenced(diag.file, diag.line, diag.code):
             continue
         # Several children of one fragment find the same value: report it once, naming them.
-        names_ = via.get((diag.file, diag.line, diag.col, diag.code, diag.message))
-        if names_:
-            label = "profile" if len(names_) == 1 else "profiles"
-            diag = replace(diag, message=f"{diag.message} (in {label} {', '.join(names_)})")
+        producers = via.get((diag.file, diag.line, diag.col, diag.code, diag.message))
+        if producers:
+            label = "profile" if len(producers) == 1 else "profiles"
+            diag = replace(diag, message=f"{diag.message} (in {label} {', '.join(producers)})")
         out.append(diag)
     return sorted(out, key=Diagnostic.sort_key)
 
 
-def _rules(scope: str) -> list[Rule]:
-    return [r for r in RULES if r.scope == scope and r.check is not None]
+def _rules(scope: str) -> list[tuple[Rule, Callable[..., Any]]]:
+    return [(r, r.check) for r in RULES if r.scope == scope and r.check is not None]
 
 
 def _load(store: Store, name: str) -> Profile | None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runner.merge import Path, Provenance
-from runner.store import Profile
 
 Scope = Literal["file", "effective", "store", "schema"]
 
@@ -61,8 +60,3 @@ def rule_table(rules: Iterable[Rule]) -> list[dict[str, str]]:
     return [
         {"code": r.code, "severity": r.severity, "summary": r.summary, "why": r.why} for r in rules
     ]
-
-
-FileCheck = Callable[[Profile], Iterable[Finding]]
-EffectiveCheck = Callable[[Effective], Iterable[Finding]]
-StoreCheck = Callable[[list[Profile]], Iterable[tuple[Profile, Finding]]]
