@@ -6,15 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.flow import build, merged_document
-from runner.overrides import Overrides
+from runner.examples import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
+    CODE_NO_EXAMPLE,
+    PLACEHOLDER_CONNECTION,
+    PLACEHOLDER_TO,
+    stand_ins,
+)
+from runner.flow import build
 from runner.profile_check import check_source
 from runner.resolve import chain
 from runner.store import Profile, Store
-
-PLACEHOLDER_TO = "+15555550100"
-PLACEHOLDER_CONNECTION = "placeholder-connection-id"
-CODE_NO_EXAMPLE = "CP207"
 
 
 @dataclass
@@ -22,6 +23,16 @@ class Report:
     checked: int = 0
     diagnostics: list[Diagnostic] = field(default_factory=list)
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
+    examples: list[str] = field(default_factory=list)  # profiles rendered with example values
+    dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "warning")
 
 
 def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, Path]]:
@@ -41,7 +52,7 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
     return out
 
 
-def validate_profiles(store: Store, paths: list[str]) -> Report:
+def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> Report:
     report = Report()
     seen: set[tuple[object, ...]] = set()
 
@@ -57,6 +68,13 @@ def validate_profiles(store: Store, paths: list[str]) -> Report:
     except ProfileError as exc:
         add(exc.diagnostics)
         found = []
+    if paths:
+        # A named fragment is judged through the profiles that use it: a change to it changes
+        # them, and they are what validate renders and what the combination rules judge.
+        named = {name for name, _, _ in found}
+        for name in extending(store, named):
+            report.dependents.append(name)
+            found.append((name, None, store.path_for(name)))
     for name, preloaded, _path in found:
         report.checked += 1
         try:
@@ -65,8 +83,27 @@ def validate_profiles(store: Store, paths: list[str]) -> Report:
             add(check_profile(store, name, report))
         except ProfileError as exc:
             add(exc.diagnostics)
-    report.diagnostics.sort(key=Diagnostic.sort_key)
+    if lint:
+        from runner.lint import lint_profiles
+
+        add(lint_profiles(store, [name for name, _, _ in found]))
+    report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
+
+
+def extending(store: Store, names: set[str]) -> list[str]:
+    """Profiles in ``store`` (not in ``names``) whose extends chain reaches one of ``names``."""
+    out: list[str] = []
+    for name in store.names():
+        if name in names:
+            continue
+        try:
+            parents = {p.name for p in chain(store, name)}
+        except ProfileError:
+            continue
+        if parents & names:
+            out.append(name)
+    return out
 
 
 def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
@@ -77,32 +114,14 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
     chain(store, name)  # raises on cycles, missing parents, parents' schema errors
     if profile.abstract:
         return problems
-    document, _prov, _layers = merged_document(store, name)
-    values: list[str] = []
-    for var, spec in (document.get("variables") or {}).items():
-        spec = spec or {}
-        if isinstance(spec.get("default"), str):
-            continue
-        example = spec.get("example")
-        if not isinstance(example, str):
-            example = f"example-{var}"
-            if spec.get("required"):
-                hit = profile.source.spans.get(("variables", var))
-                problems.append(
-                    profile.source.diag(
-                        ("variables", var),
-                        f"required variable {var!r} has no example; validate rendered it with "
-                        f"a placeholder (add 'example:' so reviews check real-looking values)",
-                        CODE_NO_EXAMPLE,
-                        at_key=hit is not None,
-                        severity="warning",
-                    )
-                )
-        values.append(f"{var}={example}")
-    call = document.get("call") or {}
-    overrides = Overrides(vars=values)
-    if "To" not in call:
-        overrides.to = PLACEHOLDER_TO
+    extra = stand_ins(store, name)
+    problems.extend(extra.diagnostics)
+    if extra.placeholder_to:
         report.placeholder_to.append(name)
-    build(store, name, overrides, default_connection_id=PLACEHOLDER_CONNECTION)
+    if extra.examples or extra.invented:
+        report.examples.append(name)
+    try:
+        build(store, name, extra.overrides, default_connection_id=PLACEHOLDER_CONNECTION)
+    except ProfileError as exc:
+        problems.extend(exc.diagnostics)
     return problems

@@ -1,30 +1,111 @@
 from __future__ import annotations
 
+import os
+
 import click
 
 from runner.cli.main import CliExit
-from runner.cli.options import store_from
-from runner.cli.output import print_diagnostics
 from runner.exitcodes import ExitCode
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "text", "json", "github"]),
+    default="auto",
+    show_default=True,
+    help="Output format; auto is github when GITHUB_ACTIONS is set, else text.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--no-lint", is_flag=True, help="Skip the lint rules (CP4xx).")
+@click.option("--list-rules", is_flag=True, help="Print the lint rule table and exit.")
+@click.option(
+    "--profiles-dir",
+    "profiles_dir",
+    type=click.Path(file_okay=False),
+    help="Same as the global option; here too so a pre-commit hook can pass it in 'args'.",
+)
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
+def validate(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    no_lint: bool,
+    list_rules: bool,
+    profiles_dir: str | None,
+) -> None:
     """Check every profile (or the named files) and print path:line:col: severity: message.
 
-    Checks YAML syntax, duplicate keys, the profile schema, the extends graph, templates and, for
-    each profile that is not abstract, a full render with defaults and example values validated
-    against the request schema. Exit 0 when clean, 1 when any error is found.
+    Checks YAML syntax, duplicate keys, the profile schema, the extends graph, templates, the
+    lint rules (see --list-rules) and, for each profile that is not abstract, a full render with
+    declared defaults and example values, validated against the request schema. Findings go to
+    stdout, sorted by file and line; the summary goes to stderr. Exit 0 when clean, 1 when any
+    error is found (or any warning, with --strict).
     """
+    from runner import reporters
+
+    if fmt == "auto":
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") else "text"
+    if list_rules:
+        _print_rules(fmt)
+        raise CliExit(ExitCode.OK)
+
+    from runner.store import Store
     from runner.validate import validate_profiles
 
-    report = validate_profiles(store_from(ctx), list(paths))
-    print_diagnostics(report.diagnostics)
-    errors = sum(1 for d in report.diagnostics if d.severity == "error")
-    warnings = len(report.diagnostics) - errors
+    root = profiles_dir or ctx.find_root().obj["profiles_dir"]
+    report = validate_profiles(Store(root), list(paths), lint=not no_lint)
+    click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
+    _notes(report)
     click.echo(
-        f"{report.checked} profile(s) checked: {errors} error(s), {warnings} warning(s)", err=True
+        f"{report.checked} profile(s) checked: {report.errors} error(s), "
+        f"{report.warnings} warning(s)",
+        err=True,
     )
-    raise CliExit(ExitCode.INVALID if errors else ExitCode.OK)
+    failed = report.errors or (strict and report.warnings)
+    raise CliExit(ExitCode.INVALID if failed else ExitCode.OK)
+
+
+def _notes(report: object) -> None:
+    from runner.examples import PLACEHOLDER_TO
+
+    dependents = getattr(report, "dependents", [])
+    if dependents:
+        click.echo(f"note: also checked {_names(dependents)} extending the named files", err=True)
+    placeholder = getattr(report, "placeholder_to", [])
+    examples = getattr(report, "examples", [])
+    if placeholder:
+        click.echo(
+            f"note: no To in {_names(placeholder)}; rendered with the placeholder "
+            f"{PLACEHOLDER_TO} (the real number comes from --to)",
+            err=True,
+        )
+    if examples:
+        click.echo(
+            f"note: variables given no value in {_names(examples)} were rendered with stand-ins "
+            "(each variable's 'example', else example-NAME)",
+            err=True,
+        )
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"{len(names)} profile(s) ({shown}{more})"
+
+
+def _print_rules(fmt: str) -> None:
+    import json
+
+    from runner.lint import RULES, rule_table
+
+    table = rule_table(RULES)
+    if fmt == "json":
+        click.echo(json.dumps(table, indent=2))
+        return
+    width = max(len(r["summary"]) for r in table)
+    for row in table:
+        click.echo(f"{row['code']}  {row['severity']:<7}  {row['summary']:<{width}}  {row['why']}")

@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("runner.cli.cmd_render", "render", "Print the final connection id and request."),
     "list": ("runner.cli.cmd_list", "list_profiles", "List profiles with their descriptions."),
     "validate": ("runner.cli.cmd_validate", "validate", "Check profiles; print file:line:col."),
+    "diff": ("runner.cli.cmd_diff", "diff", "Show how a change alters each effective request."),
+    "init": ("runner.cli.cmd_init", "init", "Scaffold a profiles repository (hooks, CI)."),
+    "explain": ("runner.cli.cmd_explain", "explain", "Show where each request field came from."),
     "schema": ("runner.cli.cmd_schema", "schema", "Print the request or profile JSON Schema."),
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
 }

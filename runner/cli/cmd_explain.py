@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import click
+
+from runner.cli.main import CliExit
+from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.exitcodes import ExitCode
+
+
+@click.command(cls=OrderedCommand)
+@click.argument("name")
+@override_options
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
+@click.pass_context
+def explain(
+    ctx: click.Context, name: str, output: str, show_secrets: bool, **params: object
+) -> None:
+    """Show, for every field of NAME's final request, its value, the file:line:col or flag
+    that set it, and the values it overrode (most recent first).
+
+    Inputs the call would need but were not given (--to, required variables) are filled like
+    validate does (placeholder number, the variables' examples), and a note says so.
+    """
+    import json
+    import os
+
+    from runner.examples import PLACEHOLDER_CONNECTION, stand_ins
+    from runner.explain import explain as explain_rows
+    from runner.explain import table
+    from runner.flow import build
+
+    store = store_from(ctx)
+    extra = stand_ins(store, name, overrides_from(ctx, params))
+    env_connection = os.environ.get("TELNYX_CONNECTION_ID")
+    request = build(
+        store, name, extra.overrides, default_connection_id=env_connection or PLACEHOLDER_CONNECTION
+    )
+    relabel = {"--to": "placeholder (no --to given)"} if extra.placeholder_to else {}
+    rows = explain_rows(
+        request,
+        show_secrets=show_secrets,
+        connection_default="TELNYX_CONNECTION_ID" if env_connection else "placeholder (none set)",
+        relabel=relabel,
+    )
+    if extra.placeholder_to:
+        click.echo("note: no --to given; To is a placeholder number", err=True)
+    if extra.examples or extra.invented:
+        given = ", ".join([*extra.examples, *extra.invented])
+        click.echo(f"note: variables rendered with their example values: {given}", err=True)
+    if output == "json":
+        payload = {"profile": name, "fields": [r.as_dict() for r in rows]}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(table(rows), nl=False)
+    raise CliExit(ExitCode.OK)

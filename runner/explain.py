@@ -1,0 +1,133 @@
+"""Why each field of a request has its value: the layer that set it and the layers it overrode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.flow import REDACTED, Request
+from runner.merge import Layer, Path
+from runner.render import is_template
+
+_MISSING = object()
+
+
+@dataclass
+class Row:
+    field: str  # "connection_id", or a body path such as "AIAssistantDynamicVariables.name"
+    path: Path  # the path in the profile document: ("call", ...) or ("connection_id",)
+    value: Any
+    set_by: str
+    template: bool = False  # the winning value was a template, rendered for this call
+    overrode: list[tuple[str, Any]] = field(default_factory=list)  # (where, value), oldest first
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "set_by": self.set_by,
+            "template": self.template,
+            "overrode": [{"set_by": w, "value": v} for w, v in self.overrode],
+        }
+
+
+def explain(
+    request: Request,
+    *,
+    show_secrets: bool = False,
+    connection_default: str = "TELNYX_CONNECTION_ID",
+    relabel: dict[str, str] | None = None,
+) -> list[Row]:
+    """One row per leaf of the request (lists count as one value: they replace whole), the
+    connection id first. ``relabel`` renames flag layers (a stand-in ``--to`` is not the
+    user's ``--to``)."""
+    relabel = relabel or {}
+    rows = [
+        _row(
+            request,
+            "connection_id",
+            ("connection_id",),
+            request.shown_connection_id(show_secrets),
+            request.connection_id_sensitive and not show_secrets,
+            connection_default,
+            relabel,
+        )
+    ]
+    shown = request.redacted_body(show_secrets)
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, dict) and value:
+            for key, child in value.items():
+                walk(child, (*path, key))
+            return
+        hidden = not show_secrets and request.is_sensitive(path)
+        name = ".".join(str(p) for p in path)
+        rows.append(_row(request, name, ("call", *path), value, hidden, "?", relabel))
+
+    walk(shown, ())
+    return rows
+
+
+def _row(
+    request: Request,
+    name: str,
+    path: Path,
+    value: Any,
+    hidden: bool,
+    default: str,
+    relabel: dict[str, str],
+) -> Row:
+    history = list(request.provenance.get(path, []))
+    if not history:
+        return Row(name, path, value, default)
+    winner = history[-1]
+    raw = _value_in(winner, path)
+    row = Row(
+        name,
+        path,
+        value,
+        _label(winner, path, relabel),
+        template=winner.is_template and isinstance(raw, str) and is_template(raw),
+    )
+    for layer in history[:-1]:
+        old = _value_in(layer, path)
+        row.overrode.append(
+            (_label(layer, path, relabel), REDACTED if hidden and old is not _MISSING else old)
+        )
+    return row
+
+
+def _label(layer: Layer, path: Path, relabel: dict[str, str]) -> str:
+    return (
+        relabel.get(layer.label, layer.where(path)) if layer.kind == "flag" else layer.where(path)
+    )
+
+
+def _value_in(layer: Layer, path: Path) -> Any:
+    value: Any = layer.data
+    for part in path:
+        if (isinstance(value, dict) and part in value) or (
+            isinstance(value, list) and isinstance(part, int) and part < len(value)
+        ):
+            value = value[part]
+        else:
+            return _MISSING
+    return value
+
+
+def table(rows: list[Row]) -> str:
+    import json
+
+    def show(value: Any) -> str:
+        return "(mapping)" if value is _MISSING else json.dumps(value, ensure_ascii=False)
+
+    lines = [("FIELD", "VALUE", "SET BY", "OVERRODE")]
+    for row in rows:
+        set_by = row.set_by + (" (template)" if row.template else "")
+        overrode = ", ".join(f"{w} ({show(v)})" for w, v in reversed(row.overrode))
+        lines.append((row.field, show(row.value), set_by, overrode))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "".join(
+        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() + "\n"
+        for a, b, c, d in lines
+    )

@@ -1,0 +1,146 @@
+"""The files ``callprofile init`` writes: a profiles repository ready for review in pull requests.
+
+The editor schema is written into the new repository (``schemas/profile.schema.json``) and each
+profile points at it with a relative ``yaml-language-server`` modeline, so completion works
+offline and matches the callprofile version that scaffolded it; ``callprofile schema profile``
+refreshes it after an upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner import __version__, schemas
+
+SCHEMA_PATH = "schemas/profile.schema.json"
+
+FRAGMENT = """\
+# yaml-language-server: $schema=../../schemas/profile.schema.json
+description: Settings every profile in this repository starts from.
+abstract: true
+
+# Your TeXML application (connection) id.
+connection_id: "1234567890"
+
+call:
+  # About five rings, then give up (the API default is 30 s).
+  Timeout: 25
+  # Cap the length of a conversation (the API default is 4 hours).
+  TimeLimit: 600
+"""
+
+EXAMPLE = """\
+# yaml-language-server: $schema=../schemas/profile.schema.json
+description: >-
+  Example: remind a customer of an appointment. Run it with
+  callprofile run example --to +1... --var customer_name=Ada
+
+extends: base/defaults
+
+variables:
+  customer_name:
+    required: true
+    description: How the assistant addresses the callee.
+    example: Ada
+
+call:
+  From: "+13125550142"
+  AIAssistantId: "assistant-00000000-0000-0000-0000-000000000000"
+  AIAssistantDynamicVariables:
+    customer_name: "{{ customer_name }}"
+"""
+
+PRE_COMMIT = """\
+# Checks profiles before each commit: pre-commit install
+# Uses the callprofile on PATH (pip install callprofile). The whole directory is validated
+# whenever a profile changes, because a change to a fragment affects every profile extending it.
+repos:
+  - repo: local
+    hooks:
+      - id: callprofile-validate
+        name: callprofile validate
+        entry: callprofile validate
+        language: system
+        files: ^profiles/.*\\.ya?ml$
+        pass_filenames: false
+"""
+
+WORKFLOW = """\
+# Validates the profiles on every pull request (findings appear as annotations on the changed
+# lines) and posts how the change alters each profile's effective request as a comment.
+name: callprofile
+
+on:
+  pull_request:
+    paths:
+      - "profiles/**"
+      - ".github/workflows/callprofile.yml"
+
+permissions:
+  contents: read
+  pull-requests: write
+
+jobs:
+  review:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0 # diff reads the base branch with git
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install callprofile
+        run: pip install "callprofile==__VERSION__"
+      - name: Validate
+        # GITHUB_ACTIONS is set, so findings are printed as annotations too.
+        run: callprofile validate --strict
+      - name: Diff against the base branch
+        if: success() || failure()
+        env:
+          BASE_REF: ${{ github.base_ref }}
+        run: callprofile diff --base "origin/$BASE_REF" --format markdown > callprofile-diff.md
+      - name: Comment on the pull request
+        # A pull request from a fork gets a read-only token: skip the comment there.
+        if: >-
+          (success() || failure())
+          && github.event.pull_request.head.repo.full_name == github.repository
+        env:
+          GH_TOKEN: ${{ github.token }}
+          PR: ${{ github.event.pull_request.number }}
+        run: >-
+          gh pr comment "$PR" --body-file callprofile-diff.md --edit-last
+          || gh pr comment "$PR" --body-file callprofile-diff.md
+"""
+
+
+def files() -> dict[str, str]:
+    """Relative path -> content, in the order they are written."""
+    return {
+        SCHEMA_PATH: schemas.schema_text(schemas.PROFILE),
+        "profiles/base/defaults.yaml": FRAGMENT,
+        "profiles/example.yaml": EXAMPLE,
+        ".pre-commit-config.yaml": PRE_COMMIT,
+        ".github/workflows/callprofile.yml": WORKFLOW.replace("__VERSION__", __version__),
+    }
+
+
+def existing(target: Path) -> list[str]:
+    return [rel for rel in files() if (target / rel).exists() or (target / rel).is_symlink()]
+
+
+def write(target: Path) -> list[str]:
+    """Write every file under ``target``; FileExistsError naming them if any exists already
+    (nothing is written then)."""
+    clash = existing(target)
+    if clash:
+        raise FileExistsError(clash)
+    written: list[str] = []
+    for rel, text in files().items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # "x": never replace a file that appeared since the check above.
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(text)
+        written.append(rel)
+    return written
