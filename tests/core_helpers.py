@@ -48,10 +48,15 @@ def rendered(cli: Any, profiles: Path, name: str, *args: str) -> dict[str, Any]:
 
 
 def failed(cli: Any, profiles: Path, *args: str, code: int = 1) -> str:
-    """Run a command that must fail with ``code``; its stderr (never a traceback)."""
+    """Run a command that must fail with ``code``; its diagnostics (never a traceback).
+
+    Diagnostics go to stderr, except ``validate``'s findings, which are its output (stdout);
+    its summary line still goes to stderr and follows them here."""
     result = cli(*args, profiles_dir=profiles)
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    if args and args[0] == "validate":
+        return result.stdout + result.stderr
     return result.stderr
 
 

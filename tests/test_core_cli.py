@@ -132,7 +132,7 @@ def test_validate_warns_about_required_variables_without_example(cli, tmp_path):
     )
     result = cli("validate", profiles_dir=tree)
     assert result.exit_code == 0  # a warning is not an error
-    assert "profiles/p.yaml:2:3: warning: required variable 'who' has no example" in (result.stderr)
+    assert "profiles/p.yaml:2:3: warning: required variable 'who' has no example" in result.stdout
     assert "1 profile(s) checked: 0 error(s), 1 warning(s)" in result.stderr
 
 
