@@ -128,7 +128,11 @@ def test_validate_named_file_outside_the_directory(cli, tmp_path):
 def test_validate_warns_about_required_variables_without_example(cli, tmp_path):
     tree = make_profiles(
         tmp_path / "profiles",
-        {"p": "variables:\n  who: {required: true}\n" + BASE},
+        {
+            "p": "variables:\n  who: {required: true}\n"
+            + BASE
+            + "  AIAssistantDynamicVariables: {who: '{{ who }}'}\n"
+        },
     )
     result = cli("validate", profiles_dir=tree)
     assert result.exit_code == 0  # a warning is not an error
