@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("runner.cli.cmd_list", "list_profiles", "List profiles with their descriptions."),
     "validate": ("runner.cli.cmd_validate", "validate", "Check profiles; print file:line:col."),
     "schema": ("runner.cli.cmd_schema", "schema", "Print the request or profile JSON Schema."),
+    "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
+    "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
 }
 
 
