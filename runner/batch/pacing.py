@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 DEFAULT_RATE = 10.0
-MAX_RATE = 25.0  # burst 1 + 5 s x 25 = 126 calls, under Telnyx's 150 per rolling 5 s
 
 Clock = Callable[[], float]
 Wait = Callable[[float], object]  # wait up to this many seconds (may return early)

@@ -15,6 +15,7 @@ from runner.cli.options import OrderedCommand, override_options, overrides_from,
 from runner.cli.output import error, print_diagnostics
 from runner.exitcodes import ExitCode
 
+MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -57,10 +58,10 @@ def parse_window(text: str | None) -> Any:
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.01, max=25.0),
+    type=click.FloatRange(min=0.01, max=1000.0),
     default=10.0,
     show_default=True,
-    help="Calls per second, shared by all workers (at most 25).",
+    help="Calls per second, shared by all workers (over 25 only if Telnyx raised your limit).",
 )
 @click.option(
     "--concurrency",
@@ -138,6 +139,11 @@ def batch(
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
     overrides = overrides_from(ctx, params)
+    if rate > MAX_SAFE_RATE:
+        error(
+            f"warning: --rate {rate:g} is above {MAX_SAFE_RATE:g}/s; Telnyx's default limit is 30 "
+            "dials/s over a rolling 5 s window, so expect 429 pauses unless your limit was raised"
+        )
     key = secrets.api_key()
     if not dry_run and not key:
         error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)")
