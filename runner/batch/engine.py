@@ -209,21 +209,17 @@ class _Run:
 
     # --- workers ---------------------------------------------------------------------------
 
-    def worker(self) -> None:
-        ledger = Ledger(self.opts.ledger_path, now=self.hooks.now)
-        try:
-            while True:
-                job = self.jobs.get()
-                if job is None:
-                    return
-                try:
-                    self._dial(ledger, job)
-                except BaseException as exc:
-                    self.error = exc
-                    self.hooks.stopper.stop("internal error")
-                    return
-        finally:
-            ledger.close()
+    def worker(self, ledger: Ledger) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                self._dial(ledger, job)
+            except BaseException as exc:
+                self.error = exc
+                self.hooks.stopper.stop("internal error")
+                return
 
     def _dial(self, ledger: Ledger, job: Prepared) -> None:
         stopper = self.hooks.stopper
@@ -420,7 +416,7 @@ def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
     opts, hooks, batch = state.opts, state.hooks, state.batch
     stopper = hooks.stopper
     workers = [
-        threading.Thread(target=state.worker, name=f"batch-worker-{i}", daemon=True)
+        threading.Thread(target=state.worker, args=(ledger,), name=f"batch-worker-{i}", daemon=True)
         for i in range(max(1, opts.concurrency))
     ]
     for worker in workers:
@@ -457,8 +453,6 @@ def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
         if stopper.hard.is_set():
             with state.lock:
                 stuck = sorted(state.inflight)
-            if ledger.db.in_transaction:
-                ledger.db.execute("ROLLBACK")
             ledger.abandon(
                 batch,
                 stuck,

@@ -2,7 +2,9 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: each state change is one short transaction that is
 on disk when ``commit`` returns, so a power cut cannot roll back a ``dialing`` mark and let a
-restart call someone twice. Each thread opens its own connection.
+restart call someone twice. The threads of one run share one connection behind a mutex: SQLite's
+own busy handler sleeps in steps of up to 100 ms when connections of one process contend, which
+would throttle a batch far below its rate.
 
 States (README, "The ledger"): ``pending`` and ``deferred`` may be claimed; ``dialing`` is written
 before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. After a crash,
@@ -11,8 +13,10 @@ before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -93,17 +97,33 @@ class Claim:
     reason: str = ""
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Ledger:
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
         self._now = now
+        self._mutex = threading.RLock()
         try:
             if readonly:
                 self.db = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None
+                    f"file:{path}?mode=ro",
+                    uri=True,
+                    timeout=30,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             else:
-                self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+                self.db = sqlite3.connect(
+                    path, timeout=30, isolation_level=None, check_same_thread=False
+                )
             self.db.execute("PRAGMA busy_timeout = 30000")
             if not readonly:
                 mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -116,6 +136,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
 
+    @_locked
     def close(self) -> None:
         self.db.close()
 
@@ -141,15 +162,27 @@ class Ledger:
         if found is None or found[0] != SCHEMA_VERSION:
             raise LedgerError(f"{self.path} is not a callprofile ledger")
 
-    def _tx(self) -> Any:
+    def _tx(self, durable: bool = True) -> Any:
+        """One write transaction. ``durable=False`` is for bookkeeping that the next run derives
+        from the contacts file again (pending, skipped, deferred rows): it skips the fsync, and
+        the next durable commit (a claim) syncs it along, since the WAL is written in order.
+        Claims and answers are always durable."""
         ledger = self
 
         class Tx:
             def __enter__(self) -> None:
+                ledger._mutex.acquire()
+                if not durable:
+                    ledger.db.execute("PRAGMA synchronous = NORMAL")
                 ledger.db.execute("BEGIN IMMEDIATE")
 
             def __exit__(self, kind: object, value: object, tb: object) -> None:
-                ledger.db.execute("COMMIT" if kind is None else "ROLLBACK")
+                try:
+                    ledger.db.execute("COMMIT" if kind is None else "ROLLBACK")
+                finally:
+                    if not durable:
+                        ledger.db.execute("PRAGMA synchronous = FULL")
+                    ledger._mutex.release()
 
         return Tx()
 
@@ -164,6 +197,7 @@ class Ledger:
 
     # --- batches -------------------------------------------------------------------------
 
+    @_locked
     def open_batch(self, batch_id: str, profile: str, contacts: str, sha256: str) -> bool:
         """Register the batch; True if it is new."""
         now = self._stamp()
@@ -176,6 +210,7 @@ class Ledger:
             self._event(batch_id, None, "start", "new batch" if new else "resumed")
         return new
 
+    @_locked
     def batch(self, batch_id: str) -> BatchInfo | None:
         row = self.db.execute(
             "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
@@ -184,6 +219,7 @@ class Ledger:
         ).fetchone()
         return BatchInfo(*row) if row else None
 
+    @_locked
     def batches(self) -> list[BatchInfo]:
         rows = self.db.execute(
             "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
@@ -191,6 +227,7 @@ class Ledger:
         ).fetchall()
         return [BatchInfo(*r) for r in rows]
 
+    @_locked
     def set_total(self, batch_id: str, total: int) -> None:
         with self._tx():
             self.db.execute(
@@ -198,12 +235,14 @@ class Ledger:
                 (total, self._stamp(), batch_id),
             )
 
+    @_locked
     def note(self, batch_id: str, kind: str, detail: str = "") -> None:
-        with self._tx():
+        with self._tx(durable=False):
             self._event(batch_id, None, kind, detail)
 
     # --- start-up repairs ------------------------------------------------------------------
 
+    @_locked
     def recover_dialing(self, batch_id: str) -> int:
         """Rows left ``dialing`` by a run that ended mid-call become ``unknown``, never pending."""
         with self._tx():
@@ -228,6 +267,7 @@ class Ledger:
                 self._event(batch_id, row_no, "recovered", "dialing -> unknown")
         return len(stuck)
 
+    @_locked
     def redial_unknown(self, batch_id: str) -> int:
         """``--redial-unknown``: put ``unknown`` rows back to pending, and say so in the log."""
         with self._tx():
@@ -246,17 +286,19 @@ class Ledger:
 
     # --- rows -------------------------------------------------------------------------------
 
+    @_locked
     def state_of(self, batch_id: str, row_no: int) -> str | None:
         row = self.db.execute(
             "SELECT state FROM rows WHERE batch_id = ? AND row_no = ?", (batch_id, row_no)
         ).fetchone()
         return row[0] if row else None
 
+    @_locked
     def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
         """Record a valid row as pending. If the number already has a row in this batch, the
         row is recorded as a skipped duplicate and the first row's number is returned."""
         now = self._stamp()
-        with self._tx():
+        with self._tx(durable=False):
             try:
                 self.db.execute(
                     "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
@@ -276,19 +318,21 @@ class Ledger:
             )
             return int(first)
 
+    @_locked
     def add_skipped(
         self, batch_id: str, row_no: int, e164: str | None, kind: str, reason: str
     ) -> None:
-        with self._tx():
+        with self._tx(durable=False):
             self.db.execute(
                 "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, updated_at) "
                 "VALUES (?, ?, ?, 'skipped', ?, ?, ?)",
                 (batch_id, row_no, e164, kind, reason, self._stamp()),
             )
 
+    @_locked
     def skip(self, batch_id: str, row_no: int, kind: str, reason: str) -> bool:
         """Skip a claimable row (e.g. it is on the do-not-call list now)."""
-        with self._tx():
+        with self._tx(durable=False):
             cursor = self.db.execute(
                 "UPDATE rows SET state = 'skipped', skip_kind = ?, reason = ?, updated_at = ? "
                 f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
@@ -298,14 +342,16 @@ class Ledger:
                 self._event(batch_id, row_no, "skipped", f"{kind}: {reason}")
         return cursor.rowcount == 1
 
+    @_locked
     def defer(self, batch_id: str, row_no: int, reason: str) -> None:
-        with self._tx():
+        with self._tx(durable=False):
             self.db.execute(
                 "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
                 f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
                 (reason, self._stamp(), batch_id, row_no),
             )
 
+    @_locked
     def claim(self, batch_id: str, row_no: int, min_interval: timedelta | None) -> Claim:
         """Mark the row ``dialing``, durably, unless it is no longer claimable or its number was
         called by another batch within ``min_interval``. Runs under SQLite's write lock, so two
@@ -346,6 +392,7 @@ class Ledger:
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
 
+    @_locked
     def finish(
         self,
         batch_id: str,
@@ -368,6 +415,7 @@ class Ledger:
             )
             self._event(batch_id, row_no, state, call_sid or reason or "")
 
+    @_locked
     def abandon(self, batch_id: str, rows: list[int], reason: str) -> None:
         """A hard stop: rows still ``dialing`` become ``unknown`` now."""
         with self._tx():
@@ -382,6 +430,7 @@ class Ledger:
 
     # --- reading ----------------------------------------------------------------------------
 
+    @_locked
     def counts(self, batch_id: str) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
         for state, count in self.db.execute(
@@ -390,6 +439,7 @@ class Ledger:
             out[state] = count
         return out
 
+    @_locked
     def skip_counts(self, batch_id: str) -> dict[str, int]:
         return {
             kind: count
@@ -401,6 +451,7 @@ class Ledger:
         }
 
     def rows(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """Every row of the batch, streamed (for the report; call while no run writes)."""
         cursor = self.db.execute(
             "SELECT row_no, e164, state, skip_kind, reason, call_sid, http_status, error_code, "
             "attempts, sent_at, updated_at FROM rows WHERE batch_id = ? ORDER BY row_no",
@@ -410,6 +461,7 @@ class Ledger:
         for values in cursor:
             yield dict(zip(names, values, strict=True))
 
+    @_locked
     def events(self, batch_id: str) -> list[tuple[Any, ...]]:
         return self.db.execute(
             "SELECT row_no, at, kind, detail FROM events WHERE batch_id = ? ORDER BY id",
