@@ -236,6 +236,7 @@ def test_max_calls_stops_after_n_placed_and_the_next_run_continues(cli, env, ser
     assert result.exit_code == 6, result.stderr
     assert len(server.posts) == 5
     assert "--max-calls 5 reached" in result.stderr
+    assert "not reached" in result.stdout  # the summary accounts for rows not yet read
     assert batch(cli, env, contacts, "--max-calls", "5").exit_code == 6
     assert batch(cli, env, contacts, "--max-calls", "5").exit_code == 0
     assert sorted(server.numbers()) == sorted(number(i) for i in range(12))
@@ -335,3 +336,39 @@ def test_batch_refuses_to_and_needs_the_api_key(cli, env, tmp_path, monkeypatch)
     monkeypatch.delenv("TELNYX_API_KEY")
     result = batch(cli, env, contacts)
     assert result.exit_code == 2 and "TELNYX_API_KEY" in result.stderr
+
+
+def test_telnyx_unreachable_stops_the_batch_and_keeps_rows_pending(cli, env, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("TELNYX_BASE_URL", f"http://127.0.0.1:{port}/v2")
+    contacts = write_contacts(tmp_path / "c.csv", many(5))
+    result = batch(cli, env, contacts, "--max-retries", "0")
+    assert result.exit_code == 6, result.stderr
+    assert "could not reach Telnyx" in result.stderr and "stays pending" in result.stderr
+    assert set(states(tmp_path / "c.csv.ledger.db")) <= {"pending"}
+
+
+def test_a_bad_api_key_stops_at_the_first_401_and_places_nothing(cli, env, server, tmp_path):
+    for n in range(1, 9):
+        server.script(n, Script(401, body={"errors": [{"code": "10009", "title": "Auth"}]}))
+    contacts = write_contacts(tmp_path / "c.csv", many(40))
+    result = batch(cli, env, contacts, "--concurrency", "1")
+    assert result.exit_code == 4, result.stderr
+    assert len(server.posts) == 1
+    assert "401" in result.stderr
+    assert "failed" not in states(tmp_path / "c.csv.ledger.db")
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(cli, env, server, tmp_path, monkeypatch):
+    from runner.cli import cmd_batch
+
+    monkeypatch.setattr(cmd_batch, "PLAIN_EVERY", 0.0)
+    contacts = write_contacts(tmp_path / "c.csv", many(5))
+    result = batch(cli, env, contacts)
+    assert result.exit_code == 0
+    lines = [x for x in result.stderr.splitlines() if x.startswith("progress: ")]
+    assert lines and lines[-1].startswith("progress: 5/5 rows done, placed 5 failed 0")

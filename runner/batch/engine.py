@@ -83,6 +83,7 @@ class RowEvent:
 class Progress:
     total: int
     scanned: int = 0
+    done: int = 0  # rows settled, in this run or an earlier one
     placed: int = 0
     failed: int = 0
     unknown: int = 0
@@ -110,12 +111,16 @@ class Outcome:
     summary: Summary | None  # None for a dry run
     dry_run: dict[str, int] = field(default_factory=dict)
     stopped: str = ""  # why the run stopped early, if it did
+    stop_code: int | None = None  # the exit code that reason calls for
 
     def exit_code(self) -> int:
         from runner.exitcodes import ExitCode
 
         if self.summary is not None:
-            return int(self.summary.exit_code())
+            code = self.summary.exit_code()
+            if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
+                return self.stop_code
+            return int(code)
         return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
 
 
@@ -231,6 +236,7 @@ class _Run:
             if not verdict.callable:
                 ledger.defer(self.batch, job.row, verdict.reason)
                 self.count("deferred")
+                self.count("done")
                 self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
@@ -239,6 +245,7 @@ class _Run:
             self.budget.release()
             if claim.outcome == "repeat":
                 self.count("skipped")
+                self.count("done")
                 self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
             return
         with self.lock:
@@ -251,7 +258,8 @@ class _Run:
             self.answers += 1
             answers = self.answers
         self._maybe_die("answer", answers)
-        self._record(ledger, job, result)
+        if self._record(ledger, job, result):
+            self.count("done")
         with self.lock:
             self.inflight.discard(job.row)
 
@@ -279,7 +287,8 @@ class _Run:
             wait_for_rate_limit=pause_everyone,
         )
 
-    def _record(self, ledger: Ledger, job: Prepared, result: Any) -> None:
+    def _record(self, ledger: Ledger, job: Prepared, result: Any) -> bool:
+        """Write the answer for a claimed row; True if the row is settled (not pending again)."""
         from runner.secrets import scrub
 
         row = job.row
@@ -291,6 +300,7 @@ class _Run:
             )
             self.budget.spent()
             self.count("placed")
+            return True
         elif result.status == "unknown":
             ledger.finish(
                 self.batch, row, "unknown", reason=message, http_status=result.http_status
@@ -298,13 +308,15 @@ class _Run:
             self.budget.spent()
             self.count("unknown")
             self.hooks.on_row(RowEvent(row, "unknown", message))
+            return True
         elif result.status == "rejected" and result.http_status == 401:
             # A bad API key fails every row alike: nothing was placed, so keep the row.
             ledger.finish(
                 self.batch, row, "pending", reason=message, http_status=result.http_status
             )
             self.budget.release()
-            self.hooks.stopper.stop("Telnyx refused the API key (401); nothing was placed")
+            self.hooks.stopper.stop("Telnyx refused the API key (401); nothing was placed", code=4)
+            return False
         elif result.status == "rejected":
             code = result.errors[0].code if result.errors else None
             detail = "; ".join(
@@ -323,12 +335,14 @@ class _Run:
             self.budget.release()
             self.count("failed")
             self.hooks.on_row(RowEvent(row, "failed", reason))
+            return True
         else:  # unreachable: provably never reached Telnyx, so the row may be sent later
             ledger.finish(
                 self.batch, row, "pending", reason=message, http_status=result.http_status
             )
             self.budget.release()
             self.hooks.stopper.stop(f"{message}; the row stays pending")
+            return False
 
     def _maybe_die(self, point: str, count: int) -> None:
         # Test hook: end the process the hard way at an exact point of the protocol.
@@ -407,7 +421,7 @@ def _run_locked(
         if opts.report:
             write_csv(ledger, batch, opts.report)
         ledger.note(batch, "end", stopped or "done")
-        return Outcome(summary, stopped=stopped)
+        return Outcome(summary, stopped=stopped, stop_code=hooks.stopper.code)
     finally:
         ledger.close()
 
@@ -480,7 +494,8 @@ def _admit(
     opts, hooks, batch = state.opts, state.hooks, state.batch
     known = ledger.state_of(batch, row.line)
     if known is not None and known not in CLAIMABLE:
-        return None  # placed, failed, skipped, unknown (or dialing in another worker): done
+        state.count("done")
+        return None  # placed, failed, skipped or unknown in an earlier run
     try:
         job = prepare_row(state.store, opts, row)
     except RowInvalid as exc:
@@ -489,12 +504,14 @@ def _admit(
         else:
             ledger.skip(batch, row.line, "invalid", str(exc))
         state.count("skipped")
+        state.count("done")
         hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
         return None
     if known is None:
         first = ledger.add_pending(batch, row.line, job.e164)
         if first is not None:
             state.count("skipped")
+            state.count("done")
             hooks.on_row(
                 RowEvent(
                     row.line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once"
@@ -504,6 +521,7 @@ def _admit(
     if dnc is not None and job.e164 in dnc:
         ledger.skip(batch, row.line, "dnc", f"on the do-not-call list {dnc.path}")
         state.count("skipped")
+        state.count("done")
         hooks.on_row(RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list"))
         return None
     if opts.window is not None:
@@ -511,6 +529,7 @@ def _admit(
         if not verdict.callable:
             ledger.defer(batch, row.line, verdict.reason)
             state.count("deferred")
+            state.count("done")
             hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
             return None
     return job

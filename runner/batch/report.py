@@ -95,7 +95,7 @@ class Summary:
         )
         out.append(f"  pending   {c['pending']:>7}")
         if self.not_read:
-            out.append(f"  not read  {self.not_read:>7}  (the run stopped before these rows)")
+            out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
         return out
 
 

@@ -18,13 +18,15 @@ class Stopper:
         self.soft = threading.Event()  # stop claiming new rows
         self.hard = threading.Event()  # stop now
         self.reason = ""
+        self.code: int | None = None  # an exit code the reason calls for (e.g. 4 for a bad key)
         self.interrupted = False
         self._previous: Any = None
         self._installed = False
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, code: int | None = None) -> None:
         if not self.soft.is_set():
             self.reason = reason
+            self.code = code
         self.soft.set()
 
     @property

@@ -140,9 +140,11 @@ def batch(
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
     overrides = overrides_from(ctx, params)
     if rate > MAX_SAFE_RATE:
-        error(
-            f"warning: --rate {rate:g} is above {MAX_SAFE_RATE:g}/s; Telnyx's default limit is 30 "
-            "dials/s over a rolling 5 s window, so expect 429 pauses unless your limit was raised"
+        click.echo(
+            f"callprofile: warning: --rate {rate:g} is above {MAX_SAFE_RATE:g}/s; Telnyx's default "
+            "limit is 30 dials/s over a rolling 5 s window, so expect 429 pauses unless your "
+            "limit was raised",
+            err=True,
         )
     key = secrets.api_key()
     if not dry_run and not key:
@@ -274,14 +276,14 @@ class _View:
                     show_eta=False,
                 )
                 self.bar.__enter__()
-            if now - self.last >= 0.2 or p.scanned == p.total:
+            if now - self.last >= 0.2 or p.done == p.total:
                 self.last = now
-                self.bar.update(p.scanned - self.done, self._status(p))
-                self.done = p.scanned
+                self.bar.update(p.done - self.done, self._status(p))
+                self.done = p.done
             return
         if now - self.last >= PLAIN_EVERY:
             self.last = now
-            self._err(f"progress: {p.scanned}/{p.total} rows read, {self._status(p)}")
+            self._err(f"progress: {p.done}/{p.total} rows done, {self._status(p)}")
 
     def _status(self, p: Any) -> str:
         elapsed = max(1e-6, time.monotonic() - self.started)
