@@ -218,3 +218,21 @@ def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
     # The 429 was not a call: its row was sent again, and every number was placed once.
     assert len(server.posts) == 41
     assert Counter(server.numbers()).most_common(1)[0][1] == 2
+
+
+def test_deferred_rows_mean_exit_6_until_the_batch_is_finished(tmp_path, server):
+    from runner import submit
+
+    store = Store(write_profile(tmp_path))
+    rows = [{"to": NEW_YORK, "name": "ny"}, {"to": "+1555", "name": "invalid"}]
+    contacts = write_contacts(tmp_path / "c.csv", rows)
+    opts = options(tmp_path, server, contacts, window=NINE_TO_EIGHT)
+    client = submit.make_client()
+    try:
+        early = engine.run(store, opts, engine.Hooks(now=lambda: at(13, 0), client=client))
+        assert early.exit_code() == 6  # not finished outranks the invalid row
+        later = engine.run(store, opts, engine.Hooks(now=lambda: at(15, 0), client=client))
+        assert later.exit_code() == 1  # finished: one row was invalid
+    finally:
+        client.close()
+    assert server.numbers() == [NEW_YORK]

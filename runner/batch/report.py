@@ -52,20 +52,22 @@ class Summary:
         return self.skipped_by_kind.get("invalid", 0)
 
     def exit_code(self) -> ExitCode:
-        """Precedence: unknown (5), interrupted (130), failed (4), invalid rows (1), rows still
-        to do (6: deferred by the window, pending after --max-calls or a stop), else 0."""
+        """Precedence: unknown (5), interrupted (130), not finished (6: rows deferred by the
+        window, pending after --max-calls or a stop, or not reached), failed (4), invalid rows
+        (1), else 0. "Not finished" outranks the permanent outcomes so a scheduler can re-run
+        the same command while it exits 6; the finished batch then reports how it ended."""
         c = self.counts
         unknown = c["unknown"] + (0 if self.running else c["dialing"])
         if unknown:
             return ExitCode.UNKNOWN
         if self.interrupted:
             return ExitCode.INTERRUPTED
+        if c["pending"] or c["deferred"] or c["dialing"] or (self.not_read or 0):
+            return ExitCode.UNREACHABLE
         if c["failed"]:
             return ExitCode.REJECTED
         if self.invalid:
             return ExitCode.INVALID
-        if c["pending"] or c["deferred"] or c["dialing"] or (self.not_read or 0):
-            return ExitCode.UNREACHABLE
         return ExitCode.OK
 
     def lines(self) -> list[str]:
