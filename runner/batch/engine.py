@@ -20,8 +20,8 @@ from runner.batch import contacts as contacts_mod
 from runner.batch.budget import Budget
 from runner.batch.dnc import DoNotCall
 from runner.batch.identity import batch_id as make_batch_id
-from runner.batch.ledger import CLAIMABLE, Ledger, utc_now
-from runner.batch.lock import BatchLock
+from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, utc_now
+from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
 from runner.batch.phone import NumberError, mask, normalise
 from runner.batch.report import Summary, summarise, write_csv
@@ -248,6 +248,11 @@ class _Run:
                 self.count("done")
                 self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
             return
+        if stopper.stopping:
+            # Stopped while this row was being claimed: it was not sent, so it may wait.
+            ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
+            self.budget.release()
+            return
         with self.lock:
             self.inflight.add(job.row)
             self.claims += 1
@@ -378,10 +383,14 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
         lock = BatchLock(opts.ledger_path, batch)
         try:
             lock.acquire()
-        except Exception as exc:  # lock.Busy
+        except Busy as exc:
             raise BatchBusy(
-                f"batch {batch[:12]} is already running ({getattr(exc, 'holder', exc)}; lock "
-                f"{getattr(exc, 'path', '')}); wait for it to finish. Nothing was sent."
+                f"batch {batch[:12]} is already running ({exc.holder}; lock {exc.path}); "
+                "wait for it to finish. Nothing was sent."
+            ) from None
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot create the lock file {lock.path}: {exc.strerror}; nothing was sent"
             ) from None
         try:
             return _run_locked(store, opts, hooks, batch, total, dnc)

@@ -25,7 +25,9 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 24h, 90m, 1d or 0")
+        raise click.BadParameter(
+            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
+        )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
