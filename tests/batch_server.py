@@ -1,9 +1,9 @@
 """A loopback stand-in for Telnyx's ai_calls endpoint, for the batch tests.
 
-Every POST is logged (in arrival order) once its body has been read, before any answer, so a
-request the client never heard back from still shows in the log: the server side is the truth
-about how many calls were placed. Individual POSTs (1-based, in arrival order) can be scripted:
-answer 429/500/422, or block until the test releases them.
+Every complete POST is logged (in arrival order) once its body has been read, before any answer,
+so a request the client never heard back from still shows in the log: the server side is the
+truth about how many calls were placed. Individual POSTs (1-based, in arrival order) can be
+scripted: answer 429/500/422, or block until the test releases them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Script:
 class TelnyxStandIn:
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
+        self.truncated = 0  # requests cut off before their body was complete
         self.scripts: dict[int, Script] = {}
         self.reached: dict[int, threading.Event] = {}  # set when POST n arrives
         self._lock = threading.Lock()
@@ -41,6 +42,11 @@ class TelnyxStandIn:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if len(raw) < length:
+                    # The client died mid-upload: no server acts on half a request.
+                    server.truncated += 1
+                    self.close_connection = True
+                    return
                 try:
                     body = json.loads(raw)
                 except ValueError:
