@@ -105,6 +105,7 @@ def test_invalid_rows_are_reported_with_row_number_and_the_batch_goes_on(
     err = result.stderr
     assert "c.jsonl row 2: error:" in err and "[CP503]" in err
     assert "c.jsonl row 3:" in err and "required variable 'name'" in err
+    assert "add a column 'name' to the contacts file" in err
     assert "c.jsonl row 4: error: the row is not valid JSON" in err
     assert "c.jsonl row 5: error:" in err and "Mars/Olympus" in err
     rows = {r["row_no"]: r for r in ledger_rows(tmp_path / "c.jsonl.ledger.db")}

@@ -176,9 +176,23 @@ def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
             row_origin=origin,
         )
     except ProfileError as exc:
-        raise RowInvalid(exc.diagnostics, e164) from None
+        raise RowInvalid([_for_rows(d) for d in exc.diagnostics], e164) from None
     secrets.remember(*request.secret_values())
     return Prepared(row.line, e164, zone, request)
+
+
+def _for_rows(diag: Diagnostic) -> Diagnostic:
+    """In a batch, a missing variable is fixed with a column, not only with --var."""
+    from dataclasses import replace as copy
+
+    if diag.code == "CP203" and "(--var " in diag.message:
+        name = diag.message.split("'")[1]
+        return copy(
+            diag,
+            message=f"required variable {name!r} was not given (add a column "
+            f"{name!r} to the contacts file, or --var {name}=...)",
+        )
+    return diag
 
 
 def _kill_hook() -> tuple[str, int] | None:
@@ -463,6 +477,9 @@ def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
                 hooks.on_progress(state.progress)
             if stopper.hard.is_set():
                 break
+    except BaseException:
+        stopper.stop("stopped by an error")  # workers drop the rows still queued
+        raise
     finally:
         for _ in workers:
             while not _offer(state, None):

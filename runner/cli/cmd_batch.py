@@ -334,3 +334,9 @@ def explain(code: int) -> str:
         "command again later",
         130: "callprofile: interrupted; run the same command again to resume",
     }.get(code, f"callprofile: exit {code}")
+
+
+# Each row brings its own number; --to comes with the shared override options but is refused.
+for _param in batch.params:
+    if _param.name == "to":
+        _param.hidden = True
