@@ -374,7 +374,7 @@ class Ledger:
                 if earlier is not None:
                     verb = "placed" if earlier[2] == "placed" else "possibly placed"
                     reason = (
-                        f"repeat: a call to this number was {verb} at {earlier[3]} "
+                        f"a call to this number was {verb} at {earlier[3]} "
                         f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
                     )
                     self.db.execute(
