@@ -20,7 +20,7 @@ import pytest
 
 from tests.batch_helpers import ledger_rows, many, number, write_contacts, write_profile
 from tests.batch_server import TelnyxStandIn
-from tests.conftest import API_KEY, ROOT
+from tests.conftest import API_KEY, ROOT, assert_no_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 WAIT = 60  # seconds: only a bound for a hung test, never a pause
@@ -75,6 +75,7 @@ class Batch:
         code = self.proc.wait(WAIT)
         for reader in self._readers:
             reader.join(WAIT)
+        assert_no_secrets(self.err + self.stdout)
         return code
 
     @property
