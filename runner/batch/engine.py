@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,17 +23,15 @@ from runner.batch.identity import batch_id as make_batch_id
 from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, utc_now
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
-from runner.batch.phone import NumberError, mask, normalise
+from runner.batch.phone import mask
 from runner.batch.report import Summary, summarise, write_csv
+from runner.batch.rows import Prepared, RowInvalid, prepare_row
 from runner.batch.stopping import Stopper
-from runner.batch.window import Window, check, zone_error
-from runner.diagnostics import Diagnostic, ProfileError
+from runner.batch.window import Window, check
+from runner.diagnostics import Diagnostic
 from runner.overrides import Overrides
 from runner.store import Store
 
-CODE_ROW = "CP502"  # a row that cannot be read (bad JSON, wrong number of cells)
-CODE_NUMBER = "CP503"  # no number, or not a valid phone number
-CODE_TIMEZONE = "CP504"  # the row's timezone is not an IANA zone
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
 
@@ -126,73 +124,6 @@ class Outcome:
 
 class BatchBusy(Exception):
     pass
-
-
-@dataclass
-class Prepared:
-    row: int
-    e164: str
-    zone: str | None
-    request: Any  # runner.flow.Request
-
-
-class RowInvalid(Exception):
-    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
-        self.diagnostics = diagnostics
-        self.e164 = e164
-        super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))
-
-
-def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
-    """Resolve, render and validate one row. Raises RowInvalid with the reasons."""
-    from runner import secrets
-    from runner.flow import build
-
-    origin = f"{opts.contacts} row {row.line}"
-    if row.problem:
-        raise RowInvalid([Diagnostic(f"the row {row.problem}", CODE_ROW, origin=origin)])
-    raw = row.get(opts.to_column)
-    if raw is None:
-        raise RowInvalid(
-            [Diagnostic(f"no number in column {opts.to_column!r}", CODE_NUMBER, origin=origin)]
-        )
-    try:
-        e164 = normalise(raw, opts.region)
-    except NumberError as exc:
-        raise RowInvalid([Diagnostic(str(exc), CODE_NUMBER, origin=origin)]) from None
-    zone = row.get(contacts_mod.TIMEZONE_COLUMN)
-    if zone is not None:
-        problem = zone_error(zone.strip())
-        if problem:
-            raise RowInvalid([Diagnostic(problem, CODE_TIMEZONE, origin=origin)], e164)
-        zone = zone.strip()
-    values = {k: v for k, v in row.values.items() if k != opts.to_column}
-    try:
-        request = build(
-            store,
-            opts.profile,
-            replace(opts.overrides, to=e164),
-            row_values=values,
-            row_origin=origin,
-        )
-    except ProfileError as exc:
-        raise RowInvalid([_for_rows(d) for d in exc.diagnostics], e164) from None
-    secrets.remember(*request.secret_values())
-    return Prepared(row.line, e164, zone, request)
-
-
-def _for_rows(diag: Diagnostic) -> Diagnostic:
-    """In a batch, a missing variable is fixed with a column, not only with --var."""
-    from dataclasses import replace as copy
-
-    if diag.code == "CP203" and "(--var " in diag.message:
-        name = diag.message.split("'")[1]
-        return copy(
-            diag,
-            message=f"required variable {name!r} was not given (add a column "
-            f"{name!r} to the contacts file, or --var {name}=...)",
-        )
-    return diag
 
 
 def _kill_hook() -> tuple[str, int] | None:
@@ -385,7 +316,9 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
     try:
         if opts.dry_run:
-            return _dry_run(store, opts, hooks, total, dnc)
+            from runner.batch.dryrun import dry_run
+
+            return dry_run(store, opts, hooks, dnc)
         batch = make_batch_id(
             store,
             opts.profile,
@@ -559,53 +492,3 @@ def _admit(
             hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
             return None
     return job
-
-
-def _dry_run(
-    store: Store, opts: Options, hooks: Hooks, total: int, dnc: DoNotCall | None
-) -> Outcome:
-    """Resolve and validate every row and show what would be sent. No ledger, no claim, no
-    request. Duplicates are found with a throwaway SQLite table, not a set in memory."""
-    import sqlite3
-
-    seen = sqlite3.connect("")
-    seen.execute("CREATE TABLE seen (e164 TEXT PRIMARY KEY, row_no INTEGER) WITHOUT ROWID")
-    stats = dict.fromkeys(("rows", "send", "invalid", "duplicate", "dnc", "deferred"), 0)
-    try:
-        for row in _rows(opts):
-            stats["rows"] += 1
-            try:
-                job = prepare_row(store, opts, row)
-            except RowInvalid as exc:
-                stats["invalid"] += 1
-                hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
-                continue
-            first = seen.execute("SELECT row_no FROM seen WHERE e164 = ?", (job.e164,)).fetchone()
-            if first is not None:
-                stats["duplicate"] += 1
-                hooks.on_row(
-                    RowEvent(
-                        row.line,
-                        "duplicate",
-                        f"{mask(job.e164)} is also on row {first[0]}; called once",
-                    )
-                )
-                continue
-            seen.execute("INSERT INTO seen VALUES (?, ?)", (job.e164, row.line))
-            if dnc is not None and job.e164 in dnc:
-                stats["dnc"] += 1
-                hooks.on_row(
-                    RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list")
-                )
-                continue
-            if opts.window is not None:
-                verdict = check(opts.window, job.e164, hooks.now(), job.zone)
-                if not verdict.callable:
-                    stats["deferred"] += 1
-                    hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
-                    continue
-            stats["send"] += 1
-            hooks.on_dry_run(row.line, job.e164, job.request)
-    finally:
-        seen.close()
-    return Outcome(None, dry_run=stats)
