@@ -172,9 +172,16 @@ class Ledger:
         class Tx:
             def __enter__(self) -> None:
                 ledger._mutex.acquire()
-                if not durable:
-                    ledger.db.execute("PRAGMA synchronous = NORMAL")
-                ledger.db.execute("BEGIN IMMEDIATE")
+                try:
+                    if not durable:
+                        ledger.db.execute("PRAGMA synchronous = NORMAL")
+                    ledger.db.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    # e.g. another process held the write lock past the busy timeout
+                    if not durable:
+                        ledger.db.execute("PRAGMA synchronous = FULL")
+                    ledger._mutex.release()
+                    raise
 
             def __exit__(self, kind: object, value: object, tb: object) -> None:
                 try:
