@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("runner.cli.cmd_explain", "explain", "Show where each request field came from."),
     "schema": ("runner.cli.cmd_schema", "schema", "Print the request or profile JSON Schema."),
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
+    "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
+    "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
 }
 
 

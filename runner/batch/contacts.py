@@ -1,0 +1,144 @@
+"""Read a contacts file (CSV with a header row, or JSON lines) as a stream of rows.
+
+Rows are data: each value is handed to templates as a variable, never compiled. A row is named
+by the line it starts on, as a spreadsheet or editor shows it (a CSV's header is line 1), so the
+same file always gives the same row numbers. Memory stays flat: one row at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from runner.diagnostics import Diagnostic, ProfileError
+
+CODE_FILE = "CP501"  # the contacts file cannot be read as a whole
+TIMEZONE_COLUMN = "timezone"
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass
+class Row:
+    line: int  # where the row starts in the file (1-based)
+    values: dict[str, str] = field(default_factory=dict)  # non-empty cells, by column name
+    problem: str | None = None  # why the row cannot be read at all
+
+    def get(self, column: str) -> str | None:
+        return self.values.get(column)
+
+
+def file_error(path: str, message: str, line: int | None = None) -> ProfileError:
+    return ProfileError(
+        [Diagnostic(message, CODE_FILE, file=path, line=line, col=1 if line else None)]
+    )
+
+
+def detect_format(path: str) -> str:
+    """``csv`` or ``jsonl``: by extension, else by the first non-blank character."""
+    if path.lower().endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if path.lower().endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "jsonl" if head.startswith(b"{") else "csv"
+
+
+def digest(path: str) -> str:
+    """sha256 of the file's bytes (part of the batch identity), read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_rows(path: str, to_column: str = "to") -> Iterator[Row]:
+    """Every row of ``path`` in order. Raises ProfileError for a file that cannot be read as a
+    whole (missing, not UTF-8, no such column); a single bad row comes back with ``problem``."""
+    if not os.path.isfile(path):
+        raise file_error(path, "contacts file not found (or not a regular file)")
+    reader = _jsonl if detect_format(path) == "jsonl" else _csv
+    try:
+        yield from reader(path, to_column)
+    except UnicodeDecodeError as exc:
+        raise file_error(path, f"not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise file_error(path, f"not readable as CSV: {exc}") from None
+
+
+def count_rows(path: str, to_column: str = "to") -> int:
+    """How many rows ``path`` holds. Also proves the whole file is readable before any call."""
+    return sum(1 for _ in read_rows(path, to_column))
+
+
+def _csv(path: str, to_column: str) -> Iterator[Row]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header: list[str] | None = None
+        last = 0
+        for record in reader:
+            start, last = last + 1, reader.line_num
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            if header is None:
+                header = [name.strip() for name in record]
+                _check_header(path, header, to_column)
+                continue
+            if len(record) != len(header):
+                yield Row(
+                    start,
+                    problem=f"has {len(record)} cell(s) but the header has {len(header)} column(s)",
+                )
+                continue
+            yield Row(start, {k: v for k, v in zip(header, record, strict=True) if v != ""})
+        if header is None:
+            raise file_error(path, "the contacts file is empty (expected a header row)")
+
+
+def _check_header(path: str, header: list[str], to_column: str) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if not name:
+            raise file_error(path, "the header row has an empty column name", 1)
+        if name in seen:
+            raise file_error(path, f"the header names column {name!r} twice", 1)
+        seen.add(name)
+    if to_column not in seen:
+        near = [n for n in header if n.lower() == to_column.lower()]
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise file_error(
+            path,
+            f"no column {to_column!r} for the number to call (columns: {', '.join(header)})"
+            f"{hint}; name it with --to-column",
+            1,
+        )
+
+
+def _jsonl(path: str, to_column: str) -> Iterator[Row]:
+    with open(path, encoding="utf-8-sig") as fh:
+        for number, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                yield Row(number, problem=f"is not valid JSON ({exc})")
+                continue
+            if not isinstance(data, dict):
+                yield Row(number, problem="is not a JSON object")
+                continue
+            values: dict[str, str] = {}
+            problem = None
+            for key, value in data.items():
+                if value is None or value == "":
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                    problem = f"field {key!r} must be text or a number"
+                    break
+                values[key] = value if isinstance(value, str) else json.dumps(value)
+            yield Row(number, values, problem)

@@ -1,0 +1,61 @@
+"""``--dry-run``: resolve and validate every row and show what would be sent.
+
+No ledger, no claim, no request. Duplicates are found with a throwaway SQLite table, not a set
+in memory, so a long file keeps memory flat here too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from runner.batch.contacts import read_rows
+from runner.batch.dnc import DoNotCall
+from runner.batch.engine import Hooks, Options, Outcome, RowEvent
+from runner.batch.phone import mask
+from runner.batch.rows import RowInvalid, prepare_row
+from runner.batch.window import check
+from runner.store import Store
+
+
+def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:
+    seen = sqlite3.connect("")
+    seen.execute("CREATE TABLE seen (e164 TEXT PRIMARY KEY, row_no INTEGER) WITHOUT ROWID")
+    stats = dict.fromkeys(("rows", "send", "invalid", "duplicate", "dnc", "deferred"), 0)
+    try:
+        for row in read_rows(opts.contacts, opts.to_column):
+            stats["rows"] += 1
+            try:
+                job = prepare_row(store, opts, row)
+            except RowInvalid as exc:
+                stats["invalid"] += 1
+                hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
+                continue
+            first = seen.execute("SELECT row_no FROM seen WHERE e164 = ?", (job.e164,)).fetchone()
+            if first is not None:
+                stats["duplicate"] += 1
+                hooks.on_row(
+                    RowEvent(
+                        row.line,
+                        "duplicate",
+                        f"{mask(job.e164)} is also on row {first[0]}; called once",
+                    )
+                )
+                continue
+            seen.execute("INSERT INTO seen VALUES (?, ?)", (job.e164, row.line))
+            if dnc is not None and job.e164 in dnc:
+                stats["dnc"] += 1
+                hooks.on_row(
+                    RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list")
+                )
+                continue
+            if opts.window is not None:
+                verdict = check(opts.window, job.e164, hooks.now(), job.zone)
+                if not verdict.callable:
+                    stats["deferred"] += 1
+                    hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
+                    continue
+            stats["send"] += 1
+            hooks.on_dry_run(row.line, job.e164, job.request)
+    finally:
+        seen.close()
+    return Outcome(None, dry_run=stats)

@@ -1,0 +1,31 @@
+"""Phone numbers: one normalisation (E.164) for contacts and the do-not-call list alike."""
+
+from __future__ import annotations
+
+
+class NumberError(ValueError):
+    """A value that is not a valid, dialable phone number."""
+
+
+def normalise(raw: str, region: str | None = None) -> str:
+    """``raw`` as E.164 (``+13125550123``). Without ``region`` the number must start with ``+``."""
+    import phonenumbers
+
+    text = raw.strip()
+    if not text:
+        raise NumberError("no number")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        hint = "" if region or text.startswith("+") else " (write it as +<country code><number>)"
+        raise NumberError(f"{mask(text)!r} is not a phone number{hint}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise NumberError(f"{mask(text)!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str) -> str:
+    """Numbers are personal data: messages show ``+1312***0123``, the ledger keeps the full one."""
+    if len(number) <= 8:
+        return number[:2] + "***"
+    return number[:5] + "***" + number[-4:]

@@ -1,0 +1,159 @@
+"""The end-of-run summary (every row accounted for), the exit code, and the CSV report."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from runner.batch.ledger import Ledger
+from runner.exitcodes import ExitCode
+
+REPORT_COLUMNS = (
+    "row",
+    "to",
+    "state",
+    "skip_kind",
+    "reason",
+    "call_sid",
+    "http_status",
+    "error_code",
+    "attempts",
+    "sent_at",
+    "updated_at",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Summary:
+    batch_id: str
+    profile: str
+    contacts: str
+    rows_total: int | None
+    counts: dict[str, int]
+    skipped_by_kind: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+    running: bool = False  # another process holds the batch (batch-status)
+
+    @property
+    def recorded(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def not_read(self) -> int | None:
+        if self.rows_total is None:
+            return None
+        return max(0, self.rows_total - self.recorded)
+
+    @property
+    def invalid(self) -> int:
+        return self.skipped_by_kind.get("invalid", 0)
+
+    def exit_code(self) -> ExitCode:
+        """Precedence: unknown (5), interrupted (130), not finished (6: rows deferred by the
+        window, pending after --max-calls or a stop, or not reached), failed (4), invalid rows
+        (1), else 0. "Not finished" outranks the permanent outcomes so a scheduler can re-run
+        the same command while it exits 6; the finished batch then reports how it ended."""
+        c = self.counts
+        unknown = c["unknown"] + (0 if self.running else c["dialing"])
+        if unknown:
+            return ExitCode.UNKNOWN
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if c["pending"] or c["deferred"] or c["dialing"] or (self.not_read or 0):
+            return ExitCode.UNREACHABLE
+        if c["failed"]:
+            return ExitCode.REJECTED
+        if self.invalid:
+            return ExitCode.INVALID
+        return ExitCode.OK
+
+    def lines(self) -> list[str]:
+        c = self.counts
+        total = "?" if self.rows_total is None else str(self.rows_total)
+        out = [
+            f"batch {self.batch_id[:12]}  profile {self.profile}  contacts {self.contacts}"
+            + ("  (running)" if self.running else ""),
+            f"  rows      {total:>7}",
+            f"  placed    {c['placed']:>7}",
+            f"  failed    {c['failed']:>7}",
+            f"  unknown   {c['unknown']:>7}"
+            + (
+                "  (sent; the call may have been placed: check before --redial-unknown)"
+                if c["unknown"]
+                else ""
+            ),
+        ]
+        kinds = ", ".join(f"{k} {n}" for k, n in self.skipped_by_kind.items())
+        out.append(f"  skipped   {c['skipped']:>7}" + (f"  ({kinds})" if kinds else ""))
+        if c["dialing"]:
+            what = "in flight" if self.running else "left by a run that ended; unknown on resume"
+            out.append(f"  dialing   {c['dialing']:>7}  ({what})")
+        out.append(
+            f"  deferred  {c['deferred']:>7}"
+            + ("  (outside the calling window: run again later)" if c["deferred"] else "")
+        )
+        out.append(f"  pending   {c['pending']:>7}")
+        if self.not_read:
+            out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
+        return out
+
+
+def summarise(
+    ledger: Ledger, batch_id: str, *, interrupted: bool = False, running: bool = False
+) -> Summary:
+    info = ledger.batch(batch_id)
+    assert info is not None
+    return Summary(
+        batch_id=batch_id,
+        profile=info.profile,
+        contacts=info.contacts,
+        rows_total=info.rows_total,
+        counts=ledger.counts(batch_id),
+        skipped_by_kind=ledger.skip_counts(batch_id),
+        interrupted=interrupted,
+        running=running,
+    )
+
+
+def escape_cell(value: object) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
+    """Each recorded row's state, call_sid or reason. Written to a temporary file first, so a
+    half-written report never replaces a good one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".csv", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(REPORT_COLUMNS)
+            for row in ledger.rows(batch_id):
+                writer.writerow(
+                    [
+                        escape_cell(v)
+                        for v in (
+                            row["row_no"],
+                            row["e164"],
+                            row["state"],
+                            row["skip_kind"],
+                            row["reason"],
+                            row["call_sid"],
+                            row["http_status"],
+                            row["error_code"],
+                            row["attempts"],
+                            row["sent_at"],
+                            row["updated_at"],
+                        )
+                    ]
+                )
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

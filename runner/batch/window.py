@@ -1,0 +1,97 @@
+"""Calling windows in the callee's local time, failing closed.
+
+A number may be in several time zones (a US toll-free number in dozens, Alaska's 907 in two); a
+row is callable only if the time is inside the window in every one of them. A number whose zone
+is unknown or too vague is not callable unless the row names its zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+
+MAX_ZONES = 4  # more candidate zones than this is "ambiguous": the number says little
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class WindowError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    start: time
+    end: time  # exclusive; an end before the start wraps past midnight
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        parts = text.split("-")
+        if len(parts) != 2:
+            raise WindowError(f"{text!r} is not a window like 09:00-20:00")
+        ends: list[time] = []
+        for part in parts:
+            match = _HHMM.match(part.strip())
+            if not match:
+                raise WindowError(f"{part.strip()!r} in {text!r} is not a time like 09:00")
+            ends.append(time(int(match.group(1)), int(match.group(2))))
+        if ends[0] == ends[1]:
+            raise WindowError(f"{text!r} is an empty window")
+        return cls(ends[0], ends[1])
+
+    def contains(self, local: time) -> bool:
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    callable: bool
+    reason: str = ""
+    ambiguous: bool = False  # no usable zone: waiting will not help
+
+
+def zone_error(name: str) -> str | None:
+    """Why ``name`` is not an IANA time zone, or None if it is one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return f"{name!r} is not an IANA time zone (e.g. America/Chicago)"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not an IANA time zone (e.g. America/Chicago)"
+    return None
+
+
+def zones_for(e164: str) -> tuple[str, ...]:
+    import phonenumbers
+    from phonenumbers import timezone as tz
+
+    zones = tz.time_zones_for_number(phonenumbers.parse(e164, None))
+    return tuple(z for z in zones if z != tz.UNKNOWN_TIMEZONE)
+
+
+def check(window: Window, e164: str, now: datetime, zone: str | None = None) -> Verdict:
+    """Is ``e164`` callable at ``now`` (timezone-aware)? ``zone`` is the row's own IANA zone,
+    which replaces the guess from the number."""
+    from zoneinfo import ZoneInfo
+
+    zones = (zone,) if zone else zones_for(e164)
+    if not zones:
+        return Verdict(False, "time zone unknown (add a timezone column)", ambiguous=True)
+    if len(zones) > MAX_ZONES:
+        return Verdict(
+            False,
+            f"number spans {len(zones)} time zones (add a timezone column)",
+            ambiguous=True,
+        )
+    for name in zones:
+        local = now.astimezone(ZoneInfo(name))
+        if not window.contains(local.time()):
+            return Verdict(False, f"{local:%H:%M} in {name}, outside {window}")
+    return Verdict(True)

@@ -1,0 +1,76 @@
+"""Shared set-up for the batch tests: a profile, contacts files, and the ledger as data."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+PROFILE = """\
+description: Batch test profile.
+connection_id: "conn-batch"
+variables:
+  name:
+    required: true
+  note:
+    default: "none"
+call:
+  From: "+13120001234"
+  AIAssistantId: "assistant-batch"
+  AIAssistantDynamicVariables:
+    name: "{{ name }}"
+    note: "{{ note }}"
+"""
+
+
+def number(i: int, area: str = "312") -> str:
+    return f"+1{area}555{i:04d}"
+
+
+def write_profile(root: Path, text: str = PROFILE, name: str = "remind") -> Path:
+    path = root / "profiles" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return root / "profiles"
+
+
+def write_contacts(
+    path: Path, rows: list[dict[str, str]], columns: list[str] | None = None
+) -> Path:
+    import csv
+
+    columns = columns or sorted({k for r in rows for k in r}, key=lambda k: (k != "to", k))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def many(n: int, start: int = 0) -> list[dict[str, str]]:
+    return [{"to": number(i), "name": f"Person {i}"} for i in range(start, start + n)]
+
+
+def ledger_rows(path: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM rows ORDER BY batch_id, row_no")]
+    finally:
+        db.close()
+
+
+def ledger_events(path: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id")]
+    finally:
+        db.close()
+
+
+def states(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in ledger_rows(path):
+        out[row["state"]] = out.get(row["state"], 0) + 1
+    return out
