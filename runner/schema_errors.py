@@ -96,6 +96,11 @@ def problems(
 ) -> list[Problem]:
     """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
     as ``***`` so a secret never reaches a message."""
+    from runner import fastschema
+
+    # Valid documents are the common case: answer them without importing jsonschema.
+    if fastschema.check(schemas.load(schema_name), instance):
+        return []
     found: list[Problem] = []
     for error in validator(schema_name).iter_errors(instance):
         found.extend(_translate(error, prefix, hide or _never))
