@@ -213,3 +213,72 @@ def test_render_imports_neither_jinja_nor_jsonschema_for_plain_profiles():
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+# ------------------------------------------------------------------ --help without click
+
+
+def click_help(monkeypatch) -> str:
+    """What click prints for ``callprofile --help`` in an 80-column terminal. (CliRunner forces
+    its own width, so the help is formatted directly, as click's --help does.)"""
+    from runner.cli.main import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with cli.make_context("callprofile", [], resilient_parsing=True) as ctx:
+        return cli.get_help(ctx) + "\n"
+
+
+def test_fast_help_is_clicks_help_byte_for_byte(monkeypatch):
+    from runner.cli import entry
+
+    assert entry.fast_help() == click_help(monkeypatch)
+
+
+def test_fast_help_lays_out_new_commands_like_click(monkeypatch):
+    """A command added later (long name, long help) is still laid out exactly as click does."""
+    from runner.cli import entry, main
+
+    commands = dict(main.COMMANDS)
+    commands["a-rather-long-command-name-indeed"] = ("m", "f", "Short help.")
+    commands["explain"] = (
+        "m",
+        "f",
+        "Show, for every field of the final request, the file and line that set it and every "
+        "layer it overrode, which is long enough to wrap onto a second line.",
+    )
+    monkeypatch.setattr(main, "COMMANDS", commands)
+    monkeypatch.setattr(entry, "commands", lambda: commands)
+    assert entry.fast_help() == click_help(monkeypatch)
+
+
+def test_help_runs_without_importing_click():
+    code = (
+        "import sys\n"
+        "sys.argv = ['callprofile', '--help']\n"
+        "from runner.cli.entry import main\n"
+        "main()\n"
+        "print('click' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "False"
+    assert "Commands:" in done.stdout and "render" in done.stdout
+
+
+def test_narrow_terminals_and_other_arguments_go_to_click():
+    code = (
+        "import sys\n"
+        "from runner.cli.entry import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('click' in sys.modules, file=sys.stderr)\n"
+    )
+    for columns, args in (("60", ["--help"]), ("100", ["--version"]), ("100", ["list", "-h"])):
+        env = {**os.environ, "COLUMNS": columns}
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+        )
+        assert done.stderr.strip().splitlines()[-1] == "True", (columns, args, done.stderr)
