@@ -128,13 +128,14 @@ def test_everyday_template_features_still_work(cli, write, tmp_path):
     template = (
         "{{ 'ada lovelace'|title }} {{ '%.2f'|format(3.14159) }} {{ 'x' * 3 }} "
         "{% if 2 > 1 %}yes{% endif %} {{ ['a', 'b']|join(', ') }} {{ 'a-b'.replace('-', '+') }} "
-        "{{ 'hello world foo'|truncate(9) }} {{ '{}!'.format('hi') }} {{ range(3)|list|length }}"
+        "{{ 'hello world foo'|truncate(9) }} {{ '{}!'.format('hi') }} {{ range(3)|list|length }} "
+        "{{ 'hello world'|wordwrap(5) }} {{ now.strftime('%Y')|length }}"
     )
     write("profiles/ok.yaml", template_profile(template))
     result = cli("render", "ok", "-o", "json", profiles_dir=tmp_path / "profiles")
     assert result.exit_code == 0, result.stderr
     value = json.loads(result.stdout)["call"]["AIAssistantDynamicVariables"]["value"]
-    assert value == "Ada Lovelace 3.14 xxx yes a, b a+b hello... hi! 3"
+    assert value == "Ada Lovelace 3.14 xxx yes a, b a+b hello... hi! 3 hello\nworld 4"
 
 
 def test_env_never_exposes_the_api_key(cli, write, tmp_path, monkeypatch):
@@ -253,3 +254,39 @@ def test_extends_through_a_symlink_is_refused(cli, profiles, outside):
     result = cli("render", "child", profiles_dir=profiles)
     refused(result, "child.yaml:1:", "outside the profiles directory")
     assert "stolen" not in result.stdout
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+
+
+@pytest.mark.parametrize("flag", ["-f", "--vars-file"])
+def test_alias_bombs_in_values_and_vars_files_are_refused(cli, profiles, tmp_path, flag):
+    (tmp_path / "bomb.yaml").write_text(BOMB, encoding="utf-8")
+    args = ["render", "appointment-reminder", "--to", "+13125550123", flag, "bomb.yaml"]
+    args += ["--var", "customer_name=Ada", "--var", "appointment_time=noon"]
+    result = cli(*args, profiles_dir=profiles)
+    refused(result, "bomb.yaml:1:", "[CP003]")
+
+
+def test_values_from_flags_are_data_never_templates(cli, profiles):
+    payload = "{{ 7 * 7 }}{{ ''.__class__ }}"
+    result = cli(
+        "render",
+        "appointment-reminder",
+        "-o",
+        "json",
+        "--to",
+        "+13125550123",
+        "--var",
+        f"customer_name={payload}",
+        "--var",
+        "appointment_time={% for i in range(9) %}x{% endfor %}",
+        "--set",
+        f"AIAssistantVersion={payload}",
+        profiles_dir=profiles,
+    )
+    assert result.exit_code == 0, result.stderr
+    call = json.loads(result.stdout)["call"]
+    assert call["AIAssistantVersion"] == payload
+    assert call["AIAssistantDynamicVariables"]["customer_name"] == payload
+    assert call["AIAssistantDynamicVariables"]["appointment_time"].startswith("{% for")
