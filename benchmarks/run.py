@@ -150,13 +150,17 @@ def interleaved(
             "min_s": min(values),
             "max_s": max(values),
             "runs": len(values),
+            "samples_s": values,
         }
         for name, values in samples.items()
     }
 
 
-def ratio(figures: dict[str, dict[str, float]], slow: str, fast: str) -> float:
-    return figures[slow]["median_s"] / figures[fast]["median_s"]
+def ratio(figures: dict[str, dict[str, Any]], slow: str, fast: str) -> float:
+    """The median of the per-round ratios: each round runs both commands back to back, so a
+    burst of load on a shared machine affects both sides of a pair alike."""
+    pairs = zip(figures[slow]["samples_s"], figures[fast]["samples_s"], strict=True)
+    return statistics.median(a / b for a, b in pairs)
 
 
 # ---------------------------------------------------------------------------- benchmarks
