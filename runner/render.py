@@ -113,6 +113,21 @@ def _check_format(text: Any) -> None:
         raise SecurityError(f"a format width larger than {MAX_RENDERED} is refused")
 
 
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+# Filters whose integer arguments are sizes or counts (the rest take values, e.g. format).
+_SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice"})
+
+
+def _widths_from_arguments(text: Any) -> bool:
+    """True when a format string takes a width or precision from its arguments: ``%*s``,
+    ``{:{w}}``."""
+    return isinstance(text, str) and ("*" in text or _NESTED_SPEC.search(text) is not None)
+
+
+def _mapping_values(args: Any) -> list[Any]:
+    return [v for a in args if isinstance(a, dict) for v in a.values()]
+
+
 def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
     """Refuse a replace whose result would pass the cap, before building it."""
     if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
@@ -180,7 +195,8 @@ def _make_environment() -> Any:
             if operator == "%":
                 if isinstance(left, str):
                     _check_format(left)
-                    _check_ints(right if isinstance(right, (tuple, list)) else [right])
+                    if _widths_from_arguments(left):
+                        _check_ints(right if isinstance(right, (tuple, list)) else [right])
                 return _capped(left % right)
             if isinstance(left, int) and isinstance(right, (str, list, tuple)):
                 left, right = right, left
@@ -192,20 +208,32 @@ def _make_environment() -> Any:
         def wrap_str_format(self, value: Any) -> Any:
             # Jinja wraps str.format when the attribute is read; check the widths there.
             wrapped = super().wrap_str_format(value)
-            if wrapped is not None:
-                _check_format(value.__self__)
-            return wrapped
+            if wrapped is None:
+                return None
+            _check_format(value.__self__)
+            if not _widths_from_arguments(value.__self__):
+                return wrapped
+
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                _check_ints([*args, *kwargs.values(), *_mapping_values(args)])
+                return wrapped(*args, **kwargs)
+
+            return checked
 
         def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-            # Every call a template makes (methods included) passes here.
-            _check_ints([*args, *kwargs.values()])
+            # Every call a template makes (methods included) passes here. Only string methods
+            # take sizes (ljust, center, zfill, expandtabs); range() is capped by the sandbox.
             owner = getattr(obj, "__self__", None)
             if isinstance(owner, str):
                 name = getattr(obj, "__name__", "")
+                if name in ("format", "format_map"):
+                    _check_format(owner)
+                    if _widths_from_arguments(owner):
+                        _check_ints([*args, *kwargs.values(), *_mapping_values(args)])
+                else:
+                    _check_ints([*args, *kwargs.values()])
                 if name == "replace":
                     _check_replace(owner, *args[:3])
-                elif name in ("format", "format_map"):
-                    _check_format(owner)
                 elif name == "join" and args:
                     args = (_check_join(owner, args[0]), *args[1:])
             return _capped(super().call(context, obj, *args, **kwargs))
@@ -223,7 +251,9 @@ def _make_environment() -> Any:
             ):
                 skip += 1
             values = list(args[skip:])
-            _check_ints([*values[1:], *kwargs.values()])
+            sized = name in _SIZED_FILTERS
+            if sized or (name == "format" and values and _widths_from_arguments(values[0])):
+                _check_ints([*values[1:], *kwargs.values()])
             if name == "replace" and len(values) >= 3:
                 _check_replace(*values[:3], *(values[3:4] or [kwargs.get("count")]))
             elif name == "format" and values:

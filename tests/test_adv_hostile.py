@@ -84,7 +84,7 @@ def test_sandbox_escapes_are_refused(cli, write, tmp_path, template):
 
 BLOW_UPS = {
     # name: (template, words the refusal must contain)
-    "range 10**9": ("{{ range(10**9)|length }}", "larger than 100000"),
+    "range 10**9": ("{{ range(10**9)|length }}", "MAX_RANGE (100000)"),
     "50 MB by *": ("{{ 'x' * 50000000 }}", "longer than 100000"),
     "50 MB by * twice": ("{{ 'x' * 10000 * 5000 }}", "longer than 100000"),
     "50 MB by power": ("{{ 'x' * 10 ** 8 }}", "longer than 100000"),
@@ -129,13 +129,22 @@ def test_everyday_template_features_still_work(cli, write, tmp_path):
         "{{ 'ada lovelace'|title }} {{ '%.2f'|format(3.14159) }} {{ 'x' * 3 }} "
         "{% if 2 > 1 %}yes{% endif %} {{ ['a', 'b']|join(', ') }} {{ 'a-b'.replace('-', '+') }} "
         "{{ 'hello world foo'|truncate(9) }} {{ '{}!'.format('hi') }} {{ range(3)|list|length }} "
-        "{{ 'hello world'|wordwrap(5) }} {{ now.strftime('%Y')|length }}"
+        "{{ 'hello world'|wordwrap(5) }} {{ now.strftime('%Y')|length }} "
+        # Large numbers as values (not sizes) are fine.
+        "{{ '%d'|format(1234567) }} {{ '{}'.format(2345678) }} {{ '%d' % 3456789 }} "
+        "{{ missing|default(4567890) }} {{ '{a}'.format_map({'a': 5678901}) }}"
     )
-    write("profiles/ok.yaml", template_profile(template))
+    write(
+        "profiles/ok.yaml",
+        template_profile(template).replace("call:", "variables:\n  missing: {}\ncall:"),
+    )
     result = cli("render", "ok", "-o", "json", profiles_dir=tmp_path / "profiles")
     assert result.exit_code == 0, result.stderr
     value = json.loads(result.stdout)["call"]["AIAssistantDynamicVariables"]["value"]
-    assert value == "Ada Lovelace 3.14 xxx yes a, b a+b hello... hi! 3 hello\nworld 4"
+    assert value == (
+        "Ada Lovelace 3.14 xxx yes a, b a+b hello... hi! 3 hello\nworld 4 "
+        "1234567 2345678 3456789 4567890 5678901"
+    )
 
 
 def test_env_never_exposes_the_api_key(cli, write, tmp_path, monkeypatch):
