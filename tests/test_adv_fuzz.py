@@ -153,3 +153,32 @@ def test_mutated_profiles_through_the_cli(cli, profiles, seed):
             assert "Traceback" not in result.stdout + result.stderr
             if result.exit_code == 1:
                 assert ": error: " in result.stderr, result.stderr
+
+
+field_names = st.sampled_from(
+    [
+        *["To", "Timeout", "AIAssistantDynamicVariables", "CustomHeaders", "SipAuthPassword"],
+        *["Twiml", "AsyncAmd", "StatusCallbackEvent", "nope", "", "."],
+    ]
+)
+paths = st.lists(field_names | st.text(max_size=4), min_size=1, max_size=3).map(".".join)
+flag_values = st.text(max_size=12) | st.sampled_from(
+    ["1", "-1", "true", "null", "[]", "{}", '{"a": 1}', '[{"name": "a", "value": "b"}]', "1e9"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sets=st.lists(st.tuples(st.sampled_from(["set", "set-json"]), paths, flag_values), max_size=3),
+    variables=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=2),
+)
+def test_random_flags_give_a_request_or_a_clean_error(sets, variables):
+    overrides = Overrides(
+        sets=[(kind, f"{path}={value}") for kind, path, value in sets],
+        to="+13125550123",
+        vars=["customer_name=Ada", "appointment_time=noon", *(f"{k}={v}" for k, v in variables)],
+    )
+    try:
+        build(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides)
+    except ProfileError as error:
+        assert_clean(error, repr(sets))
