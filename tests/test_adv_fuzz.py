@@ -182,3 +182,30 @@ def test_random_flags_give_a_request_or_a_clean_error(sets, variables):
         build(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides)
     except ProfileError as error:
         assert_clean(error, repr(sets))
+
+
+VALUES_SEED = """\
+connection_id: "{{ 'abc' }}"
+call:
+  Timeout: 40
+  AIAssistantDynamicVariables:
+    clinic: Lakeview
+  CustomHeaders:
+    - {name: X-A, value: "{{ profile }}"}
+"""
+VARS_SEED = "customer_name: Ada\nappointment_time: 'Tuesday 3 PM'\namount: 12.50\n"
+
+
+def test_mutated_values_and_vars_files_give_a_request_or_a_clean_error(tmp_path):
+    rng = random.Random(66)
+    values, variables = tmp_path / "values.yaml", tmp_path / "vars.yaml"
+    for _ in range(400):
+        values.write_text(mutate(VALUES_SEED, rng), encoding="utf-8", errors="surrogatepass")
+        variables.write_text(mutate(VARS_SEED, rng), encoding="utf-8", errors="surrogatepass")
+        overrides = Overrides(
+            values_files=[str(values)], vars_files=[str(variables)], to="+13125550123"
+        )
+        try:
+            build(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides)
+        except ProfileError as error:
+            assert_clean(error, values.read_text(encoding="utf-8", errors="surrogateescape"))
