@@ -6,7 +6,6 @@ directory once symlinks are resolved, so a profile name can never read outside i
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -135,6 +134,8 @@ class Store:
                     ]
                 )
             return candidate
+        import difflib  # only for this message: ~1 ms to import
+
         hint = difflib.get_close_matches(name, self.names(), n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ProfileError(
