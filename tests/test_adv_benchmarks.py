@@ -1,0 +1,47 @@
+"""The benchmark's inputs stay valid as the schemas change, and its arithmetic is right (the
+benchmark itself is run by hand: python3 benchmarks/run.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", ROOT / "benchmarks" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_profiles_validate_clean(cli, tmp_path: Path):
+    generate = load("generate")
+    files = generate.generate(tmp_path / "profiles", total=80)
+    assert len(files) == 80
+    result = cli("validate", profiles_dir=tmp_path / "profiles")
+    assert result.exit_code == 0, result.stderr
+    assert "80 profile(s) checked: 0 error(s), 0 warning(s)" in result.stderr
+    # Three deep: leaf -> region fragment -> base fragment.
+    leaf = next(f for f in files if f.parent.name.startswith("team-"))
+    assert "extends:" in leaf.read_text(encoding="utf-8")
+
+
+def test_ratios_are_medians_of_paired_rounds_and_targets_are_judged():
+    run = load("run")
+    figures = {
+        "slow": {"samples_s": [2.0, 9.0, 3.0]},
+        "fast": {"samples_s": [1.0, 3.0, 1.0]},
+    }
+    assert run.ratio(figures, "slow", "fast") == 3.0
+    verdicts = run.verdicts(
+        {"startup": {"ratios": {"render_vs_python": 8.5, "sdk_vs_render": 20.0, "other": 1.0}}}
+    )
+    assert verdicts["render_vs_python"]["met"] is False
+    assert verdicts["sdk_vs_render"]["met"] is True
+    assert "other" not in verdicts
