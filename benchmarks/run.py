@@ -226,6 +226,57 @@ def bench_validate(runs: int, profiles: int = 1000) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- batch helpers
+# Ready for benchmarks 3-5, which plug in once `callprofile batch` and the sandbox exist.
+
+
+def write_contacts(path: Path, rows: int) -> Path:
+    """A contacts CSV of ``rows`` distinct numbers, written as a stream (a million rows is
+    about 40 MB and never held in memory)."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("to,customer_name,appointment_time\n")
+        for n in range(rows):
+            fh.write(f"+1312{n:07d},Customer {n},Tuesday 3 PM\n")
+    return path
+
+
+def achieved_rate(timestamps: list[float]) -> float:
+    """Calls per second between the first and the last call."""
+    ordered = sorted(timestamps)
+    if len(ordered) < 2 or ordered[-1] == ordered[0]:
+        return float("inf") if len(ordered) > 1 else 0.0
+    return (len(ordered) - 1) / (ordered[-1] - ordered[0])
+
+
+def busiest_window(timestamps: list[float], window: float = 5.0) -> int:
+    """The most calls in any rolling ``window`` seconds (half-open: [t, t + window))."""
+    ordered = sorted(timestamps)
+    most = start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def peak_rss_mb(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Peak resident memory of one command (its whole process tree), in MB, measured by a fresh
+    wrapper process so earlier children do not count."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(kb, done.returncode)\n"
+    )
+    out = subprocess.run(
+        [str(PYTHON), "-c", probe, *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    kb, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{out.stderr}")
+    return int(kb) / 1024
+
+
 def _needs_batch(name: str) -> Callable[[int], dict[str, Any]]:
     def stub(runs: int) -> dict[str, Any]:
         return {"status": "not run", "reason": f"{name} needs `callprofile batch` and the sandbox"}
@@ -234,13 +285,14 @@ def _needs_batch(name: str) -> Callable[[int], dict[str, Any]]:
 
 
 # 3. Batch overhead: 2,000 calls to the sandbox, `callprofile batch` (ledger on) against a loop
-#    of raw httpx POSTs of the same bodies at the same concurrency; target >= 80% throughput.
+#    of raw httpx POSTs of the same bodies at the same concurrency (benchmarks/raw_loop.py, run
+#    with PYTHON); target >= 80% throughput.
 bench_batch_overhead = _needs_batch("batch overhead")
 # 4. Pacing accuracy: `--rate 20` over 400 calls; achieved rate within 5% of 20, and no rolling
-#    5-second window above 100 calls.
+#    5-second window above 100 calls (achieved_rate, busiest_window over the sandbox's log).
 bench_pacing = _needs_batch("pacing accuracy")
 # 5. Memory: `batch --dry-run` over 1,000,000 rows; peak RSS < 100 MB and within 10% of the
-#    peak for 10,000 rows.
+#    peak for 10,000 rows (write_contacts, peak_rss_mb).
 bench_memory = _needs_batch("memory")
 
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {

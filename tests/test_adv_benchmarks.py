@@ -45,3 +45,20 @@ def test_ratios_are_medians_of_paired_rounds_and_targets_are_judged():
     assert verdicts["render_vs_python"]["met"] is False
     assert verdicts["sdk_vs_render"]["met"] is True
     assert "other" not in verdicts
+
+
+def test_pacing_arithmetic():
+    run = load("run")
+    steady = [i / 16 for i in range(400)]  # 16 calls per second, exact in binary
+    assert abs(run.achieved_rate(steady) - 16) < 1e-9
+    assert run.busiest_window(steady, 5.0) == 80
+    burst = [0.0] * 101 + [10.0]
+    assert run.busiest_window(burst, 5.0) == 101
+
+
+def test_contacts_are_streamed_and_distinct(tmp_path: Path):
+    run = load("run")
+    path = run.write_contacts(tmp_path / "contacts.csv", 1000)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "to,customer_name,appointment_time"
+    assert len(set(lines[1:])) == 1000
