@@ -1,3 +1,3 @@
-from runner.cli.main import main
+from runner.cli.entry import main
 
 main()

@@ -153,7 +153,7 @@ def build(
     if rendered.diagnostics:
         raise ProfileError(rendered.diagnostics)
     body = rendered.call
-    problems = _coerce(body, rendered.rendered, prov)
+    problems = _coerce(body, rendered.rendered, prov, rendered.sensitive)
     if problems:
         raise ProfileError(problems)
     sensitive = {p[1:] for p in rendered.sensitive if p[:1] == ("call",)}
@@ -232,7 +232,12 @@ def _variables(
     return values
 
 
-def _coerce(body: dict[str, Any], rendered: set[Path], prov: Provenance) -> list[Diagnostic]:
+def _coerce(
+    body: dict[str, Any],
+    rendered: set[Path],
+    prov: Provenance,
+    sensitive: set[Path] | frozenset[Path] = frozenset(),
+) -> list[Diagnostic]:
     from runner.coerce import coerce_text
 
     problems: list[Diagnostic] = []
@@ -251,7 +256,9 @@ def _coerce(body: dict[str, Any], rendered: set[Path], prov: Provenance) -> list
         except CoercionError:
             hit = origin_of(prov, path)
             file, line, col = hit[0].position(path) if hit else (None, None, None)
-            shown = "a value" if schemas.is_sensitive(inner) else repr(parent[inner[-1]])
+            # A value built from env is as secret as env itself.
+            hidden = schemas.is_sensitive(inner) or path in sensitive
+            shown = "a value" if hidden else repr(parent[inner[-1]])
             article = "an" if wanted[0] in "aeiou" else "a"
             problems.append(
                 Diagnostic(

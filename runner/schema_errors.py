@@ -6,7 +6,6 @@ files) or to the layer that set the value (the final request).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -79,6 +78,8 @@ def _pattern_end_anchored(validator: Any, pattern: str, instance: Any, schema: A
 def suggest(word: str, choices: list[str]) -> str | None:
     """The closest choice to ``word``, case-insensitively, or None when nothing is close."""
     lowered = {c.lower(): c for c in choices}
+    import difflib  # only when a suggestion is needed: ~1 ms to import
+
     hit = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
     return lowered[hit[0]] if hit else None
 
@@ -96,6 +97,11 @@ def problems(
 ) -> list[Problem]:
     """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
     as ``***`` so a secret never reaches a message."""
+    from runner import fastschema
+
+    # Valid documents are the common case: answer them without importing jsonschema.
+    if fastschema.check(schemas.load(schema_name), instance):
+        return []
     found: list[Problem] = []
     top = "the profile" if schema_name == schemas.PROFILE else "the request"
     for error in validator(schema_name).iter_errors(instance):

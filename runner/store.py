@@ -6,7 +6,6 @@ directory once symlinks are resolved, so a profile name can never read outside i
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -135,6 +134,8 @@ class Store:
                     ]
                 )
             return candidate
+        import difflib  # only for this message: ~1 ms to import
+
         known = self.names()
         # "sales/followup.yaml" is a file name, not a profile name: suggest dropping the suffix.
         hint = [name[: -len(s)] for s in SUFFIXES if name.endswith(s) and name[: -len(s)] in known]

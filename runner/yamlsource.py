@@ -171,7 +171,13 @@ class _Builder:
     def build(self) -> Source:
         yaml = _yaml()
         loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        loader = loader_cls(self.text)
+        try:
+            loader = loader_cls(self.text)
+        except UnicodeEncodeError as exc:
+            # A lone surrogate: only reachable through load_text, files are decoded strictly.
+            raise self.fail(
+                self._mark_at(exc.start), "text is not valid Unicode (a lone surrogate)", "CP001"
+            ) from None
         try:
             self.events = loader
             data = self._document()
@@ -181,11 +187,31 @@ class _Builder:
             if exc.context and exc.problem:
                 problem = f"{problem} ({exc.context})"
             raise self.fail(mark, f"YAML syntax error: {problem}", "CP001") from None
-        except yaml.YAMLError as exc:  # reader errors (control characters) have no problem_mark
+        except yaml.reader.ReaderError as exc:  # control characters: a position, not a mark
+            what = (
+                f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+                if isinstance(exc.character, int)
+                else str(exc.reason)
+            )
+            position = exc.position
+            if loader_cls is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8, not characters
+                raw = self.text.encode("utf-8", "surrogatepass")[:position]
+                position = len(raw.decode("utf-8", "ignore"))
+            raise self.fail(self._mark_at(position), f"YAML error: {what}", "CP001") from None
+        except yaml.YAMLError as exc:
             raise self.fail(None, f"YAML error: {exc}", "CP001") from None
         finally:
             loader.dispose()
         return Source(self.file, data, self.spans)
+
+    def _mark_at(self, offset: int) -> Any:
+        """A mark (0-based line and column, like PyYAML's) for a character offset."""
+        from types import SimpleNamespace
+
+        offset = max(0, min(offset, len(self.text)))
+        line = self.text.count("\n", 0, offset)
+        column = offset - (self.text.rfind("\n", 0, offset) + 1)
+        return SimpleNamespace(line=line, column=column)
 
     def _next(self) -> Any:
         return self.events.get_event()

@@ -10,9 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
-import time
-import traceback
 from typing import Any
 
 import click
@@ -93,6 +90,11 @@ class RootGroup(click.Group):
 
 def write_crash_log() -> str:
     """Write the current traceback, with secrets scrubbed, and return the file's path."""
+    # Imported here: tempfile and traceback cost ~15 ms, and only a crash needs them.
+    import tempfile
+    import time
+    import traceback
+
     from runner.secrets import scrub
 
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(

@@ -41,4 +41,22 @@ def dump(data: Any, fmt: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False)
     import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100).rstrip(
+        "\n"
+    )
+
+
+def _dumper() -> Any:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: Any, value: str) -> Any:
+        # PyYAML writes NEL (U+0085) raw inside single quotes, where every reader folds it into
+        # a space; double quotes escape it, so render's output stays a faithful values file.
+        style = '"' if "\x85" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper

@@ -1,0 +1,381 @@
+"""callprofile's benchmarks: one command, a printed table, and benchmarks/results.json.
+
+    python3 benchmarks/run.py            # every benchmark that can run on this branch
+    python3 benchmarks/run.py --runs 31  # more repetitions per figure
+    python3 benchmarks/run.py --only startup
+
+The first run creates benchmarks/.work/venv (ignored by git) and installs into it this checkout
+(editable), the official Telnyx SDK (``telnyx``) and ``check-jsonschema``, so every figure in
+one run comes from one interpreter and one set of packages. Each figure is the median of several
+runs, and each comparison is a ratio of two medians taken in the same run with the commands
+interleaved, because absolute times drift on shared machines.
+
+Benchmarks 3-5 (batch overhead, pacing accuracy, memory) need ``callprofile batch`` and its
+sandbox; they are stubs below, reported as "not run", until those land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+VENV = WORK / "venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+CALLPROFILE = BIN / "callprofile"
+CHECK_JSONSCHEMA = BIN / "check-jsonschema"
+PACKAGES = ["telnyx", "check-jsonschema"]
+EXAMPLE = "appointment-reminder"
+EXAMPLE_ARGS = ["--to", "+13125550123", "--var", "customer_name=Ada"]
+EXAMPLE_ARGS += ["--var", "appointment_time=Tuesday 3 PM"]
+
+# name -> (target ratio, "at most" or "at least"), checked against the measured ratio.
+TARGETS: dict[str, tuple[float, str]] = {
+    "help_vs_python": (4.0, "at most"),
+    "render_vs_python": (8.0, "at most"),
+    "sdk_vs_render": (15.0, "at least"),
+    "sdk_vs_dry_run": (15.0, "at least"),
+    "validate_vs_check_jsonschema": (1.0, "at most"),
+}
+
+
+# ---------------------------------------------------------------------------- environment
+
+
+def ensure_venv() -> None:
+    """Create the benchmark's own virtual environment once; reinstall when pyproject changes."""
+    stamp = WORK / "installed.txt"
+    wanted = (ROOT / "pyproject.toml").read_text(encoding="utf-8") + " ".join(PACKAGES)
+    if PYTHON.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
+        return
+    WORK.mkdir(parents=True, exist_ok=True)
+    print(f"setting up {VENV} (once) ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", "-q", "-e", str(ROOT), *PACKAGES], check=True
+    )
+    stamp.write_text(wanted, encoding="utf-8")
+
+
+def bench_env() -> dict[str, str]:
+    """The environment every measured command runs in: bytecode caching on (as for a user),
+    no Telnyx settings from the caller, and a placeholder key so dry runs have one to hide."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TELNYX_", "CALLPROFILE_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["TELNYX_API_KEY"] = "KEYbenchmarkonly"
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def warm_bytecode() -> None:
+    """Compile this checkout's modules, so no figure includes compiling source (the editable
+    install's modules are not compiled by pip)."""
+    subprocess.run(
+        [str(PYTHON), "-m", "compileall", "-q", str(ROOT / "runner")],
+        check=True,
+        env=bench_env(),
+    )
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    version = subprocess.run(
+        [str(PYTHON), "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return {
+        "cpu": model,
+        "nproc": os.cpu_count(),
+        "python": version,
+        "platform": platform.platform(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def wall(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise SystemExit(
+            f"benchmark command failed ({done.returncode}): {' '.join(argv)}\n"
+            f"{done.stderr.decode(errors='replace')[-2000:]}"
+        )
+    return elapsed
+
+
+def interleaved(
+    commands: dict[str, list[str]], runs: int, cwd: Path, warmup: int = 2
+) -> dict[str, dict[str, float]]:
+    """Median, min and max wall time (seconds) of each command, run in turn ``runs`` times."""
+    env = bench_env()
+    for _ in range(warmup):
+        for argv in commands.values():
+            wall(argv, cwd, env)
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            samples[name].append(wall(argv, cwd, env))
+    return {
+        name: {
+            "median_s": statistics.median(values),
+            "min_s": min(values),
+            "max_s": max(values),
+            "runs": len(values),
+            "samples_s": values,
+        }
+        for name, values in samples.items()
+    }
+
+
+def ratio(figures: dict[str, dict[str, Any]], slow: str, fast: str) -> float:
+    """The median of the per-round ratios: each round runs both commands back to back, so a
+    burst of load on a shared machine affects both sides of a pair alike."""
+    pairs = zip(figures[slow]["samples_s"], figures[fast]["samples_s"], strict=True)
+    return statistics.median(a / b for a, b in pairs)
+
+
+# ---------------------------------------------------------------------------- benchmarks
+
+
+def bench_startup(runs: int) -> dict[str, Any]:
+    """1. Start-up: wall time of three commands against ``python -c pass`` and the SDK."""
+    profiles = ROOT / "profiles"
+    base = [str(CALLPROFILE), "--profiles-dir", str(profiles)]
+    commands = {
+        "python -c pass": [str(PYTHON), "-c", "pass"],
+        "callprofile --help": [str(CALLPROFILE), "--help"],
+        "callprofile render": [*base, "render", EXAMPLE, *EXAMPLE_ARGS],
+        "callprofile run --dry-run": [*base, "run", EXAMPLE, "--dry-run", *EXAMPLE_ARGS],
+        "SDK: import, client, texml call": [str(PYTHON), str(HERE / "sdk_path.py")],
+    }
+    figures = interleaved(commands, runs, cwd=WORK)
+    ratios = {
+        "help_vs_python": ratio(figures, "callprofile --help", "python -c pass"),
+        "render_vs_python": ratio(figures, "callprofile render", "python -c pass"),
+        "dry_run_vs_python": ratio(figures, "callprofile run --dry-run", "python -c pass"),
+        "sdk_vs_render": ratio(figures, "SDK: import, client, texml call", "callprofile render"),
+        "sdk_vs_dry_run": ratio(
+            figures, "SDK: import, client, texml call", "callprofile run --dry-run"
+        ),
+    }
+    return {"figures": figures, "ratios": ratios}
+
+
+def bench_validate(runs: int, profiles: int = 1000) -> dict[str, Any]:
+    """2. Validation throughput on a generated repository of ``profiles`` files."""
+    sys.path.insert(0, str(HERE))
+    from generate import generate
+
+    repo = WORK / "generated"
+    shutil.rmtree(repo, ignore_errors=True)
+    files = generate(repo / "profiles", profiles)
+    listing = repo / "files.txt"
+    listing.write_text("\n".join(str(f.relative_to(repo)) for f in files), encoding="utf-8")
+    relative = [str(f.relative_to(repo)) for f in files]
+    commands = {
+        "callprofile validate": [str(CALLPROFILE), "--profiles-dir", "profiles", "validate"],
+        "check-jsonschema": [
+            str(CHECK_JSONSCHEMA),
+            "--schemafile",
+            str(ROOT / "schemas" / "profile.schema.json"),
+            *relative,
+        ],
+    }
+    figures = interleaved(commands, runs, cwd=repo, warmup=1)
+    per_file = {
+        name: fig["median_s"] / len(files) * 1e6 for name, fig in figures.items()
+    }  # microseconds
+    return {
+        "files": len(files),
+        "figures": figures,
+        "per_file_us": per_file,
+        "ratios": {
+            "validate_vs_check_jsonschema": ratio(
+                figures, "callprofile validate", "check-jsonschema"
+            )
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- batch helpers
+# Ready for benchmarks 3-5, which plug in once `callprofile batch` and the sandbox exist.
+
+
+def write_contacts(path: Path, rows: int) -> Path:
+    """A contacts CSV of ``rows`` distinct numbers, written as a stream (a million rows is
+    about 40 MB and never held in memory)."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("to,customer_name,appointment_time\n")
+        for n in range(rows):
+            fh.write(f"+1312{n:07d},Customer {n},Tuesday 3 PM\n")
+    return path
+
+
+def achieved_rate(timestamps: list[float]) -> float:
+    """Calls per second between the first and the last call."""
+    ordered = sorted(timestamps)
+    if len(ordered) < 2 or ordered[-1] == ordered[0]:
+        return float("inf") if len(ordered) > 1 else 0.0
+    return (len(ordered) - 1) / (ordered[-1] - ordered[0])
+
+
+def busiest_window(timestamps: list[float], window: float = 5.0) -> int:
+    """The most calls in any rolling ``window`` seconds (half-open: [t, t + window))."""
+    ordered = sorted(timestamps)
+    most = start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def peak_rss_mb(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Peak resident memory of one command (its whole process tree), in MB, measured by a fresh
+    wrapper process so earlier children do not count."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(kb, done.returncode)\n"
+    )
+    out = subprocess.run(
+        [str(PYTHON), "-c", probe, *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    kb, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{out.stderr}")
+    return int(kb) / 1024
+
+
+def _needs_batch(name: str) -> Callable[[int], dict[str, Any]]:
+    def stub(runs: int) -> dict[str, Any]:
+        return {"status": "not run", "reason": f"{name} needs `callprofile batch` and the sandbox"}
+
+    return stub
+
+
+# 3. Batch overhead: 2,000 calls to the sandbox, `callprofile batch` (ledger on) against a loop
+#    of raw httpx POSTs of the same bodies at the same concurrency (benchmarks/raw_loop.py, run
+#    with PYTHON); target >= 80% throughput.
+bench_batch_overhead = _needs_batch("batch overhead")
+# 4. Pacing accuracy: `--rate 20` over 400 calls; achieved rate within 5% of 20, and no rolling
+#    5-second window above 100 calls (achieved_rate, busiest_window over the sandbox's log).
+bench_pacing = _needs_batch("pacing accuracy")
+# 5. Memory: `batch --dry-run` over 1,000,000 rows; peak RSS < 100 MB and within 10% of the
+#    peak for 10,000 rows (write_contacts, peak_rss_mb).
+bench_memory = _needs_batch("memory")
+
+BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
+    "startup": bench_startup,
+    "validate": bench_validate,
+    "batch_overhead": bench_batch_overhead,
+    "pacing": bench_pacing,
+    "memory": bench_memory,
+}
+DEFAULT_RUNS = {"startup": 21, "validate": 5}
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for bench in results.values():
+        for name, value in bench.get("ratios", {}).items():
+            if name not in TARGETS:
+                continue
+            target, sense = TARGETS[name]
+            met = value <= target if sense == "at most" else value >= target
+            found[name] = {"ratio": value, "target": f"{sense} {target:g}x", "met": met}
+    return found
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"{'benchmark':<10} {'command':<34} {'median':>10} {'min':>10} {'max':>10}"]
+    for bench, result in results.items():
+        if "figures" not in result:
+            lines.append(f"{bench:<10} {result.get('status', '')}: {result.get('reason', '')}")
+            continue
+        for name, fig in result["figures"].items():
+            lines.append(
+                f"{bench:<10} {name:<34} {fig['median_s'] * 1000:>8.1f}ms "
+                f"{fig['min_s'] * 1000:>8.1f}ms {fig['max_s'] * 1000:>8.1f}ms"
+            )
+    lines.append("")
+    lines.append(f"{'ratio':<34} {'measured':>9}  {'target':<12} met")
+    for bench in results.values():
+        for name, value in bench.get("ratios", {}).items():
+            target = TARGETS.get(name)
+            shown = f"{target[1]} {target[0]:g}x" if target else "-"
+            met = ""
+            if target:
+                met = "yes" if (value <= target[0]) == (target[1] == "at most") else "NO"
+            lines.append(f"{name:<34} {value:>8.2f}x  {shown:<12} {met}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, help="repetitions per figure (default per benchmark)")
+    parser.add_argument(
+        "--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}", default=""
+    )
+    parser.add_argument("--output", default=str(HERE / "results.json"))
+    args = parser.parse_args(argv)
+    chosen = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    unknown = [n for n in chosen if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    ensure_venv()
+    warm_bytecode()
+    results: dict[str, Any] = {}
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr)
+        results[name] = BENCHMARKS[name](args.runs or DEFAULT_RUNS.get(name, 5))
+    report = {
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+        "targets": verdicts(results),
+    }
+    Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    info = report["machine"]
+    print(f"{info['cpu']}, {info['nproc']} CPUs, Python {info['python']}")
+    print(table(results))
+    print(f"\nwrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
