@@ -22,7 +22,8 @@ def load(name: str):
 
 def test_generated_profiles_validate_clean(cli, tmp_path: Path):
     generate = load("generate")
-    files = generate.generate(tmp_path / "profiles", total=100)  # enough leaves that every fragment is used (CP409)
+    # Enough leaves that every fragment is used (an unused abstract fragment is CP409).
+    files = generate.generate(tmp_path / "profiles", total=100)
     assert len(files) == 100
     result = cli("validate", profiles_dir=tmp_path / "profiles")
     assert result.exit_code == 0, result.stderr
