@@ -55,7 +55,7 @@ class Options:
     base_url: str = "https://api.telnyx.com/v2"
     api_key: str = ""
     timeout: float = 15.0
-    max_retries: int = 3
+    max_retries: int = 2
     report: str | None = None
 
     @property

@@ -11,7 +11,13 @@ from typing import Any
 import click
 
 from runner.cli.main import CliExit
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    override_options,
+    overrides_from,
+    sending_options,
+    store_from,
+)
 from runner.cli.output import error, print_diagnostics
 from runner.exitcodes import ExitCode
 
@@ -86,27 +92,7 @@ def parse_window(text: str | None) -> Any:
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-@click.option(
-    "--base-url",
-    envvar="TELNYX_BASE_URL",
-    default=None,
-    help="API base URL (env: TELNYX_BASE_URL; default https://api.telnyx.com/v2).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=15.0,
-    show_default=True,
-    help="Seconds to wait for Telnyx's answer after sending.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Retries for failures that never reached Telnyx, and for 429.",
-)
-@click.option("--show-secrets", is_flag=True, help="With --dry-run: print secret values.")
+@sending_options
 @click.pass_context
 def batch(
     ctx: click.Context,

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from runner.cli.main import CliExit
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    override_options,
+    overrides_from,
+    sending_options,
+    store_from,
+)
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 
@@ -43,29 +49,9 @@ SANDBOX_KEY = "KEY-sandbox-not-a-real-key"
     help="With --sandbox: append what the sandbox received to this JSON-lines file.",
 )
 @click.option(
-    "--base-url",
-    envvar="TELNYX_BASE_URL",
-    default=None,
-    help="API base URL (env: TELNYX_BASE_URL; default https://api.telnyx.com/v2).",
-)
-@click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.05),
-    default=15.0,
-    show_default=True,
-    help="Seconds to wait for Telnyx's answer after sending (read timeout).",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Retries for failures that never reached Telnyx, and for 429 (0 disables).",
-)
-@click.option("--show-secrets", is_flag=True, help="With --dry-run: print secret values.")
+@sending_options
 @click.pass_context
 def run(
     ctx: click.Context,

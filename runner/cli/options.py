@@ -117,3 +117,33 @@ def store_from(ctx: click.Context) -> Any:
     from runner.store import Store
 
     return Store(ctx.find_root().obj["profiles_dir"])
+
+
+def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How requests are sent, shared by run and batch so both follow one retry policy."""
+    decorators = [
+        click.option(
+            "--base-url",
+            envvar="TELNYX_BASE_URL",
+            default=None,
+            help="API base URL (env: TELNYX_BASE_URL; default https://api.telnyx.com/v2).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.05),
+            default=15.0,
+            show_default=True,
+            help="Seconds to wait for Telnyx's answer after sending (read timeout).",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="Retries for failures that never reached Telnyx, and for 429 (0 disables).",
+        ),
+        click.option("--show-secrets", is_flag=True, help="With --dry-run: print secret values."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
