@@ -160,6 +160,11 @@ class Store:
         self._cache[name] = profile
         return profile
 
+    def adopt(self, name: str, profile: Profile) -> None:
+        """Make a file from outside the directory loadable as ``name`` (validate's named files),
+        so its ``extends`` resolve against this directory."""
+        self._cache[name] = profile
+
     def load_path(self, path: Path, name: str | None = None) -> Profile:
         source = load_file(str(path), self.display(path))
         if name is None:

@@ -79,7 +79,7 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         report.checked += 1
         try:
             if preloaded is not None:
-                store._cache[name] = preloaded
+                store.adopt(name, preloaded)
             add(check_profile(store, name, report))
         except ProfileError as exc:
             add(exc.diagnostics)
