@@ -362,6 +362,19 @@ def test_a_bad_api_key_stops_at_the_first_401_and_places_nothing(cli, env, serve
     assert len(server.posts) == 1
     assert "401" in result.stderr
     assert "failed" not in states(tmp_path / "c.csv.ledger.db")
+    closing = result.stderr.strip().splitlines()[-1]
+    assert "refused the API key (401)" in closing and "fix TELNYX_API_KEY" in closing
+    assert "rejected" not in closing  # no row was rejected: none failed
+
+
+def test_exit_4_for_rejected_rows_says_so(cli, env, server, tmp_path):
+    server.script(2, Script(422, body={"errors": [{"code": "10005", "title": "Not found"}]}))
+    result = batch(cli, env, write_contacts(tmp_path / "c.csv", many(3)), "--concurrency", "1")
+    assert result.exit_code == 4, result.stderr
+    closing = result.stderr.strip().splitlines()[-1]
+    assert closing == (
+        "callprofile: some calls were rejected by Telnyx (failed rows are not retried)"
+    )
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(cli, env, server, tmp_path, monkeypatch):

@@ -301,12 +301,28 @@ class _View:
             click.echo(line)
         if outcome.stopped and outcome.stopped != "done":
             self._err(f"callprofile: stopped early: {outcome.stopped}")
-        self._err(explain(outcome.exit_code()))
+        self._err(closing(outcome))
         if self.opts.report:
             self._err(f"callprofile: report written to {self.opts.report}")
 
     def _err(self, text: str) -> None:
         click.echo(text, err=True)
+
+
+def closing(outcome: Any) -> str:
+    """The last line: what the exit code means for this run. Exit 4 has two causes, and a
+    401 that stopped the batch must not be reported as rows rejected by Telnyx."""
+    code = outcome.exit_code()
+    failed = outcome.summary.counts.get("failed", 0) if outcome.summary is not None else 0
+    if code == ExitCode.REJECTED and outcome.stop_code == ExitCode.REJECTED:
+        text = (
+            "callprofile: Telnyx refused the API key (401), so the batch stopped; the rows not "
+            "called stay pending: fix TELNYX_API_KEY and run the same command again"
+        )
+        if failed:
+            text += f" ({failed} row(s) were rejected by Telnyx before that and are not retried)"
+        return text
+    return explain(code)
 
 
 def explain(code: int) -> str:
