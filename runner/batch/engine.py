@@ -96,6 +96,7 @@ class Hooks:
 
     now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
     limiter: TokenBucket | None = None
+    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
     client: Any = None  # an httpx.Client
     stopper: Stopper = field(default_factory=Stopper)
     on_row: Callable[[RowEvent], None] = lambda event: None
@@ -233,7 +234,7 @@ class _Run:
             prepared,
             client=self.hooks.client,
             max_retries=self.opts.max_retries,
-            sleep=hard.wait,
+            sleep=self.hooks.sleep or hard.wait,
             wait_for_rate_limit=pause_everyone,
         )
 
