@@ -1,13 +1,17 @@
 """Exactly once across crashes, Ctrl-C and a second process: ``python -m runner batch`` runs as
-a subprocess against the loopback stand-in and is killed at exact points of the protocol.
+a subprocess against the sandbox (``runner.sandbox.Sandbox``, in this process, with a JSON-lines
+log) and is killed at exact points of the protocol. What reached the server is read from the
+sandbox's own log file.
 
-Points are reached without sleeping: either the stand-in holds the Nth POST until the test
-releases it, or the engine's test hook (CALLPROFILE_TEST_KILL_AFTER) SIGKILLs the process right
-after its Nth claim or Nth answer.
+Points are reached without sleeping: either the sandbox holds its answer to the Nth POST until
+the test releases it (its ``on_record`` hook runs after the record is logged and before the
+answer is sent), or the engine's test hook (CALLPROFILE_TEST_KILL_AFTER) SIGKILLs the process
+right after its Nth claim or Nth answer.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,28 +19,65 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runner.sandbox import Sandbox
 from tests.batch_helpers import ledger_rows, many, number, write_contacts, write_profile
-from tests.batch_server import TelnyxStandIn
 from tests.conftest import API_KEY, ROOT, assert_no_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 WAIT = 60  # seconds: only a bound for a hung test, never a pause
 
 
+class LoggedSandbox:
+    """The sandbox with a log file, and answers that a test can hold: ``hold_at(n)``."""
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.holds: dict[int, tuple[threading.Event, threading.Event]] = {}
+        self.sandbox = Sandbox(log_path=str(log), on_record=self._on_record).start()
+        self.base_url = self.sandbox.base_url
+
+    def _on_record(self, record: dict[str, Any]) -> None:
+        # Runs in the handler thread after the record is logged and before the answer is sent.
+        hold = self.holds.get(record.get("seq", 0)) if record["kind"] == "request" else None
+        if hold is not None:
+            reached, release = hold
+            reached.set()
+            release.wait(WAIT)
+
+    def hold_at(self, n: int) -> tuple[threading.Event, threading.Event]:
+        """Hold the answer to POST ``n`` (1-based, in arrival order): (reached, release)."""
+        self.holds[n] = (threading.Event(), threading.Event())
+        return self.holds[n]
+
+    def calls(self) -> list[dict[str, Any]]:
+        """The call POSTs in the sandbox's log file, in arrival order."""
+        records = [json.loads(x) for x in self.log.read_text(encoding="utf-8").splitlines()]
+        return [r for r in records if r["kind"] == "request" and r.get("connection_id")]
+
+    def numbers(self) -> list[str]:
+        return [c["body"]["To"] for c in self.calls()]
+
+    def stop(self) -> None:
+        for _, release in self.holds.values():
+            release.set()
+        self.sandbox.stop()
+
+
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 class Batch:
     """One ``callprofile batch`` process, its stderr read line by line."""
 
-    def __init__(self, tmp_path: Path, server: TelnyxStandIn, *args: str, hook: str = ""):
+    def __init__(self, tmp_path: Path, server: LoggedSandbox, *args: str, hook: str = ""):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
         env.update(TELNYX_API_KEY=API_KEY, TELNYX_BASE_URL=server.base_url, NO_COLOR="1")
         env["PYTHONPATH"] = str(ROOT)
@@ -83,16 +124,18 @@ class Batch:
         return "".join(self.stderr)
 
 
-def check_exactly_once(tmp_path: Path, server: TelnyxStandIn, rows: int) -> list[dict]:
-    """No number got two POSTs; every row is in the ledger; placed rows match a POST."""
-    sent = Counter(server.numbers())
+def check_exactly_once(tmp_path: Path, server: LoggedSandbox, rows: int) -> list[dict]:
+    """From the sandbox's log: no number got two calls. From the ledger: every row is there,
+    and each placed row's call_sid is the one the sandbox answered for that number."""
+    calls = server.calls()
+    sent = Counter(c["body"]["To"] for c in calls)
     assert max(sent.values()) == 1, [n for n, c in sent.items() if c > 1]
     ledger = ledger_rows(tmp_path / "c.csv.ledger.db")
     assert [r["row_no"] for r in ledger] == list(range(2, rows + 2))
-    posted_sid = {f"v3:call-{i}": p["body"]["To"] for i, p in enumerate(server.posts, start=1)}
+    answered = {c["response"].get("call_sid"): c["body"]["To"] for c in calls}
     for row in ledger:
         if row["state"] == "placed":
-            assert posted_sid[row["call_sid"]] == row["e164"]
+            assert answered[row["call_sid"]] == row["e164"]
     return ledger
 
 
@@ -103,10 +146,10 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     # 1. Killed right after a claim was committed, before its POST.
     first = Batch(tmp_path, server, "--concurrency", "4", hook="claim:40")
     assert first.wait() == -signal.SIGKILL
-    killed_before_post = len(server.posts)
+    killed_before_post = len(server.calls())
 
     # 2. Killed while a POST is on the wire (the stand-in holds it, unanswered).
-    reached, release = server.block_at(killed_before_post + 30)
+    reached, release = server.hold_at(killed_before_post + 30)
     second = Batch(tmp_path, server, "--concurrency", "4")
     assert reached.wait(WAIT)
     second.proc.kill()
@@ -130,28 +173,28 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     # The claim-then-kill row was never sent, and it was not sent after the restart either.
     assert any(r["e164"] not in sent for r in unknown)
     # The held POST and the answered-but-unrecorded POST reached the stand-in exactly once.
-    assert server.posts[killed_before_post + 30 - 1]["body"]["To"] in {r["e164"] for r in unknown}
+    assert server.numbers()[killed_before_post + 30 - 1] in {r["e164"] for r in unknown}
     assert len([r for r in unknown if r["e164"] in sent]) >= 2
     assert all(r["e164"] in sent for r in ledger if r["state"] == "placed")
     assert len(Path(tmp_path / "r.csv").read_text().splitlines()) == 301
 
     # Running again sends nothing more.
-    posts = len(server.posts)
+    posts = len(server.calls())
     assert Batch(tmp_path, server).wait() == 5
-    assert len(server.posts) == posts
+    assert len(server.calls()) == posts
 
 
 def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(20))
-    reached, release = server.block_at(5)
+    reached, release = server.hold_at(5)
     run = Batch(tmp_path, server, "--concurrency", "1")
     assert reached.wait(WAIT)
     run.proc.send_signal(signal.SIGINT)
     assert run.stopping.wait(WAIT)
     release.set()
     assert run.wait() == 130, run.err
-    assert len(server.posts) == 5
+    assert len(server.calls()) == 5
     states = Counter(r["state"] for r in ledger_rows(tmp_path / "c.csv.ledger.db"))
     assert states["placed"] == 5 and states["unknown"] == 0 and states["dialing"] == 0
     assert "placed          5" in run.stdout
@@ -165,7 +208,7 @@ def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
 def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path, server):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(10))
-    reached, release = server.block_at(3)
+    reached, release = server.hold_at(3)
     run = Batch(tmp_path, server, "--concurrency", "1")
     try:
         assert reached.wait(WAIT)
@@ -181,13 +224,13 @@ def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path,
     resumed = Batch(tmp_path, server)
     assert resumed.wait() == 5
     check_exactly_once(tmp_path, server, 10)
-    assert len(server.posts) == 10
+    assert len(server.calls()) == 10
 
 
 def test_a_second_process_on_the_same_batch_refuses(tmp_path, server, cli, monkeypatch):
     profiles = write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(6))
-    reached, release = server.block_at(1)
+    reached, release = server.hold_at(1)
     first = Batch(tmp_path, server, "--concurrency", "1")
     try:
         assert reached.wait(WAIT)
@@ -198,8 +241,8 @@ def test_a_second_process_on_the_same_batch_refuses(tmp_path, server, cli, monke
         assert "already running" in second.stderr and "Nothing was sent" in second.stderr
         status = cli("batch-status", "--ledger", "c.csv.ledger.db")
         assert "(running)" in status.stdout and "in flight" in status.stdout
-        assert len(server.posts) == 1
+        assert len(server.calls()) == 1
     finally:
         release.set()
     assert first.wait() == 0, first.err
-    assert len(server.posts) == 6
+    assert len(server.calls()) == 6
