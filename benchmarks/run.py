@@ -300,7 +300,9 @@ def measured(results: dict[str, Any]) -> Iterator[tuple[str, float]]:
 
 def shown(name: str, value: float) -> str:
     unit = UNITS.get(name, "x")
-    return f"{value:.2f}{unit}" if unit == "x" or unit == "/s" else f"{value:g}{unit}"
+    if unit == " calls":
+        return f"{value:g}{unit}"
+    return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
