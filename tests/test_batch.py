@@ -17,17 +17,17 @@ from tests.batch_helpers import (
     write_contacts,
     write_profile,
 )
-from tests.batch_server import Script, TelnyxStandIn
+from tests.batch_server import LoggedSandbox, Script
 from tests.conftest import API_KEY
 
 FAST = ("--rate", "1000", "--concurrency", "8")
 
 
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 @pytest.fixture
@@ -50,7 +50,8 @@ def test_few_hundred_rows_each_called_once_and_a_rerun_sends_nothing(cli, env, s
     assert all(p["path"] == "/v2/texml/ai_calls/conn-batch" for p in server.posts)
     ledger = tmp_path / "c.csv.ledger.db"
     assert states(ledger) == {"placed": 300}
-    assert {r["call_sid"] for r in ledger_rows(ledger)} == {f"v3:call-{i}" for i in range(1, 301)}
+    answered = {p["response"]["call_sid"]: p["body"]["To"] for p in server.posts}
+    assert {r["call_sid"]: r["e164"] for r in ledger_rows(ledger)} == answered
     assert "placed        300" in result.stdout
 
     again = batch(cli, env, contacts)
@@ -284,7 +285,7 @@ def test_report_csv_escapes_formula_cells(cli, env, server, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [r["state"] for r in rows] == ["placed", "failed"]
     assert rows[0]["to"] == "'" + number(0)  # a leading + would start a formula
-    assert rows[0]["call_sid"] == "v3:call-1"
+    assert rows[0]["call_sid"] == server.posts[0]["response"]["call_sid"]
     assert rows[1]["error_code"] == "'=1+1"
     for row in rows:
         for cell in row.values():

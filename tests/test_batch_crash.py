@@ -11,7 +11,6 @@ right after its Nth claim or Nth answer.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,52 +18,15 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from runner.sandbox import Sandbox
 from tests.batch_helpers import ledger_rows, many, number, write_contacts, write_profile
+from tests.batch_server import LoggedSandbox
 from tests.conftest import API_KEY, ROOT, assert_no_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 WAIT = 60  # seconds: only a bound for a hung test, never a pause
-
-
-class LoggedSandbox:
-    """The sandbox with a log file, and answers that a test can hold: ``hold_at(n)``."""
-
-    def __init__(self, log: Path):
-        self.log = log
-        self.holds: dict[int, tuple[threading.Event, threading.Event]] = {}
-        self.sandbox = Sandbox(log_path=str(log), on_record=self._on_record).start()
-        self.base_url = self.sandbox.base_url
-
-    def _on_record(self, record: dict[str, Any]) -> None:
-        # Runs in the handler thread after the record is logged and before the answer is sent.
-        hold = self.holds.get(record.get("seq", 0)) if record["kind"] == "request" else None
-        if hold is not None:
-            reached, release = hold
-            reached.set()
-            release.wait(WAIT)
-
-    def hold_at(self, n: int) -> tuple[threading.Event, threading.Event]:
-        """Hold the answer to POST ``n`` (1-based, in arrival order): (reached, release)."""
-        self.holds[n] = (threading.Event(), threading.Event())
-        return self.holds[n]
-
-    def calls(self) -> list[dict[str, Any]]:
-        """The call POSTs in the sandbox's log file, in arrival order."""
-        records = [json.loads(x) for x in self.log.read_text(encoding="utf-8").splitlines()]
-        return [r for r in records if r["kind"] == "request" and r.get("connection_id")]
-
-    def numbers(self) -> list[str]:
-        return [c["body"]["To"] for c in self.calls()]
-
-    def stop(self) -> None:
-        for _, release in self.holds.values():
-            release.set()
-        self.sandbox.stop()
 
 
 @pytest.fixture
@@ -127,7 +89,7 @@ class Batch:
 def check_exactly_once(tmp_path: Path, server: LoggedSandbox, rows: int) -> list[dict]:
     """From the sandbox's log: no number got two calls. From the ledger: every row is there,
     and each placed row's call_sid is the one the sandbox answered for that number."""
-    calls = server.calls()
+    calls = server.posts
     sent = Counter(c["body"]["To"] for c in calls)
     assert max(sent.values()) == 1, [n for n, c in sent.items() if c > 1]
     ledger = ledger_rows(tmp_path / "c.csv.ledger.db")
@@ -146,7 +108,7 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     # 1. Killed right after a claim was committed, before its POST.
     first = Batch(tmp_path, server, "--concurrency", "4", hook="claim:40")
     assert first.wait() == -signal.SIGKILL
-    killed_before_post = len(server.calls())
+    killed_before_post = len(server.posts)
 
     # 2. Killed while a POST is on the wire (the stand-in holds it, unanswered).
     reached, release = server.hold_at(killed_before_post + 30)
@@ -179,9 +141,9 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     assert len(Path(tmp_path / "r.csv").read_text().splitlines()) == 301
 
     # Running again sends nothing more.
-    posts = len(server.calls())
+    posts = len(server.posts)
     assert Batch(tmp_path, server).wait() == 5
-    assert len(server.calls()) == posts
+    assert len(server.posts) == posts
 
 
 def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
@@ -194,7 +156,7 @@ def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
     assert run.stopping.wait(WAIT)
     release.set()
     assert run.wait() == 130, run.err
-    assert len(server.calls()) == 5
+    assert len(server.posts) == 5
     states = Counter(r["state"] for r in ledger_rows(tmp_path / "c.csv.ledger.db"))
     assert states["placed"] == 5 and states["unknown"] == 0 and states["dialing"] == 0
     assert "placed          5" in run.stdout
@@ -224,7 +186,7 @@ def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path,
     resumed = Batch(tmp_path, server)
     assert resumed.wait() == 5
     check_exactly_once(tmp_path, server, 10)
-    assert len(server.calls()) == 10
+    assert len(server.posts) == 10
 
 
 def test_a_second_process_on_the_same_batch_refuses(tmp_path, server, cli, monkeypatch):
@@ -241,8 +203,8 @@ def test_a_second_process_on_the_same_batch_refuses(tmp_path, server, cli, monke
         assert "already running" in second.stderr and "Nothing was sent" in second.stderr
         status = cli("batch-status", "--ledger", "c.csv.ledger.db")
         assert "(running)" in status.stdout and "in flight" in status.stdout
-        assert len(server.calls()) == 1
+        assert len(server.posts) == 1
     finally:
         release.set()
     assert first.wait() == 0, first.err
-    assert len(server.calls()) == 6
+    assert len(server.posts) == 6

@@ -13,7 +13,7 @@ from runner.batch.pacing import TokenBucket
 from runner.batch.window import Window, WindowError, check
 from runner.store import Store
 from tests.batch_helpers import many, states, write_contacts, write_profile
-from tests.batch_server import Script, TelnyxStandIn
+from tests.batch_server import LoggedSandbox, Script
 from tests.conftest import API_KEY
 
 NINE_TO_EIGHT = Window.parse("09:00-20:00")
@@ -78,10 +78,10 @@ def test_bad_window_flag_is_a_usage_error(cli, tmp_path):
 
 
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 def options(tmp_path, server, contacts, **kw):
