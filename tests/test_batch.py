@@ -1,4 +1,5 @@
-"""callprofile batch / batch-status through the CLI, against a loopback Telnyx stand-in."""
+"""callprofile batch / batch-status through the CLI, against the sandbox; its JSON-lines log
+is the record of what arrived."""
 
 from __future__ import annotations
 

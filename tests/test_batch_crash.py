@@ -110,7 +110,7 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     assert first.wait() == -signal.SIGKILL
     killed_before_post = len(server.posts)
 
-    # 2. Killed while a POST is on the wire (the stand-in holds it, unanswered).
+    # 2. Killed while a POST is on the wire (the sandbox holds its answer).
     reached, release = server.hold_at(killed_before_post + 30)
     second = Batch(tmp_path, server, "--concurrency", "4")
     assert reached.wait(WAIT)
@@ -134,7 +134,7 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     unknown = [r for r in ledger if r["state"] == "unknown"]
     # The claim-then-kill row was never sent, and it was not sent after the restart either.
     assert any(r["e164"] not in sent for r in unknown)
-    # The held POST and the answered-but-unrecorded POST reached the stand-in exactly once.
+    # The held POST and the answered-but-unrecorded POST reached the sandbox exactly once.
     assert server.numbers()[killed_before_post + 30 - 1] in {r["e164"] for r in unknown}
     assert len([r for r in unknown if r["e164"] in sent]) >= 2
     assert all(r["e164"] in sent for r in ledger if r["state"] == "placed")
