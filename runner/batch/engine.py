@@ -96,6 +96,7 @@ class Hooks:
 
     now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
     limiter: TokenBucket | None = None
+    gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
     sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
     client: Any = None  # an httpx.Client
     stopper: Stopper = field(default_factory=Stopper)
@@ -151,7 +152,7 @@ class _Run:
         # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
         # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
         # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
-        self.gate = self.limiter.twin()
+        self.gate = hooks.gate or self.limiter.twin()
         self.jobs: queue.Queue[Prepared | None] = queue.Queue(maxsize=max(2, opts.concurrency * 2))
         self.kill = _kill_hook()
         self.claims = 0
