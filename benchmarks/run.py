@@ -10,8 +10,9 @@ one run comes from one interpreter and one set of packages. Each figure is the m
 runs, and each comparison is a ratio of two medians taken in the same run with the commands
 interleaved, because absolute times drift on shared machines.
 
-Benchmarks 3-5 (batch overhead, pacing accuracy, memory) need ``callprofile batch`` and its
-sandbox; they are stubs below, reported as "not run", until those land.
+Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
+``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
+arrived from the sandbox's JSON-lines log.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import batchbench  # noqa: E402  (a sibling module, found through the line above)
+
 ROOT = HERE.parent
 WORK = HERE / ".work"
 VENV = WORK / "venv"
@@ -42,14 +48,36 @@ EXAMPLE = "appointment-reminder"
 EXAMPLE_ARGS = ["--to", "+13125550123", "--var", "customer_name=Ada"]
 EXAMPLE_ARGS += ["--var", "appointment_time=Tuesday 3 PM"]
 
-# name -> (target ratio, "at most" or "at least"), checked against the measured ratio.
+# name -> (target, "at most" | "at least" | "within 5% of"), checked against the measured
+# value: a ratio (under "ratios") or an absolute figure (under "checks", with UNITS).
 TARGETS: dict[str, tuple[float, str]] = {
     "help_vs_python": (4.0, "at most"),
     "render_vs_python": (8.0, "at most"),
     "sdk_vs_render": (15.0, "at least"),
     "sdk_vs_dry_run": (15.0, "at least"),
     "validate_vs_check_jsonschema": (1.0, "at most"),
+    "batch_vs_raw_throughput": (0.8, "at least"),
+    "pacing_achieved_rate": (batchbench.PACING_RATE, "within 5% of"),
+    "pacing_busiest_5s_window": (100, "at most"),
+    "memory_peak_rss_1m_rows_mb": (100.0, "at most"),
+    "memory_1m_vs_10k_rows": (1.1, "at most"),
 }
+UNITS = {
+    "pacing_achieved_rate": "/s",
+    "pacing_busiest_5s_window": " calls",
+    "memory_peak_rss_1m_rows_mb": " MB",
+}
+
+
+def met(name: str, value: float) -> bool | None:
+    if name not in TARGETS:
+        return None
+    target, sense = TARGETS[name]
+    if sense == "at most":
+        return value <= target
+    if sense == "at least":
+        return value >= target
+    return abs(value - target) <= 0.05 * target
 
 
 # ---------------------------------------------------------------------------- environment
@@ -226,74 +254,30 @@ def bench_validate(runs: int, profiles: int = 1000) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------- batch helpers
-# Ready for benchmarks 3-5, which plug in once `callprofile batch` and the sandbox exist.
+# ---------------------------------------------------------------------------- batch benchmarks
+# 3-5 live in batchbench.py; each runs against `callprofile sandbox` as its own process.
 
 
-def write_contacts(path: Path, rows: int) -> Path:
-    """A contacts CSV of ``rows`` distinct numbers, written as a stream (a million rows is
-    about 40 MB and never held in memory)."""
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write("to,customer_name,appointment_time\n")
-        for n in range(rows):
-            fh.write(f"+1312{n:07d},Customer {n},Tuesday 3 PM\n")
-    return path
-
-
-def achieved_rate(timestamps: list[float]) -> float:
-    """Calls per second between the first and the last call."""
-    ordered = sorted(timestamps)
-    if len(ordered) < 2 or ordered[-1] == ordered[0]:
-        return float("inf") if len(ordered) > 1 else 0.0
-    return (len(ordered) - 1) / (ordered[-1] - ordered[0])
-
-
-def busiest_window(timestamps: list[float], window: float = 5.0) -> int:
-    """The most calls in any rolling ``window`` seconds (half-open: [t, t + window))."""
-    ordered = sorted(timestamps)
-    most = start = 0
-    for end, moment in enumerate(ordered):
-        while ordered[start] <= moment - window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
-def peak_rss_mb(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Peak resident memory of one command (its whole process tree), in MB, measured by a fresh
-    wrapper process so earlier children do not count."""
-    probe = (
-        "import resource, subprocess, sys\n"
-        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(kb, done.returncode)\n"
+def _tools() -> batchbench.Tools:
+    return batchbench.Tools(
+        python=PYTHON, callprofile=CALLPROFILE, root=ROOT, work=WORK, env=bench_env()
     )
-    out = subprocess.run(
-        [str(PYTHON), "-c", probe, *argv], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    kb, code = out.stdout.split()
-    if code != "0":
-        raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{out.stderr}")
-    return int(kb) / 1024
 
 
-def _needs_batch(name: str) -> Callable[[int], dict[str, Any]]:
-    def stub(runs: int) -> dict[str, Any]:
-        return {"status": "not run", "reason": f"{name} needs `callprofile batch` and the sandbox"}
-
-    return stub
+def bench_batch_overhead(runs: int) -> dict[str, Any]:
+    """3. Batch overhead: 2,000 calls, `callprofile batch` (ledger on) against raw httpx."""
+    return batchbench.bench_batch_overhead(_tools(), runs)
 
 
-# 3. Batch overhead: 2,000 calls to the sandbox, `callprofile batch` (ledger on) against a loop
-#    of raw httpx POSTs of the same bodies at the same concurrency (benchmarks/raw_loop.py, run
-#    with PYTHON); target >= 80% throughput.
-bench_batch_overhead = _needs_batch("batch overhead")
-# 4. Pacing accuracy: `--rate 20` over 400 calls; achieved rate within 5% of 20, and no rolling
-#    5-second window above 100 calls (achieved_rate, busiest_window over the sandbox's log).
-bench_pacing = _needs_batch("pacing accuracy")
-# 5. Memory: `batch --dry-run` over 1,000,000 rows; peak RSS < 100 MB and within 10% of the
-#    peak for 10,000 rows (write_contacts, peak_rss_mb).
-bench_memory = _needs_batch("memory")
+def bench_pacing(runs: int) -> dict[str, Any]:
+    """4. Pacing accuracy: `--rate 20` over 400 calls, from the sandbox's log."""
+    return batchbench.bench_pacing(_tools(), runs)
+
+
+def bench_memory(runs: int) -> dict[str, Any]:
+    """5. Memory: peak RSS of `batch --dry-run` over 10,000 and 1,000,000 rows."""
+    return batchbench.bench_memory(_tools(), runs)
+
 
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
@@ -302,45 +286,58 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "pacing": bench_pacing,
     "memory": bench_memory,
 }
-DEFAULT_RUNS = {"startup": 21, "validate": 5}
+DEFAULT_RUNS = {"startup": 21, "validate": 5, "batch_overhead": 3, "pacing": 3, "memory": 3}
 
 
 # ---------------------------------------------------------------------------- report
 
 
+def measured(results: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    for bench in results.values():
+        yield from bench.get("ratios", {}).items()
+        yield from bench.get("checks", {}).items()
+
+
+def shown(name: str, value: float) -> str:
+    unit = UNITS.get(name, "x")
+    if unit == " calls":
+        return f"{value:g}{unit}"
+    return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
+
+
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for bench in results.values():
-        for name, value in bench.get("ratios", {}).items():
-            if name not in TARGETS:
-                continue
-            target, sense = TARGETS[name]
-            met = value <= target if sense == "at most" else value >= target
-            found[name] = {"ratio": value, "target": f"{sense} {target:g}x", "met": met}
+    for name, value in measured(results):
+        verdict = met(name, value)
+        if verdict is None:
+            continue
+        target, sense = TARGETS[name]
+        unit = UNITS.get(name, "x")
+        found[name] = {"value": value, "target": f"{sense} {target:g}{unit}", "met": verdict}
+        if unit == "x":
+            found[name]["ratio"] = value
     return found
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"{'benchmark':<10} {'command':<34} {'median':>10} {'min':>10} {'max':>10}"]
+    lines = [f"{'benchmark':<14} {'command':<38} {'median':>10} {'min':>10} {'max':>10}"]
     for bench, result in results.items():
         if "figures" not in result:
-            lines.append(f"{bench:<10} {result.get('status', '')}: {result.get('reason', '')}")
+            lines.append(f"{bench:<14} {result.get('status', '')}: {result.get('reason', '')}")
             continue
         for name, fig in result["figures"].items():
             lines.append(
-                f"{bench:<10} {name:<34} {fig['median_s'] * 1000:>8.1f}ms "
+                f"{bench:<14} {name:<38} {fig['median_s'] * 1000:>8.1f}ms "
                 f"{fig['min_s'] * 1000:>8.1f}ms {fig['max_s'] * 1000:>8.1f}ms"
             )
     lines.append("")
-    lines.append(f"{'ratio':<34} {'measured':>9}  {'target':<12} met")
-    for bench in results.values():
-        for name, value in bench.get("ratios", {}).items():
-            target = TARGETS.get(name)
-            shown = f"{target[1]} {target[0]:g}x" if target else "-"
-            met = ""
-            if target:
-                met = "yes" if (value <= target[0]) == (target[1] == "at most") else "NO"
-            lines.append(f"{name:<34} {value:>8.2f}x  {shown:<12} {met}")
+    lines.append(f"{'measure':<34} {'measured':>11}  {'target':<18} met")
+    for name, value in measured(results):
+        target = TARGETS.get(name)
+        wanted = f"{target[1]} {target[0]:g}{UNITS.get(name, 'x')}" if target else "-"
+        verdict = met(name, value)
+        mark = "" if verdict is None else ("yes" if verdict else "NO")
+        lines.append(f"{name:<34} {shown(name, value):>11}  {wanted:<18} {mark}")
     return "\n".join(lines)
 
 

@@ -1,114 +1,70 @@
-"""A loopback stand-in for Telnyx's ai_calls endpoint, for the batch tests.
+"""The sandbox (``runner.sandbox.Sandbox``) as the batch tests use it: with a JSON-lines log, and
+answers scripted or held by POST number.
 
-Every complete POST is logged (in arrival order) once its body has been read, before any answer,
-so a request the client never heard back from still shows in the log: the server side is the
-truth about how many calls were placed. Individual POSTs (1-based, in arrival order) can be
-scripted: answer 429/500/422, or block until the test releases them.
+What reached the server is read back from the sandbox's own log file, which holds every call
+POST (in arrival order) before its answer is sent, so a request the client never heard back
+from is there too: the server side is the truth about how many calls were placed.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from runner.sandbox import Sandbox, Step
 
-@dataclass
-class Script:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    block: threading.Event | None = None  # hold the answer until this is set
+WAIT = 60  # seconds: only a bound for a hung test, never a pause
 
 
-class TelnyxStandIn:
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.truncated = 0  # requests cut off before their body was complete
-        self.scripts: dict[int, Script] = {}
-        self.reached: dict[int, threading.Event] = {}  # set when POST n arrives
-        self._lock = threading.Lock()
-        server = self
+def Script(status: int = 200, headers: dict[str, str] | None = None, body: Any = None) -> Step:
+    """A scripted answer: this status, these headers, this JSON body (else Telnyx's)."""
+    return Step(status=status, headers=tuple((headers or {}).items()), body=body)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else each answer waits 40 ms for a delayed ACK
 
-            def log_message(self, *args: object) -> None:
-                pass
+class LoggedSandbox:
+    def __init__(self, log: Path):
+        self.log = log
+        self.holds: dict[int, tuple[threading.Event, threading.Event]] = {}
+        self._planned = 0  # POSTs already covered by scripted steps
+        self.sandbox = Sandbox(log_path=str(log), on_record=self._on_record).start()
+        self.base_url = self.sandbox.base_url
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if len(raw) < length:
-                    # The client died mid-upload: no server acts on half a request.
-                    server.truncated += 1
-                    self.close_connection = True
-                    return
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
-                with server._lock:
-                    server.posts.append(
-                        {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-                    )
-                    n = len(server.posts)
-                    script = server.scripts.get(n, Script())
-                    reached = server.reached.get(n)
-                if reached is not None:
-                    reached.set()
-                if script.block is not None:
-                    script.block.wait(30)
-                payload = script.body
-                if payload is None and script.status == 200:
-                    to = body.get("To") if isinstance(body, dict) else None
-                    payload = {"call_sid": f"v3:call-{n}", "status": "queued", "to": to}
-                data = json.dumps(payload if payload is not None else {}).encode()
-                try:
-                    self.send_response(script.status)
-                    for name, value in script.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client went away (killed): the POST is logged all the same
+    def _on_record(self, record: dict[str, Any]) -> None:
+        # Runs in the handler thread after the record is logged and before the answer is sent.
+        hold = self.holds.get(record.get("seq", 0)) if record["kind"] == "request" else None
+        if hold is not None:
+            reached, release = hold
+            reached.set()
+            release.wait(WAIT)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+    def script(self, n: int, step: Step) -> None:
+        """Answer POST ``n`` (1-based, in arrival order) with ``step``; the others normally.
+        Call in increasing ``n``, before the POSTs arrive."""
+        if n <= self._planned:
+            raise ValueError("script POSTs in increasing order")
+        gap = n - 1 - self._planned
+        self.sandbox.add_steps([*([Step(times=gap)] if gap else []), step])
+        self._planned = n
+
+    def hold_at(self, n: int) -> tuple[threading.Event, threading.Event]:
+        """Hold the answer to POST ``n`` until released: (reached, release)."""
+        self.holds[n] = (threading.Event(), threading.Event())
+        return self.holds[n]
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v2"
-
-    def script(self, n: int, script: Script) -> None:
-        self.scripts[n] = script
-
-    def block_at(self, n: int) -> tuple[threading.Event, threading.Event]:
-        """Hold POST ``n``: returns (reached, release)."""
-        release = threading.Event()
-        self.scripts[n] = Script(block=release)
-        self.reached[n] = threading.Event()
-        return self.reached[n], release
+    def posts(self) -> list[dict[str, Any]]:
+        """The call POSTs in the sandbox's log file, in arrival order."""
+        if not self.log.exists():
+            return []
+        records = [json.loads(x) for x in self.log.read_text(encoding="utf-8").splitlines()]
+        return [r for r in records if r["kind"] == "request" and r.get("connection_id")]
 
     def numbers(self) -> list[str]:
-        with self._lock:
-            return [p["body"]["To"] for p in self.posts if isinstance(p["body"], dict)]
-
-    def start(self) -> TelnyxStandIn:
-        self.thread.start()
-        return self
+        return [p["body"]["To"] for p in self.posts]
 
     def stop(self) -> None:
-        for script in self.scripts.values():
-            if script.block is not None:
-                script.block.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for _, release in self.holds.values():
+            release.set()
+        self.sandbox.stop()

@@ -49,7 +49,7 @@ def test_ratios_are_medians_of_paired_rounds_and_targets_are_judged():
 
 
 def test_pacing_arithmetic():
-    run = load("run")
+    run = load("batchbench")
     steady = [i / 16 for i in range(400)]  # 16 calls per second, exact in binary
     assert abs(run.achieved_rate(steady) - 16) < 1e-9
     assert run.busiest_window(steady, 5.0) == 80
@@ -57,9 +57,28 @@ def test_pacing_arithmetic():
     assert run.busiest_window(burst, 5.0) == 101
 
 
-def test_contacts_are_streamed_and_distinct(tmp_path: Path):
-    run = load("run")
-    path = run.write_contacts(tmp_path / "contacts.csv", 1000)
+def test_contacts_are_streamed_distinct_and_valid(tmp_path: Path):
+    from runner.batch.phone import normalise
+
+    bench = load("batchbench")
+    path = bench.write_contacts(tmp_path / "contacts.csv", 1000)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "to,customer_name,appointment_time"
     assert len(set(lines[1:])) == 1000
+    numbers = [line.split(",")[0] for line in (lines[1], lines[-1])]
+    numbers.append("+1312" + str(2_000_000 + 7_999_999))  # the last number it can write
+    assert all(normalise(n) == n for n in numbers)  # valid numbers, not invalid rows
+
+
+def test_targets_for_absolute_figures():
+    run = load("run")
+    found = run.verdicts(
+        {
+            "pacing": {"checks": {"pacing_achieved_rate": 19.2, "pacing_busiest_5s_window": 101}},
+            "memory": {"checks": {"memory_1m_vs_10k_rows": 1.02}},
+        }
+    )
+    assert found["pacing_achieved_rate"]["met"] is True  # within 5% of 20
+    assert run.met("pacing_achieved_rate", 18.9) is False
+    assert found["pacing_busiest_5s_window"]["met"] is False
+    assert found["memory_1m_vs_10k_rows"]["met"] is True

@@ -1,4 +1,5 @@
-"""callprofile batch / batch-status through the CLI, against a loopback Telnyx stand-in."""
+"""callprofile batch / batch-status through the CLI, against the sandbox; its JSON-lines log
+is the record of what arrived."""
 
 from __future__ import annotations
 
@@ -17,17 +18,17 @@ from tests.batch_helpers import (
     write_contacts,
     write_profile,
 )
-from tests.batch_server import Script, TelnyxStandIn
+from tests.batch_server import LoggedSandbox, Script
 from tests.conftest import API_KEY
 
 FAST = ("--rate", "1000", "--concurrency", "8")
 
 
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 @pytest.fixture
@@ -50,7 +51,8 @@ def test_few_hundred_rows_each_called_once_and_a_rerun_sends_nothing(cli, env, s
     assert all(p["path"] == "/v2/texml/ai_calls/conn-batch" for p in server.posts)
     ledger = tmp_path / "c.csv.ledger.db"
     assert states(ledger) == {"placed": 300}
-    assert {r["call_sid"] for r in ledger_rows(ledger)} == {f"v3:call-{i}" for i in range(1, 301)}
+    answered = {p["response"]["call_sid"]: p["body"]["To"] for p in server.posts}
+    assert {r["call_sid"]: r["e164"] for r in ledger_rows(ledger)} == answered
     assert "placed        300" in result.stdout
 
     again = batch(cli, env, contacts)
@@ -284,7 +286,7 @@ def test_report_csv_escapes_formula_cells(cli, env, server, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [r["state"] for r in rows] == ["placed", "failed"]
     assert rows[0]["to"] == "'" + number(0)  # a leading + would start a formula
-    assert rows[0]["call_sid"] == "v3:call-1"
+    assert rows[0]["call_sid"] == server.posts[0]["response"]["call_sid"]
     assert rows[1]["error_code"] == "'=1+1"
     for row in rows:
         for cell in row.values():
@@ -362,6 +364,19 @@ def test_a_bad_api_key_stops_at_the_first_401_and_places_nothing(cli, env, serve
     assert len(server.posts) == 1
     assert "401" in result.stderr
     assert "failed" not in states(tmp_path / "c.csv.ledger.db")
+    closing = result.stderr.strip().splitlines()[-1]
+    assert "refused the API key (401)" in closing and "fix TELNYX_API_KEY" in closing
+    assert "rejected" not in closing  # no row was rejected: none failed
+
+
+def test_exit_4_for_rejected_rows_says_so(cli, env, server, tmp_path):
+    server.script(2, Script(422, body={"errors": [{"code": "10005", "title": "Not found"}]}))
+    result = batch(cli, env, write_contacts(tmp_path / "c.csv", many(3)), "--concurrency", "1")
+    assert result.exit_code == 4, result.stderr
+    closing = result.stderr.strip().splitlines()[-1]
+    assert closing == (
+        "callprofile: some calls were rejected by Telnyx (failed rows are not retried)"
+    )
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(cli, env, server, tmp_path, monkeypatch):

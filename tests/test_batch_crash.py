@@ -1,9 +1,12 @@
 """Exactly once across crashes, Ctrl-C and a second process: ``python -m runner batch`` runs as
-a subprocess against the loopback stand-in and is killed at exact points of the protocol.
+a subprocess against the sandbox (``runner.sandbox.Sandbox``, in this process, with a JSON-lines
+log) and is killed at exact points of the protocol. What reached the server is read from the
+sandbox's own log file.
 
-Points are reached without sleeping: either the stand-in holds the Nth POST until the test
-releases it, or the engine's test hook (CALLPROFILE_TEST_KILL_AFTER) SIGKILLs the process right
-after its Nth claim or Nth answer.
+Points are reached without sleeping: either the sandbox holds its answer to the Nth POST until
+the test releases it (its ``on_record`` hook runs after the record is logged and before the
+answer is sent), or the engine's test hook (CALLPROFILE_TEST_KILL_AFTER) SIGKILLs the process
+right after its Nth claim or Nth answer.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch_helpers import ledger_rows, many, number, write_contacts, write_profile
-from tests.batch_server import TelnyxStandIn
+from tests.batch_server import LoggedSandbox
 from tests.conftest import API_KEY, ROOT, assert_no_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -27,16 +30,16 @@ WAIT = 60  # seconds: only a bound for a hung test, never a pause
 
 
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 class Batch:
     """One ``callprofile batch`` process, its stderr read line by line."""
 
-    def __init__(self, tmp_path: Path, server: TelnyxStandIn, *args: str, hook: str = ""):
+    def __init__(self, tmp_path: Path, server: LoggedSandbox, *args: str, hook: str = ""):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
         env.update(TELNYX_API_KEY=API_KEY, TELNYX_BASE_URL=server.base_url, NO_COLOR="1")
         env["PYTHONPATH"] = str(ROOT)
@@ -83,16 +86,18 @@ class Batch:
         return "".join(self.stderr)
 
 
-def check_exactly_once(tmp_path: Path, server: TelnyxStandIn, rows: int) -> list[dict]:
-    """No number got two POSTs; every row is in the ledger; placed rows match a POST."""
-    sent = Counter(server.numbers())
+def check_exactly_once(tmp_path: Path, server: LoggedSandbox, rows: int) -> list[dict]:
+    """From the sandbox's log: no number got two calls. From the ledger: every row is there,
+    and each placed row's call_sid is the one the sandbox answered for that number."""
+    calls = server.posts
+    sent = Counter(c["body"]["To"] for c in calls)
     assert max(sent.values()) == 1, [n for n, c in sent.items() if c > 1]
     ledger = ledger_rows(tmp_path / "c.csv.ledger.db")
     assert [r["row_no"] for r in ledger] == list(range(2, rows + 2))
-    posted_sid = {f"v3:call-{i}": p["body"]["To"] for i, p in enumerate(server.posts, start=1)}
+    answered = {c["response"].get("call_sid"): c["body"]["To"] for c in calls}
     for row in ledger:
         if row["state"] == "placed":
-            assert posted_sid[row["call_sid"]] == row["e164"]
+            assert answered[row["call_sid"]] == row["e164"]
     return ledger
 
 
@@ -105,8 +110,8 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     assert first.wait() == -signal.SIGKILL
     killed_before_post = len(server.posts)
 
-    # 2. Killed while a POST is on the wire (the stand-in holds it, unanswered).
-    reached, release = server.block_at(killed_before_post + 30)
+    # 2. Killed while a POST is on the wire (the sandbox holds its answer).
+    reached, release = server.hold_at(killed_before_post + 30)
     second = Batch(tmp_path, server, "--concurrency", "4")
     assert reached.wait(WAIT)
     second.proc.kill()
@@ -129,8 +134,8 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     unknown = [r for r in ledger if r["state"] == "unknown"]
     # The claim-then-kill row was never sent, and it was not sent after the restart either.
     assert any(r["e164"] not in sent for r in unknown)
-    # The held POST and the answered-but-unrecorded POST reached the stand-in exactly once.
-    assert server.posts[killed_before_post + 30 - 1]["body"]["To"] in {r["e164"] for r in unknown}
+    # The held POST and the answered-but-unrecorded POST reached the sandbox exactly once.
+    assert server.numbers()[killed_before_post + 30 - 1] in {r["e164"] for r in unknown}
     assert len([r for r in unknown if r["e164"] in sent]) >= 2
     assert all(r["e164"] in sent for r in ledger if r["state"] == "placed")
     assert len(Path(tmp_path / "r.csv").read_text().splitlines()) == 301
@@ -144,7 +149,7 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
 def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(20))
-    reached, release = server.block_at(5)
+    reached, release = server.hold_at(5)
     run = Batch(tmp_path, server, "--concurrency", "1")
     assert reached.wait(WAIT)
     run.proc.send_signal(signal.SIGINT)
@@ -165,7 +170,7 @@ def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
 def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path, server):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(10))
-    reached, release = server.block_at(3)
+    reached, release = server.hold_at(3)
     run = Batch(tmp_path, server, "--concurrency", "1")
     try:
         assert reached.wait(WAIT)
@@ -187,7 +192,7 @@ def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path,
 def test_a_second_process_on_the_same_batch_refuses(tmp_path, server, cli, monkeypatch):
     profiles = write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(6))
-    reached, release = server.block_at(1)
+    reached, release = server.hold_at(1)
     first = Batch(tmp_path, server, "--concurrency", "1")
     try:
         assert reached.wait(WAIT)

@@ -13,7 +13,7 @@ from runner.batch.pacing import TokenBucket
 from runner.batch.window import Window, WindowError, check
 from runner.store import Store
 from tests.batch_helpers import many, states, write_contacts, write_profile
-from tests.batch_server import Script, TelnyxStandIn
+from tests.batch_server import LoggedSandbox, Script
 from tests.conftest import API_KEY
 
 NINE_TO_EIGHT = Window.parse("09:00-20:00")
@@ -78,10 +78,10 @@ def test_bad_window_flag_is_a_usage_error(cli, tmp_path):
 
 
 @pytest.fixture
-def server():
-    stand_in = TelnyxStandIn().start()
-    yield stand_in
-    stand_in.stop()
+def server(tmp_path):
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()
 
 
 def options(tmp_path, server, contacts, **kw):
@@ -196,12 +196,16 @@ def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
         wait=clock.wait,
         observer=lambda e, t, v: events.append((e, t, v, threading.current_thread().name)),
     )
+    gate_events: list[tuple[str, float]] = []
+    gate = TokenBucket(
+        50, clock=clock.now, wait=clock.wait, observer=lambda e, t, v: gate_events.append((e, t))
+    )
     client = submit.make_client(max_connections=4)
     try:
         outcome = engine.run(
             store,
             options(tmp_path, server, contacts, concurrency=4),
-            engine.Hooks(limiter=limiter, client=client),
+            engine.Hooks(limiter=limiter, gate=gate, client=client),
         )
     finally:
         client.close()
@@ -218,6 +222,11 @@ def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
     # The 429 was not a call: its row was sent again, and every number was placed once.
     assert len(server.posts) == 41
     assert Counter(server.numbers()).most_common(1)[0][1] == 2
+    # Every POST (the 429's resend too) waited for the gate after its claim, and the 429 paused
+    # the gate as well: rows already claimed were held too.
+    assert [e for e, _ in gate_events].count("grant") == 41
+    gate_pauses = [t for e, t in gate_events if e == "pause"]
+    assert len(gate_pauses) == 1 and gate_pauses[0] >= started
 
 
 def test_deferred_rows_mean_exit_6_until_the_batch_is_finished(tmp_path, server):

@@ -19,6 +19,9 @@ from runner.store import Store
 
 def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:
     seen = sqlite3.connect("")
+    # A temporary database spills to disk past its page cache; SQLite's default cache (2 MB)
+    # would make a long file's peak memory 2 MB higher than a short one's.
+    seen.execute("PRAGMA cache_size = -256")  # KiB
     seen.execute("CREATE TABLE seen (e164 TEXT PRIMARY KEY, row_no INTEGER) WITHOUT ROWID")
     stats = dict.fromkeys(("rows", "send", "invalid", "duplicate", "dnc", "deferred"), 0)
     try:

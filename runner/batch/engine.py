@@ -96,6 +96,8 @@ class Hooks:
 
     now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
     limiter: TokenBucket | None = None
+    gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
+    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
     client: Any = None  # an httpx.Client
     stopper: Stopper = field(default_factory=Stopper)
     on_row: Callable[[RowEvent], None] = lambda event: None
@@ -147,6 +149,10 @@ class _Run:
         self.inflight: set[int] = set()
         self.budget = Budget(opts.max_calls)
         self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
+        # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
+        # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
+        self.gate = hooks.gate or self.limiter.twin()
         self.jobs: queue.Queue[Prepared | None] = queue.Queue(maxsize=max(2, opts.concurrency * 2))
         self.kill = _kill_hook()
         self.claims = 0
@@ -193,7 +199,7 @@ class _Run:
                 self.count("done")
                 self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
             return
-        if stopper.stopping:
+        if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
             ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
             self.budget.release()
@@ -220,8 +226,10 @@ class _Run:
 
         def pause_everyone(seconds: float) -> None:
             self.limiter.pause(seconds)
+            self.gate.pause(seconds)  # rows already claimed wait too
             self.hooks.on_notice(f"Telnyx answered 429: pausing every worker for {seconds:.1f}s")
             self.limiter.acquire(cancelled=hard.is_set)
+            self.gate.acquire(cancelled=hard.is_set)
 
         prepared = submit.prepare(
             job.request.connection_id,
@@ -233,7 +241,7 @@ class _Run:
             prepared,
             client=self.hooks.client,
             max_retries=self.opts.max_retries,
-            sleep=hard.wait,
+            sleep=self.hooks.sleep or hard.wait,
             wait_for_rate_limit=pause_everyone,
         )
 

@@ -61,6 +61,10 @@ class TokenBucket:
                     delay = (1.0 - self._tokens) / self.rate
             self._wait(delay)
 
+    def twin(self) -> TokenBucket:
+        """A second bucket with the same rate, burst, clock and wait (and no observer)."""
+        return TokenBucket(self.rate, self.burst, clock=self.clock, wait=self._wait)
+
     def pause(self, seconds: float) -> None:
         """Hold every worker for ``seconds`` (a 429's Retry-After), then restart slowly."""
         with self._lock:

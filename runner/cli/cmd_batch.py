@@ -5,6 +5,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,11 @@ from runner.exitcodes import ExitCode
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+# Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
+# 429 pauses and retries. Tests replace both with a fake clock, so a Retry-After costs no real
+# time. ``wait`` None: waits that a second Ctrl-C cuts short.
+clock: Callable[[], float] = time.monotonic
+wait: Callable[[float], object] | None = None
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -123,6 +129,7 @@ def batch(
     """
     from runner import secrets, submit
     from runner.batch import engine
+    from runner.batch.pacing import TokenBucket
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
@@ -166,6 +173,8 @@ def batch(
         on_dry_run=view.dry_run,
         on_notice=view.notice,
     )
+    hooks.limiter = TokenBucket(rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
+    hooks.sleep = wait
     client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
     hooks.client = client
     hooks.stopper.install(view.interrupted)
@@ -301,12 +310,28 @@ class _View:
             click.echo(line)
         if outcome.stopped and outcome.stopped != "done":
             self._err(f"callprofile: stopped early: {outcome.stopped}")
-        self._err(explain(outcome.exit_code()))
+        self._err(closing(outcome))
         if self.opts.report:
             self._err(f"callprofile: report written to {self.opts.report}")
 
     def _err(self, text: str) -> None:
         click.echo(text, err=True)
+
+
+def closing(outcome: Any) -> str:
+    """The last line: what the exit code means for this run. Exit 4 has two causes, and a
+    401 that stopped the batch must not be reported as rows rejected by Telnyx."""
+    code = outcome.exit_code()
+    failed = outcome.summary.counts.get("failed", 0) if outcome.summary is not None else 0
+    if code == ExitCode.REJECTED and outcome.stop_code == ExitCode.REJECTED:
+        text = (
+            "callprofile: Telnyx refused the API key (401), so the batch stopped; the rows not "
+            "called stay pending: fix TELNYX_API_KEY and run the same command again"
+        )
+        if failed:
+            text += f" ({failed} row(s) were rejected by Telnyx before that and are not retried)"
+        return text
+    return explain(code)
 
 
 def explain(code: int) -> str:

@@ -1,0 +1,331 @@
+"""Benchmarks 3-5: batch overhead, pacing accuracy and memory (run by benchmarks/run.py).
+
+Every measurement talks to ``callprofile sandbox`` started as its own process with its own
+JSON-lines log, so the server costs the same for both sides of a comparison and the figures
+about what arrived (how many calls, when) come from the server's log, not from the client.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+PROFILE = "appointment-reminder"
+OVERHEAD_CALLS = 2000
+OVERHEAD_CONCURRENCY = 8
+PACING_CALLS = 400
+PACING_RATE = 20.0
+MEMORY_ROWS = (10_000, 1_000_000)
+
+
+@dataclass
+class Tools:
+    """What the benchmarks run: the benchmark venv's interpreter and entry point."""
+
+    python: Path
+    callprofile: Path
+    root: Path  # this checkout (for profiles/)
+    work: Path  # scratch directory
+    env: dict[str, str]
+
+
+# ---------------------------------------------------------------------------- inputs and arithmetic
+
+
+def write_contacts(path: Path, rows: int) -> Path:
+    """A contacts CSV of ``rows`` distinct, valid US numbers (exchanges 200-999 of area code
+    312: up to 8,000,000 rows), written as a stream (a million rows is about 45 MB and never
+    held in memory)."""
+    if rows > 8_000_000:
+        raise ValueError("at most 8,000,000 distinct numbers")
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("to,customer_name,appointment_time\n")
+        for n in range(rows):
+            fh.write(f"+1312{2_000_000 + n:07d},Customer {n},Tuesday 3 PM\n")
+    return path
+
+
+def achieved_rate(timestamps: list[float]) -> float:
+    """Calls per second between the first and the last call."""
+    ordered = sorted(timestamps)
+    if len(ordered) < 2 or ordered[-1] == ordered[0]:
+        return float("inf") if len(ordered) > 1 else 0.0
+    return (len(ordered) - 1) / (ordered[-1] - ordered[0])
+
+
+def busiest_window(timestamps: list[float], window: float = 5.0) -> int:
+    """The most calls in any rolling ``window`` seconds (half-open: [t, t + window))."""
+    ordered = sorted(timestamps)
+    most = start = 0
+    for end, moment in enumerate(ordered):
+        while ordered[start] <= moment - window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def peak_rss_mb(python: Path, argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Peak resident memory of one command, in MB, measured by a fresh wrapper process so
+    earlier children do not count (RUSAGE_CHILDREN's ru_maxrss is the largest child)."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL)\n"
+        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(kb, done.returncode)\n"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe, *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    kb, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{out.stderr}")
+    return int(kb) / 1024
+
+
+def log_calls(log: Path) -> list[dict[str, Any]]:
+    """The call POSTs the sandbox recorded, in arrival order."""
+    calls = []
+    with open(log, encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            if record.get("kind") == "request" and record.get("connection_id"):
+                calls.append(record)
+    return calls
+
+
+def arrival(record: dict[str, Any]) -> float:
+    """A log record's time (ISO 8601, milliseconds, UTC) as seconds since the epoch."""
+    return datetime.fromisoformat(record["time"].replace("Z", "+00:00")).timestamp()
+
+
+# ---------------------------------------------------------------------------- the sandbox process
+
+
+@dataclass
+class SandboxProcess:
+    base_url: str
+    log: Path
+
+
+@contextmanager
+def sandbox(tools: Tools, log: Path) -> Iterator[SandboxProcess]:
+    """``callprofile sandbox --port 0 --log LOG`` as a separate process; its per-request stdout
+    lines are drained by a thread so the pipe never fills."""
+    log.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [str(tools.callprofile), "sandbox", "--port", "0", "--log", str(log)],
+        env=tools.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if "listening on " not in first:
+            raise SystemExit(f"the sandbox did not start: {first!r}")
+        url = first.rsplit(" ", 1)[1].strip()
+        drain = threading.Thread(target=proc.stdout.read, daemon=True)
+        drain.start()
+        yield SandboxProcess(base_url=f"{url}/v2", log=log)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _run(argv: list[str], tools: Tools, cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=tools.env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise SystemExit(
+            f"benchmark command failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]}"
+        )
+    return elapsed
+
+
+def _batch_argv(tools: Tools, contacts: Path, ledger: Path, base_url: str, *extra: str) -> list:
+    return [
+        str(tools.callprofile),
+        "--profiles-dir",
+        str(tools.root / "profiles"),
+        "batch",
+        PROFILE,
+        "--contacts",
+        str(contacts),
+        "--ledger",
+        str(ledger),
+        "--base-url",
+        base_url,
+        *extra,
+    ]
+
+
+def _figure(samples: list[float]) -> dict[str, Any]:
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "runs": len(samples),
+        "samples_s": samples,
+    }
+
+
+# ---------------------------------------------------------------------------- 3. batch overhead
+
+
+def bench_batch_overhead(tools: Tools, runs: int) -> dict[str, Any]:
+    """``callprofile batch`` (ledger on, pacing out of the way) against raw httpx POSTs of the
+    same pre-rendered bodies at the same concurrency; each round runs both, in turn, against a
+    fresh sandbox process. Throughput is calls per second of the whole command."""
+    work = tools.work / "overhead"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    contacts = write_contacts(work / "contacts.csv", OVERHEAD_CALLS)
+    # The raw loop's bodies are exactly what the batch would send (secrets shown: no profile
+    # here has any, and the sandbox masks them in its log regardless).
+    dry = subprocess.run(
+        [
+            *_batch_argv(tools, contacts, work / "unused.db", "http://127.0.0.1:9/v2"),
+            "--dry-run",
+            "--show-secrets",
+        ],
+        cwd=work,
+        env=tools.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [json.loads(line) for line in dry.stdout.splitlines()]
+    if len(lines) != OVERHEAD_CALLS or len({x["connection_id"] for x in lines}) != 1:
+        raise SystemExit("the dry run did not give one body per row for one connection")
+    bodies = work / "bodies.jsonl"
+    bodies.write_text(
+        "".join(json.dumps(x["body"], ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
+    )
+    connection = lines[0]["connection_id"]
+    rate = "1000"  # the highest --rate: the token bucket never holds a worker back here
+    concurrency = str(OVERHEAD_CONCURRENCY)
+
+    samples: dict[str, list[float]] = {"callprofile batch": [], "raw httpx loop": []}
+    steady: dict[str, list[float]] = {"callprofile batch": [], "raw httpx loop": []}
+    for round_no in range(runs + 1):  # round 0 warms caches and is not counted
+        for name in samples:
+            with sandbox(tools, work / "sandbox.jsonl") as server:
+                if name == "callprofile batch":
+                    ledger = work / f"ledger-{round_no}.db"
+                    argv = _batch_argv(tools, contacts, ledger, server.base_url)
+                    argv += ["--rate", rate, "--concurrency", concurrency]
+                else:
+                    url = f"{server.base_url}/texml/ai_calls/{connection}"
+                    argv = [str(tools.python), str(Path(__file__).parent / "raw_loop.py")]
+                    argv += ["--url", url, "--bodies", str(bodies), "--concurrency", concurrency]
+                elapsed = _run(argv, tools, cwd=work)
+            calls = log_calls(server.log)
+            answered = [c for c in calls if (c.get("response") or {}).get("status") == 200]
+            if len(calls) != OVERHEAD_CALLS or len(answered) != OVERHEAD_CALLS:
+                raise SystemExit(f"{name}: the sandbox logged {len(calls)} calls, not 2000 x 200")
+            if round_no:
+                samples[name].append(elapsed)
+                times = [arrival(c) for c in calls]
+                steady[name].append(achieved_rate(times))
+    figures = {name: _figure(values) for name, values in samples.items()}
+    pairs = zip(samples["raw httpx loop"], samples["callprofile batch"], strict=True)
+    # Throughput ratio = raw time / batch time, per round; the median of the rounds.
+    throughput = statistics.median(raw / batch for raw, batch in pairs)
+    per_second = {name: OVERHEAD_CALLS / fig["median_s"] for name, fig in figures.items()}
+    steady_pairs = zip(steady["callprofile batch"], steady["raw httpx loop"], strict=True)
+    return {
+        "calls": OVERHEAD_CALLS,
+        "concurrency": OVERHEAD_CONCURRENCY,
+        "figures": figures,
+        "calls_per_second": per_second,
+        "steady_calls_per_second": {k: statistics.median(v) for k, v in steady.items()},
+        "ratios": {
+            "batch_vs_raw_throughput": throughput,
+            "batch_vs_raw_steady_rate": statistics.median(b / r for b, r in steady_pairs),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- 4. pacing accuracy
+
+
+def bench_pacing(tools: Tools, runs: int) -> dict[str, Any]:
+    """``--rate 20`` over 400 calls; the achieved rate and the busiest rolling 5 s window are
+    computed from the arrival times in the sandbox's log."""
+    work = tools.work / "pacing"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    contacts = write_contacts(work / "contacts.csv", PACING_CALLS)
+    rates: list[float] = []
+    windows: list[int] = []
+    samples: list[float] = []
+    for round_no in range(runs):
+        with sandbox(tools, work / "sandbox.jsonl") as server:
+            argv = _batch_argv(tools, contacts, work / f"ledger-{round_no}.db", server.base_url)
+            argv += ["--rate", f"{PACING_RATE:g}", "--concurrency", "4"]
+            samples.append(_run(argv, tools, cwd=work))
+        times = [arrival(c) for c in log_calls(server.log)]
+        if len(times) != PACING_CALLS:
+            raise SystemExit(f"pacing: the sandbox logged {len(times)} calls, not {PACING_CALLS}")
+        rates.append(achieved_rate(times))
+        windows.append(busiest_window(times, 5.0))
+    rate = statistics.median(rates)
+    return {
+        "calls": PACING_CALLS,
+        "rate": PACING_RATE,
+        "figures": {f"batch --rate {PACING_RATE:g} ({PACING_CALLS} calls)": _figure(samples)},
+        "achieved_rates": rates,
+        "busiest_5s_windows": windows,
+        "checks": {
+            "pacing_achieved_rate": rate,
+            "pacing_busiest_5s_window": max(windows),  # the worst round, not the median
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- 5. memory
+
+
+def bench_memory(tools: Tools, runs: int) -> dict[str, Any]:
+    """Peak RSS of ``batch --dry-run`` over 10,000 and 1,000,000 generated rows."""
+    work = tools.work / "memory"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    peaks: dict[str, list[float]] = {}
+    times: dict[str, list[float]] = {}
+    for rows in MEMORY_ROWS:
+        contacts = write_contacts(work / f"contacts-{rows}.csv", rows)
+        argv = _batch_argv(tools, contacts, work / "unused.db", "http://127.0.0.1:9/v2")
+        argv.append("--dry-run")
+        label = f"batch --dry-run, {rows:,} rows"
+        # A million rows takes about seven minutes: one round (peak RSS varies by well under
+        # 1% between runs, unlike wall time).
+        rounds = runs if rows <= 10_000 else 1
+        for _ in range(rounds):
+            start = time.perf_counter()
+            peaks.setdefault(label, []).append(peak_rss_mb(tools.python, argv, work, tools.env))
+            times.setdefault(label, []).append(time.perf_counter() - start)
+        contacts.unlink()
+    small, large = (statistics.median(v) for v in peaks.values())
+    return {
+        "figures": {label: _figure(values) for label, values in times.items()},
+        "peak_rss_mb": {label: statistics.median(v) for label, v in peaks.items()},
+        "peak_rss_samples_mb": peaks,
+        "checks": {
+            "memory_peak_rss_1m_rows_mb": large,
+            "memory_1m_vs_10k_rows": large / small,
+        },
+    }
