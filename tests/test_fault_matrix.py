@@ -23,7 +23,9 @@ import pytest
 from runner.sandbox import Sandbox, Step, parse_spec
 from tests.batch_helpers import ledger_rows, many, number, write_contacts, write_profile
 from tests.conftest import API_KEY
-from tests.submit_data import PROFILE, TO
+from tests.submit_data import TO
+
+pytest_plugins = ["tests.submit_helpers"]  # fixtures: profile_dir, waits
 
 NOT_PROCESSED = (429, 401)  # answers after which the same request may arrive again
 
@@ -95,38 +97,20 @@ RUN_CASES = {
 }
 
 
-@pytest.fixture
-def run_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "profiles"
-    root.mkdir()
-    (root / "reminder.yaml").write_text(PROFILE, encoding="utf-8")
-    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
-    return root
-
-
-@pytest.fixture
-def run_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    from runner.cli import cmd_run
-
-    recorded: list[float] = []
-    monkeypatch.setattr(cmd_run, "wait", recorded.append)
-    return recorded
-
-
 @pytest.mark.parametrize("case", list(RUN_CASES))
-def test_run_fault_matrix_never_sends_a_call_twice(case, cli, run_profile, sandbox_log, run_waits):
+def test_run_fault_matrix_never_sends_a_call_twice(case, cli, profile_dir, sandbox_log, waits):
     script, extra, code, posts, waits = RUN_CASES[case]
     server = sandbox_log(*script)
     result = cli(
         "run", "reminder", "--to", TO, "--base-url", server.base_url, *extra,
-        profiles_dir=run_profile,
+        profiles_dir=profile_dir,
     )  # fmt: skip
     assert result.exit_code == code, result.stderr
     assert "Traceback" not in result.stderr
     calls = assert_no_call_twice(sandbox_log.log)
     assert len(calls) == posts
     assert {c["body"]["To"] for c in calls} == {TO}
-    assert run_waits == waits
+    assert waits == waits
     if code == 5:
         assert "outcome unknown" in result.stderr
     if case == "429 then 200":
@@ -135,7 +119,7 @@ def test_run_fault_matrix_never_sends_a_call_twice(case, cli, run_profile, sandb
 
 
 def test_run_connection_refused_is_retried_and_the_call_arrives_once(
-    cli, run_profile, sandbox_log, monkeypatch
+    cli, profile_dir, sandbox_log, monkeypatch
 ):
     from runner.cli import cmd_run
 
@@ -155,7 +139,7 @@ def test_run_connection_refused_is_retried_and_the_call_arrives_once(
     monkeypatch.setattr(cmd_run, "wait", start_sandbox_instead_of_waiting)
     result = cli(
         "run", "reminder", "--to", TO, "--base-url", f"http://127.0.0.1:{port}/v2",
-        profiles_dir=run_profile,
+        profiles_dir=profile_dir,
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert len(waits) == 1 and "connection failed" in result.stderr
