@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -20,7 +20,6 @@ class Diagnostic:
     severity: Severity = "error"
     json_path: str | None = None
     origin: str | None = None  # a flag or a contacts row when the value did not come from a file
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def where(self) -> str:
@@ -39,9 +38,7 @@ class Diagnostic:
         return (self.file or self.origin or "", self.line or 0, self.col or 0, self.code)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("extra")
-        return out
+        return asdict(self)
 
 
 class ProfileError(Exception):

@@ -41,7 +41,6 @@ class Request:
     provenance: Provenance = field(repr=False)
     sensitive: set[Path] = field(default_factory=set)  # body paths, e.g. ("SipAuthPassword",)
     connection_id_sensitive: bool = False
-    variables: dict[str, str] = field(default_factory=dict, repr=False)
 
     def origin(self, path: Path) -> str | None:
         """Where the value at body ``path`` came from: ``file:line:col`` or the flag."""
@@ -167,7 +166,6 @@ def build(
         provenance=prov,
         sensitive=sensitive,
         connection_id_sensitive=("connection_id",) in rendered.sensitive,
-        variables=dict(values),
     )
     problems = validate(request)
     if not request.connection_id.strip():

@@ -41,10 +41,6 @@ def request_schema() -> dict[str, Any]:
     return load(REQUEST)
 
 
-def profile_schema() -> dict[str, Any]:
-    return load(PROFILE)
-
-
 def request_fields() -> list[str]:
     """Every field the endpoint accepts, in the schema's order (refused fields excluded)."""
     props = request_schema()["properties"]

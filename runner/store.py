@@ -20,10 +20,6 @@ _NAME = re.compile(NAME_PATTERN)
 SUFFIXES = (".yaml", ".yml")
 
 
-def default_profiles_dir() -> Path:
-    return Path(os.environ.get("CALLPROFILE_DIR") or "profiles")
-
-
 @dataclass
 class Profile:
     name: str

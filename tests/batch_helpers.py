@@ -51,22 +51,21 @@ def many(n: int, start: int = 0) -> list[dict[str, str]]:
     return [{"to": number(i), "name": f"Person {i}"} for i in range(start, start + n)]
 
 
-def ledger_rows(path: Path) -> list[dict[str, Any]]:
+def _query(path: Path, sql: str) -> list[dict[str, Any]]:
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute("SELECT * FROM rows ORDER BY batch_id, row_no")]
+        return [dict(r) for r in db.execute(sql)]
     finally:
         db.close()
+
+
+def ledger_rows(path: Path) -> list[dict[str, Any]]:
+    return _query(path, "SELECT * FROM rows ORDER BY batch_id, row_no")
 
 
 def ledger_events(path: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(path)
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id")]
-    finally:
-        db.close()
+    return _query(path, "SELECT * FROM events ORDER BY id")
 
 
 def states(path: Path) -> dict[str, int]:

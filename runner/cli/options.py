@@ -54,6 +54,13 @@ def ordered_sets(
     return [(kind, queues[kind].pop(0)) for kind in kinds]
 
 
+def _apply(decorators: list[Callable[..., Any]], func: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply option decorators so they list in --help in the order written."""
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     decorators = [
         click.option(
@@ -96,9 +103,7 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="YAML/JSON mapping of variable values (repeatable; --var wins).",
         ),
     ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _apply(decorators, func)
 
 
 def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
@@ -144,6 +149,4 @@ def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--show-secrets", is_flag=True, help="With --dry-run: print secret values."),
     ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _apply(decorators, func)

@@ -51,10 +51,6 @@ class Rule:
     why: str  # why it matters, one line
     check: Callable[..., Iterable[Finding]] | None = None  # None: reported elsewhere
 
-    @property
-    def silenceable(self) -> bool:
-        return self.check is not None
-
 
 def rule_table(rules: Iterable[Rule]) -> list[dict[str, str]]:
     return [

@@ -321,5 +321,3 @@ RULES: tuple[Rule, ...] = (
         unused_fragment,
     ),
 )
-
-BY_CODE = {rule.code: rule for rule in RULES}
