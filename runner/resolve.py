@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.profile_check import check_source
 from runner.store import Profile, Store
 
 CODE_CYCLE = "CP012"
@@ -51,7 +50,7 @@ def chain(store: Store, name: str, *, origin: str | None = None) -> list[Profile
                     if all(d.file is None for d in exc.diagnostics)
                     else exc.diagnostics
                 ) from None
-        found = check_source(profile.source)
+        found = profile.problems
         problems.extend(found)
         if any(d.severity == "error" for d in found):
             raise ProfileError(problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,14 @@ class Profile:
     @property
     def file(self) -> str:
         return self.source.file
+
+    @cached_property
+    def problems(self) -> list[Diagnostic]:
+        """The file's profile-schema findings, computed once: a fragment is shared by many
+        chains, and validate resolves each chain more than once."""
+        from runner.profile_check import check_source
+
+        return check_source(self.source)
 
     @property
     def data(self) -> dict[str, Any]:

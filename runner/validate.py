@@ -13,7 +13,6 @@ from runner.examples import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: r
     stand_ins,
 )
 from runner.flow import build
-from runner.profile_check import check_source
 from runner.resolve import chain
 from runner.store import Profile, Store
 
@@ -108,7 +107,7 @@ def extending(store: Store, names: set[str]) -> list[str]:
 
 def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
     profile = store.load(name)
-    problems = check_source(profile.source)
+    problems = list(profile.problems)
     if any(d.severity == "error" for d in problems):
         return problems
     chain(store, name)  # raises on cycles, missing parents, parents' schema errors
