@@ -1,6 +1,6 @@
 """callprofile: place Telnyx AI calls from named, version-controlled YAML profiles.
 
-The package is importable without click; the flow lives in :mod:`runner.flow`.
+The package is importable without click; the flow lives in :mod:`runner.flow.build`.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """The fast paths behind the start-up targets never change an answer.
 
-``runner.fastschema`` answers "valid?" without jsonschema, and ``render`` substitutes plain
+``runner.schema.fast`` answers "valid?" without jsonschema, and ``render`` substitutes plain
 ``{{ name }}`` templates without Jinja. Both are only allowed to be faster: the validator must
 never accept what jsonschema rejects, and the substitution must produce Jinja's exact text.
 """
@@ -17,8 +17,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner import fastschema, schema_errors, schemas
-from runner.render import environment, simple_parts
+from runner.schema import errors as schema_errors
+from runner.schema import fast as fastschema
+from runner.schema import files as schemas
+from runner.templates.render import environment, simple_parts
 from tests.conftest import EXAMPLE_PROFILES, ROOT
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,7 +152,7 @@ def test_fast_validator_answers_the_common_case():
     """Valid requests and the example profiles are accepted without jsonschema (else the fast
     path would silently be dead and the start-up target missed)."""
     assert fastschema.check(schemas.load(schemas.REQUEST), VALID_REQUEST)
-    from runner.yamlsource import load_file
+    from runner.profiles.source import load_file
 
     for path in EXAMPLE_PROFILES.rglob("*.yaml"):
         data = load_file(str(path)).data

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.flow import build
-from runner.overrides import Overrides
-from runner.profile_check import check_source
-from runner.store import Store
-from runner.yamlsource import load_text
+from runner.flow.build import build
+from runner.profiles.overrides import Overrides
+from runner.profiles.source import load_text
+from runner.profiles.store import Store
+from runner.schema.check import check_source
 from tests.conftest import EXAMPLE_PROFILES
 
 FILE = "fuzz.yaml"

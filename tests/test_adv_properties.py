@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner import schemas
 from runner.diagnostics import ProfileError
-from runner.flow import build
-from runner.merge import Layer, merge, strip_nulls
-from runner.overrides import Overrides
-from runner.render import is_template
-from runner.store import Store
+from runner.flow.build import build
+from runner.profiles.merge import Layer, merge, strip_nulls
+from runner.profiles.overrides import Overrides
+from runner.profiles.store import Store
+from runner.schema import files as schemas
+from runner.templates.render import is_template
 from tests.conftest import EXAMPLE_PROFILES
 
 MISSING = object()

@@ -11,7 +11,7 @@ import pytest
 from runner.batch import engine
 from runner.batch.pacing import TokenBucket
 from runner.batch.window import Window, WindowError, check
-from runner.store import Store
+from runner.profiles.store import Store
 from tests.batch_helpers import many, states, write_contacts, write_profile
 from tests.batch_server import LoggedSandbox, Script
 from tests.conftest import API_KEY
@@ -96,7 +96,7 @@ def options(tmp_path, server, contacts, **kw):
 
 
 def test_rows_outside_the_window_stay_deferred_until_a_later_run(tmp_path, server):
-    from runner import submit
+    from runner.send import submit
 
     store = Store(write_profile(tmp_path))
     rows = [
@@ -183,7 +183,7 @@ def test_pause_holds_every_thread_until_it_ends():
 
 
 def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
-    from runner import submit
+    from runner.send import submit
 
     store = Store(write_profile(tmp_path))
     contacts = write_contacts(tmp_path / "c.csv", many(40))
@@ -230,7 +230,7 @@ def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
 
 
 def test_deferred_rows_mean_exit_6_until_the_batch_is_finished(tmp_path, server):
-    from runner import submit
+    from runner.send import submit
 
     store = Store(write_profile(tmp_path))
     rows = [{"to": NEW_YORK, "name": "ny"}, {"to": "+1555", "name": "invalid"}]

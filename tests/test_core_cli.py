@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runner import profile_schema, schemas
+from runner.schema import files as schemas
+from runner.schema import profile as profile_schema
 from tests.conftest import ROOT
 from tests.core_helpers import BASE, failed, make_profiles
 
@@ -99,7 +100,7 @@ def test_schema_request_is_the_committed_file(cli):
 def test_schema_profile_is_committed_and_derived_from_the_request_schema(cli):
     """The committed profile schema is exactly what profile_schema.build() derives, so the two
     schemas cannot drift apart. After changing the request schema, regenerate with:
-    python -c "import json,runner.profile_schema as p,runner.schemas as s;
+    python -c "import json,runner.schema.profile as p,runner.schema.files as s;
     print(json.dumps(p.build(s.request_schema()), indent=2))" > schemas/profile.schema.json"""
     printed = cli("schema", "profile").stdout
     committed = (ROOT / "schemas/profile.schema.json").read_text("utf-8")
@@ -146,7 +147,7 @@ def test_internal_error_is_one_line_and_a_log(cli, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr("runner.flow.build", boom)
+    monkeypatch.setattr("runner.flow.build.build", boom)
     result = cli("render", "p", profiles_dir=tree)
     assert result.exit_code == 3
     assert result.stderr.startswith("callprofile: internal error (RuntimeError); this is a bug.")

@@ -1,7 +1,7 @@
 """Merge rules and layer precedence (issue 2, "Composition and overrides").
 
-The rules are checked twice: table-driven on ``runner.merge.merge`` (the library surface, where
-inputs can be shown to stay unmodified), and end to end through ``render -o json``.
+The rules are checked twice: table-driven on ``runner.profiles.merge.merge`` (the library surface,
+where inputs can be shown to stay unmodified), and end to end through ``render -o json``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from runner.merge import Layer, merge
+from runner.profiles.merge import Layer, merge
 from tests.core_helpers import BASE, failed, make_profiles, rendered, write_file
 
 # (rule, lower layer, upper layer, expected result)

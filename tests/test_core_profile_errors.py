@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.yamlsource import MAX_BYTES, MAX_DEPTH
+from runner.profiles.source import MAX_BYTES, MAX_DEPTH
 from tests.core_helpers import BASE, failed, make_profiles
 
 # (id, profile text, "line:col", code, the message, or a fragment of it)

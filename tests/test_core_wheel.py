@@ -54,7 +54,7 @@ def test_wheel_installs_and_runs_with_its_schemas(tmp_path):
         [
             str(python),
             "-c",
-            "import runner.schemas as s; print(s.__file__); print(s.schemas_dir())",
+            "import runner.schema.files as s; print(s.__file__); print(s.schemas_dir())",
         ],
         tmp_path,
         env,
@@ -62,7 +62,7 @@ def test_wheel_installs_and_runs_with_its_schemas(tmp_path):
     assert where.returncode == 0, where.stderr
     module_file, schemas_dir = where.stdout.split()
     assert Path(module_file).is_relative_to(target)
-    assert Path(schemas_dir) == Path(module_file).parent / "_schemas"
+    assert Path(schemas_dir) == Path(module_file).parent.parent / "_schemas"
 
     schema = _run([callprofile, "schema", "request"], tmp_path, env)
     assert schema.returncode == 0, schema.stderr

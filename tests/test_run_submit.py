@@ -7,8 +7,8 @@ import json
 import re
 import socket
 
-from runner import submit
 from runner.sandbox import Sandbox, Step, parse_spec
+from runner.send import submit
 from tests.conftest import API_KEY, EXAMPLE_PROFILES, SIP_PASSWORD
 from tests.submit_data import TO
 from tests.webhook_receiver import Receiver

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner import reporters
 from runner.diagnostics import Diagnostic
+from runner.review import reporters
 
 KINDS = {
     "syntax": 'call:\n  From: "+1312\n',

@@ -14,7 +14,7 @@ from runner.batch.engine import Hooks, Options, Outcome, RowEvent
 from runner.batch.phone import mask
 from runner.batch.rows import RowInvalid, prepare_row
 from runner.batch.window import check
-from runner.store import Store
+from runner.profiles.store import Store
 
 
 def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:

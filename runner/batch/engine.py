@@ -29,8 +29,8 @@ from runner.batch.rows import Prepared, RowInvalid, prepare_row
 from runner.batch.stopping import Stopper
 from runner.batch.window import Window, check
 from runner.diagnostics import Diagnostic
-from runner.overrides import Overrides
-from runner.store import Store
+from runner.profiles.overrides import Overrides
+from runner.profiles.store import Store
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
@@ -220,7 +220,7 @@ class _Run:
             self.inflight.discard(job.row)
 
     def _send(self, job: Prepared) -> Any:
-        from runner import submit
+        from runner.send import submit
 
         hard = self.hooks.stopper.hard
 

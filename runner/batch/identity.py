@@ -12,8 +12,8 @@ import json
 import os
 from typing import Any
 
-from runner.overrides import Overrides, variable_values
-from runner.store import Store
+from runner.profiles.overrides import Overrides, variable_values
+from runner.profiles.store import Store
 
 
 def batch_id(
@@ -25,7 +25,7 @@ def batch_id(
     to_column: str,
     region: str | None,
 ) -> str:
-    from runner.flow import merged_document
+    from runner.flow.build import merged_document
 
     document, _, _ = merged_document(store, name, overrides)
     identity: dict[str, Any] = {

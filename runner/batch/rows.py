@@ -13,7 +13,7 @@ from runner.batch import contacts as contacts_mod
 from runner.batch.phone import NumberError, normalise
 from runner.batch.window import zone_error
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.store import Store
+from runner.profiles.store import Store
 
 if TYPE_CHECKING:
     from runner.batch.engine import Options
@@ -28,7 +28,7 @@ class Prepared:
     row: int
     e164: str
     zone: str | None
-    request: Any  # runner.flow.Request
+    request: Any  # runner.flow.build.Request
 
 
 class RowInvalid(Exception):
@@ -41,7 +41,7 @@ class RowInvalid(Exception):
 def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
     """Resolve, render and validate one row. Raises RowInvalid with the reasons."""
     from runner import secrets
-    from runner.flow import build
+    from runner.flow.build import build
 
     origin = f"{opts.contacts} row {row.line}"
     if row.problem:

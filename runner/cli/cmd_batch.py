@@ -127,9 +127,10 @@ def batch(
     Run the same command again to resume: rows already placed, failed or skipped are not sent
     again. Example: callprofile batch appointment-reminder --contacts today.csv --window 09:00-20:00
     """
-    from runner import secrets, submit
+    from runner import secrets
     from runner.batch import engine
     from runner.batch.pacing import TokenBucket
+    from runner.send import submit
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")

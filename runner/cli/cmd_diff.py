@@ -29,9 +29,9 @@ def diff(ctx: click.Context, names: tuple[str, ...], base: str, fmt: str, exit_c
     """
     from pathlib import Path
 
-    from runner import requestdiff
-    from runner.gitstore import GitError, TreeStore, locate, resolve
-    from runner.store import Store
+    from runner.profiles.store import Store
+    from runner.review import requestdiff
+    from runner.review.gitstore import GitError, TreeStore, locate, resolve
 
     profiles_dir = Path(ctx.find_root().obj["profiles_dir"])
     try:

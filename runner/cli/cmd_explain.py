@@ -27,10 +27,10 @@ def explain(
     import json
     import os
 
-    from runner.examples import PLACEHOLDER_CONNECTION, stand_ins
-    from runner.explain import explain as explain_rows
-    from runner.explain import table
-    from runner.flow import build
+    from runner.flow.build import build
+    from runner.review.explain import explain as explain_rows
+    from runner.review.explain import table
+    from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
 
     store = store_from(ctx)
     extra = stand_ins(store, name, overrides_from(ctx, params))

@@ -18,8 +18,8 @@ def init(directory: str) -> None:
     """
     from pathlib import Path
 
-    from runner import scaffold
     from runner.cli.output import error
+    from runner.review import scaffold
 
     target = Path(directory)
     try:

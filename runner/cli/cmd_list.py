@@ -14,7 +14,7 @@ from runner.cli.options import store_from
 @click.pass_context
 def list_profiles(ctx: click.Context, output: str) -> None:
     """List every profile with its description; abstract ones are marked."""
-    from runner.catalog import catalog
+    from runner.review.catalog import catalog
 
     entries = catalog(store_from(ctx))
     if output == "json":

@@ -21,7 +21,7 @@ def render(
 
     The output is itself a valid values file (-f).
     """
-    from runner.flow import build
+    from runner.flow.build import build
 
     request = build(store_from(ctx), name, overrides_from(ctx, params))
     click.echo(

@@ -75,8 +75,9 @@ def run(
 
     Example: callprofile run appointment-reminder --to +13125550123 --var customer_name=Ada
     """
-    from runner import secrets, submit
-    from runner.flow import build
+    from runner import secrets
+    from runner.flow.build import build
+    from runner.send import submit
 
     if (sandbox_script or sandbox_log) and not sandbox:
         raise click.UsageError("--sandbox-script and --sandbox-log need --sandbox")
@@ -190,7 +191,7 @@ def report(result: object, request: object, output: str) -> None:
     """Print a submission result: the call on stdout, problems on stderr (``-o json``: one
     JSON object on stdout in every case)."""
     from runner.secrets import scrub
-    from runner.submit import Result
+    from runner.send.submit import Result
 
     assert isinstance(result, Result)
     if output == "json":

@@ -45,7 +45,7 @@ def validate(
     stdout, sorted by file and line; the summary goes to stderr. Exit 0 when clean, 1 when any
     error is found (or any warning, with --strict).
     """
-    from runner import reporters
+    from runner.review import reporters
 
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") else "text"
@@ -53,8 +53,8 @@ def validate(
         _print_rules(fmt)
         raise CliExit(ExitCode.OK)
 
-    from runner.store import Store
-    from runner.validate import validate_profiles
+    from runner.profiles.store import Store
+    from runner.review.validate import validate_profiles
 
     root = profiles_dir or ctx.find_root().obj["profiles_dir"]
     report = validate_profiles(Store(root), list(paths), lint=not no_lint)
@@ -70,7 +70,7 @@ def validate(
 
 
 def _notes(report: object) -> None:
-    from runner.examples import PLACEHOLDER_TO
+    from runner.review.standins import PLACEHOLDER_TO
 
     dependents = getattr(report, "dependents", [])
     if dependents:
@@ -100,7 +100,7 @@ def _names(names: list[str]) -> str:
 def _print_rules(fmt: str) -> None:
     import json
 
-    from runner.lint import RULES, rule_table
+    from runner.review.lint import RULES, rule_table
 
     table = rule_table(RULES)
     if fmt == "json":

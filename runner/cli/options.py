@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from runner.overrides import Overrides, SetKind
+from runner.profiles.overrides import Overrides, SetKind
 
 _SET_FLAGS: dict[str, SetKind] = {"--set": "set", "--set-json": "set-json"}
 
@@ -119,7 +119,7 @@ def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
 
 
 def store_from(ctx: click.Context) -> Any:
-    from runner.store import Store
+    from runner.profiles.store import Store
 
     return Store(ctx.find_root().obj["profiles_dir"])
 

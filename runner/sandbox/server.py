@@ -58,7 +58,7 @@ def mask_body(
 ) -> Any:
     """``value`` with sensitive fields (x-sensitive in the request schema) and any string
     holding one of the ``known`` secret values replaced by ``***``."""
-    from runner import schemas
+    from runner.schema import files as schemas
 
     if path and schemas.is_sensitive(path):
         return MASK

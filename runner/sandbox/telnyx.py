@@ -1,6 +1,6 @@
 """What Telnyx answers to a call request: 401, 422 with ``errors[]``, or 200 "queued".
 
-The schema checks are callprofile's own (``runner.schema_errors`` over the request schema), mapped
+The schema checks are callprofile's own (``runner.schema.errors`` over the request schema), mapped
 onto Telnyx's error codes (reference: telnyx-ai-call-api.md, section 1.3). Fields the schema does
 not know are ignored, as Telnyx ignores them; only Twiml, Texml and Url are refused.
 """
@@ -12,7 +12,8 @@ import re
 import secrets
 from typing import Any
 
-from runner import schema_errors, schemas
+from runner.schema import errors as schema_errors
+from runner.schema import files as schemas
 
 Reply = tuple[int, dict[str, Any]]
 

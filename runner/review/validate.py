@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.examples import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
+from runner.flow.build import build
+from runner.profiles.resolve import chain
+from runner.profiles.store import Profile, Store
+from runner.review.standins import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
     CODE_NO_EXAMPLE,
     PLACEHOLDER_CONNECTION,
     PLACEHOLDER_TO,
     stand_ins,
 )
-from runner.flow import build
-from runner.resolve import chain
-from runner.store import Profile, Store
 
 
 @dataclass
@@ -83,7 +83,7 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         except ProfileError as exc:
             add(exc.diagnostics)
     if lint:
-        from runner.lint import lint_profiles
+        from runner.review.lint import lint_profiles
 
         add(lint_profiles(store, [name for name, _, _ in found]))
     report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))

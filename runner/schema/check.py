@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from runner import schema_errors, schemas
 from runner.diagnostics import Diagnostic
-from runner.yamlsource import Source
+from runner.profiles.source import Source
+from runner.schema import errors as schema_errors
+from runner.schema import files as schemas
 
 _YAML_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number"}
 VALUES_FILE_KEYS = ("connection_id", "call")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from runner.lint.registry import Effective, Finding, Rule
-from runner.render import is_template
-from runner.store import Profile
+from runner.profiles.store import Profile
+from runner.review.lint.registry import Effective, Finding, Rule
+from runner.templates.render import is_template
 
 AMD_ON = ("Enable", "DetectMessageEnd")
 THRESHOLDS = (
@@ -199,7 +199,7 @@ def callback_not_https(profile: Profile) -> Iterator[Finding]:
 
 
 def unused_variable(view: Effective) -> Iterator[Finding]:
-    from runner.render import collect, parse
+    from runner.templates.render import collect, parse
 
     declared = view.document.get("variables")
     if not isinstance(declared, dict) or not declared:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.store import _NAME, SUFFIXES, Profile, Store
-from runner.yamlsource import MAX_BYTES, load_text
+from runner.profiles.source import MAX_BYTES, load_text
+from runner.profiles.store import _NAME, SUFFIXES, Profile, Store
 
 
 class GitError(Exception):

@@ -65,7 +65,7 @@ def build(request_schema: dict[str, Any]) -> dict[str, Any]:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://callprofile.dev/schemas/profile.schema.json",
         "$comment": (
-            "Generated from ai-call-request.schema.json by runner/profile_schema.py; do not edit. "
+            "Generated from ai-call-request.schema.json by runner/schema/profile.py; do not edit. "
             "Draft-07 because yaml-language-server and most editors support it fully."
         ),
         "title": "callprofile profile",

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner import schema_errors, schemas
-from runner.coerce import CoercionError, target_type
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
-from runner.merge import Layer, Path, Provenance, merge, origin_of
-from runner.overrides import Overrides, VariableValue, layers, variable_values
-from runner.render import render
-from runner.resolve import chain
-from runner.store import Store
+from runner.profiles.merge import Layer, Path, Provenance, merge, origin_of
+from runner.profiles.overrides import Overrides, VariableValue, layers, variable_values
+from runner.profiles.resolve import chain
+from runner.profiles.store import Store
+from runner.schema import errors as schema_errors
+from runner.schema import files as schemas
+from runner.schema.coerce import CoercionError, target_type
+from runner.templates.render import render
 
 CODE_ABSTRACT = "CP013"
 CODE_COERCE = "CP205"
@@ -236,7 +237,7 @@ def _coerce(
     prov: Provenance,
     sensitive: set[Path] | frozenset[Path] = frozenset(),
 ) -> list[Diagnostic]:
-    from runner.coerce import coerce_text
+    from runner.schema.coerce import coerce_text
 
     problems: list[Diagnostic] = []
     for path in sorted(rendered, key=lambda p: [str(x) for x in p]):

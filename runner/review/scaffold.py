@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner import __version__, schemas
+from runner import __version__
+from runner.schema import files as schemas
 
 SCHEMA_PATH = "schemas/profile.schema.json"
 

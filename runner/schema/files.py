@@ -15,7 +15,7 @@ from typing import Any
 REQUEST = "ai-call-request.schema.json"
 PROFILE = "profile.schema.json"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def schemas_dir() -> Path:

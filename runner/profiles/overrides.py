@@ -9,12 +9,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from runner import schema_errors, schemas
-from runner.coerce import CoercionError, coerce_text, target_type
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.merge import Layer
-from runner.profile_check import check_source
-from runner.yamlsource import load_file
+from runner.profiles.merge import Layer
+from runner.profiles.source import load_file
+from runner.schema import errors as schema_errors
+from runner.schema import files as schemas
+from runner.schema.check import check_source
+from runner.schema.coerce import CoercionError, coerce_text, target_type
 
 CODE_FLAG = "CP302"
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runner.merge import Path, Provenance
+from runner.profiles.merge import Path, Provenance
 
 Scope = Literal["file", "effective", "store", "schema"]
 
@@ -36,7 +36,7 @@ class Effective:
 
     def where(self, field: str) -> str:
         """``file:line:col`` of the value of call field ``field`` (for messages)."""
-        from runner.merge import origin_of
+        from runner.profiles.merge import origin_of
 
         hit = origin_of(self.provenance, ("call", field))
         return hit[0].where(("call", field)) if hit else "?"

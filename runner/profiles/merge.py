@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runner.yamlsource import Source
+from runner.profiles.source import Source
 
 Path = tuple[str | int, ...]
 

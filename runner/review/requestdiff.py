@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from runner.diagnostics import ProfileError
-from runner.examples import PLACEHOLDER_CONNECTION, stand_ins
-from runner.flow import build
-from runner.merge import Path
-from runner.store import Store
+from runner.flow.build import build
+from runner.profiles.merge import Path
+from runner.profiles.store import Store
+from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
 
 Status = Literal["changed", "unchanged", "added", "removed", "invalid", "fixed"]
 Kind = Literal["added", "removed", "changed"]
@@ -112,7 +112,7 @@ def diff_stores(base: Store, head: Store, names: list[str] | None = None) -> lis
         wanted_set = set(names) & (before | after)
         fragments = set(names) - wanted_set
         if fragments:
-            from runner.validate import extending
+            from runner.review.validate import extending
 
             users = set(extending(base, fragments)) | set(extending(head, fragments))
             wanted_set |= users & (before | after)

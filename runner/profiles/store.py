@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.profile_schema import NAME_PATTERN
-from runner.yamlsource import Source, load_file
+from runner.profiles.source import Source, load_file
+from runner.schema.profile import NAME_PATTERN
 
 _NAME = re.compile(NAME_PATTERN)
 SUFFIXES = (".yaml", ".yml")
@@ -34,7 +34,7 @@ class Profile:
     def problems(self) -> list[Diagnostic]:
         """The file's profile-schema findings, computed once: a fragment is shared by many
         chains, and validate resolves each chain more than once."""
-        from runner.profile_check import check_source
+        from runner.schema.check import check_source
 
         return check_source(self.source)
 

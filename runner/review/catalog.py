@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from runner.diagnostics import ProfileError
-from runner.store import Store
+from runner.profiles.store import Store
 
 
 def catalog(store: Store) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.store import Profile, Store
+from runner.profiles.store import Profile, Store
 
 CODE_CYCLE = "CP012"
 

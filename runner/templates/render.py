@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from runner.diagnostics import Diagnostic
-from runner.merge import Layer, Path, Provenance, origin_of
-from runner.template_limits import MAX_VALUE, refused_construct
+from runner.profiles.merge import Layer, Path, Provenance, origin_of
+from runner.templates.limits import MAX_VALUE, refused_construct
 
 CODE_SYNTAX = "CP201"
 CODE_UNDECLARED = "CP202"
@@ -68,7 +68,7 @@ _environment = None
 def environment() -> Any:
     global _environment
     if _environment is None:
-        from runner.template_limits import make_environment
+        from runner.templates.limits import make_environment
 
         _environment = make_environment()
     return _environment

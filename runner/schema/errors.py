@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from runner import schemas
+from runner.schema import files as schemas
 
 Path = tuple[str | int, ...]
 
@@ -97,7 +97,7 @@ def problems(
 ) -> list[Problem]:
     """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
     as ``***`` so a secret never reaches a message."""
-    from runner import fastschema
+    from runner.schema import fast as fastschema
 
     # Valid documents are the common case: answer them without importing jsonschema.
     if fastschema.check(schemas.load(schema_name), instance):

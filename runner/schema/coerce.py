@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runner import schemas
+from runner.schema import files as schemas
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.flow import REDACTED, Request
-from runner.merge import Layer, Path
-from runner.render import is_template
+from runner.flow.build import REDACTED, Request
+from runner.profiles.merge import Layer, Path
+from runner.templates.render import is_template
 
 _MISSING = object()
 

@@ -12,10 +12,10 @@ import copy
 from dataclasses import dataclass, field
 
 from runner.diagnostics import Diagnostic
-from runner.flow import merged_document
-from runner.merge import origin_of
-from runner.overrides import Overrides, variable_values
-from runner.store import Store
+from runner.flow.build import merged_document
+from runner.profiles.merge import origin_of
+from runner.profiles.overrides import Overrides, variable_values
+from runner.profiles.store import Store
 
 # 555-01xx numbers are reserved for fiction in North America: never a real person.
 PLACEHOLDER_TO = "+15555550100"

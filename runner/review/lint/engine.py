@@ -7,17 +7,17 @@ from dataclasses import replace
 from typing import Any
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.lint import ignore
-from runner.lint.registry import Effective, Finding, Rule
-from runner.lint.rules import RULES
-from runner.merge import Provenance, origin_of
-from runner.store import Profile, Store
+from runner.profiles.merge import Provenance, origin_of
+from runner.profiles.store import Profile, Store
+from runner.review.lint import ignore
+from runner.review.lint.registry import Effective, Finding, Rule
+from runner.review.lint.rules import RULES
 
 
 def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
     """Lint findings for the profiles ``names``, each reported once at the line that set the
     offending value, minus those silenced by an ignore comment."""
-    from runner.flow import merged_document
+    from runner.flow.build import merged_document
 
     ignore.forget()
     wanted = list(dict.fromkeys(names))

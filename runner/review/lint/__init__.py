@@ -1,6 +1,6 @@
 """Lint rules: questionable but schema-valid profiles, judged by the API's semantics.
 
-Each rule is one small function in ``runner.lint.rules`` with a stable code, a severity and a
+Each rule is one small function in ``runner.review.lint.rules`` with a stable code, a severity and a
 one-line explanation (``RULES``). Rules of three scopes:
 
 - ``file``: judge one file on its own (a literal password, a plain-http callback URL);
@@ -11,11 +11,11 @@ one-line explanation (``RULES``). Rules of three scopes:
 - ``store``: judge the directory as a whole (a fragment nothing extends).
 
 A finding is silenced by ``# callprofile: ignore[CODE]`` on its line, or on a comment-only line
-directly above it (``runner.lint.ignore``).
+directly above it (``runner.review.lint.ignore``).
 """
 
-from runner.lint.engine import lint_profiles
-from runner.lint.registry import Rule, rule_table
-from runner.lint.rules import RULES
+from runner.review.lint.engine import lint_profiles
+from runner.review.lint.registry import Rule, rule_table
+from runner.review.lint.rules import RULES
 
 __all__ = ["RULES", "Rule", "lint_profiles", "rule_table"]
