@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_PROFILES = ROOT / "profiles"
-API_KEY = "KEY0123456789abcdefSECRETtestkey"
-SIP_PASSWORD = "sip-pass-Zq8#secret"
+from tests.helpers.env import EXAMPLE_PROFILES, assert_no_secrets
 
 
 def _loopback(address: object) -> bool:
@@ -97,10 +94,3 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
         return result
 
     yield invoke
-
-
-def assert_no_secrets(text: str, allow: object = None) -> None:
-    if allow:
-        return
-    for secret in (API_KEY, SIP_PASSWORD):
-        assert secret not in text, f"a secret leaked into output: {text!r}"

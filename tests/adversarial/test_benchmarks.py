@@ -1,0 +1,84 @@
+"""The benchmark's inputs stay valid as the schemas change, and its arithmetic is right (the
+benchmark itself is run by hand: python3 benchmarks/run.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from tests.helpers.env import ROOT
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", ROOT / "benchmarks" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_profiles_validate_clean(cli, tmp_path: Path):
+    generate = load("generate")
+    # Enough leaves that every fragment is used (an unused abstract fragment is CP409).
+    files = generate.generate(tmp_path / "profiles", total=100)
+    assert len(files) == 100
+    result = cli("validate", profiles_dir=tmp_path / "profiles")
+    assert result.exit_code == 0, result.stderr
+    assert "100 profile(s) checked: 0 error(s), 0 warning(s)" in result.stderr
+    # Three deep: leaf -> region fragment -> base fragment.
+    leaf = next(f for f in files if f.parent.name.startswith("team-"))
+    assert "extends:" in leaf.read_text(encoding="utf-8")
+
+
+def test_ratios_are_medians_of_paired_rounds_and_targets_are_judged():
+    run = load("run")
+    figures = {
+        "slow": {"samples_s": [2.0, 9.0, 3.0]},
+        "fast": {"samples_s": [1.0, 3.0, 1.0]},
+    }
+    assert run.ratio(figures, "slow", "fast") == 3.0
+    verdicts = run.verdicts(
+        {"startup": {"ratios": {"render_vs_python": 8.5, "sdk_vs_render": 20.0, "other": 1.0}}}
+    )
+    assert verdicts["render_vs_python"]["met"] is False
+    assert verdicts["sdk_vs_render"]["met"] is True
+    assert "other" not in verdicts
+
+
+def test_pacing_arithmetic():
+    run = load("batchbench")
+    steady = [i / 16 for i in range(400)]  # 16 calls per second, exact in binary
+    assert abs(run.achieved_rate(steady) - 16) < 1e-9
+    assert run.busiest_window(steady, 5.0) == 80
+    burst = [0.0] * 101 + [10.0]
+    assert run.busiest_window(burst, 5.0) == 101
+
+
+def test_contacts_are_streamed_distinct_and_valid(tmp_path: Path):
+    from runner.batch.phone import normalise
+
+    bench = load("batchbench")
+    path = bench.write_contacts(tmp_path / "contacts.csv", 1000)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "to,customer_name,appointment_time"
+    assert len(set(lines[1:])) == 1000
+    numbers = [line.split(",")[0] for line in (lines[1], lines[-1])]
+    numbers.append("+1312" + str(2_000_000 + 7_999_999))  # the last number it can write
+    assert all(normalise(n) == n for n in numbers)  # valid numbers, not invalid rows
+
+
+def test_targets_for_absolute_figures():
+    run = load("run")
+    found = run.verdicts(
+        {
+            "pacing": {"checks": {"pacing_achieved_rate": 19.2, "pacing_busiest_5s_window": 101}},
+            "memory": {"checks": {"memory_1m_vs_10k_rows": 1.02}},
+        }
+    )
+    assert found["pacing_achieved_rate"]["met"] is True  # within 5% of 20
+    assert run.met("pacing_achieved_rate", 18.9) is False
+    assert found["pacing_busiest_5s_window"]["met"] is False
+    assert found["memory_1m_vs_10k_rows"]["met"] is True
