@@ -75,26 +75,39 @@ def _merge(
     for key, value in over.items():
         here = (*path, key)
         if value is None:
-            out.pop(key, None)
-            _forget(prov, here)
+            _forget(prov, here, out.pop(key, None))
             continue
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value, layer, here, prov)
             continue
-        previous = _forget(prov, here)
+        previous = _forget(prov, here, out.get(key))
         out[key] = strip_nulls(value)
         _record(out[key], layer, here, prov, previous)
     return out
 
 
-def _forget(prov: Provenance, path: Path) -> list[Layer]:
-    """Drop the provenance of ``path`` and everything under it; return the layers it had."""
+def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
+    """Drop the provenance of ``path`` and everything under it; return the layers it had.
+
+    Provenance is recorded only at leaves (a non-mapping or an empty mapping), so the entries under
+    ``path`` are exactly the leaves of the value being replaced: walking that value keeps the cost
+    proportional to what is replaced, not to everything merged so far.
+    """
     dropped: list[Layer] = []
-    for known in [p for p in prov if p[: len(path)] == path]:
-        for layer in prov.pop(known):
+    for known in _leaf_paths(old, path):
+        for layer in prov.pop(known, ()):
             if layer not in dropped:
                 dropped.append(layer)
     return dropped
+
+
+def _leaf_paths(value: Any, path: Path) -> list[Path]:
+    if isinstance(value, dict) and value:
+        found: list[Path] = []
+        for key, child in value.items():
+            found.extend(_leaf_paths(child, (*path, key)))
+        return found
+    return [path]
 
 
 def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:
