@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.textsafety import describe_invalid
+from runner.textsafety import is_valid_unicode as valid
 
 CODE_FILE = "CP501"  # the contacts file cannot be read as a whole
 TIMEZONE_COLUMN = "timezone"
@@ -125,7 +127,16 @@ def _jsonl(path: str, to_column: str) -> Iterator[Row]:
             if not text.strip():
                 continue
             try:
-                data = json.loads(text)
+                data = json.loads(
+                    text,
+                    object_pairs_hook=_unique_keys,
+                    parse_constant=_refuse_constant,
+                    parse_float=_number_text,
+                    parse_int=_number_text,
+                )
+            except _Refused as exc:
+                yield Row(number, problem=str(exc))
+                continue
             except ValueError as exc:
                 yield Row(number, problem=f"is not valid JSON ({exc})")
                 continue
@@ -135,10 +146,50 @@ def _jsonl(path: str, to_column: str) -> Iterator[Row]:
             values: dict[str, str] = {}
             problem = None
             for key, value in data.items():
+                bad = next((t for t in (key, value) if isinstance(t, str) and not valid(t)), None)
+                if bad is not None:
+                    problem = f"holds text that is not valid Unicode ({describe_invalid(bad)})"
+                    break
                 if value is None or value == "":
                     continue
-                if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                if not isinstance(value, str):
                     problem = f"field {key!r} must be text or a number"
                     break
-                values[key] = value if isinstance(value, str) else json.dumps(value)
+                values[key] = str(value)
             yield Row(number, values, problem)
+
+
+class _Refused(ValueError):
+    """A JSON line that parses but cannot be taken as written."""
+
+
+class _Number(str):
+    """A JSON number kept as the text it was written as (cells are text)."""
+
+
+MAX_NUMBER_TEXT = 64  # characters: longer numbers are not phone numbers, counts or amounts
+
+
+def _number_text(text: str) -> _Number:
+    import math
+
+    if len(text) > MAX_NUMBER_TEXT:
+        raise _Refused(f"holds a number of {len(text)} characters (at most {MAX_NUMBER_TEXT})")
+    if not math.isfinite(float(text)):
+        raise _Refused(f"holds the number {text}, which is too large to be a number")
+    return _Number(text)
+
+
+def _refuse_constant(name: str) -> None:
+    raise _Refused(f"holds {name}, which is not a number JSON allows")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refused(
+                f"names the key {key!r} twice (JSON readers would keep only one of the values)"
+            )
+        out[key] = value
+    return out

@@ -231,14 +231,8 @@ class _Run:
             self.limiter.acquire(cancelled=hard.is_set)
             self.gate.acquire(cancelled=hard.is_set)
 
-        prepared = submit.prepare(
-            job.request.connection_id,
-            job.request.body,
-            base_url=self.opts.base_url,
-            api_key=self.opts.api_key,
-        )
         return submit.send(
-            prepared,
+            job.http,
             client=self.hooks.client,
             max_retries=self.opts.max_retries,
             sleep=self.hooks.sleep or hard.wait,
@@ -294,6 +288,12 @@ class _Run:
             self.count("failed")
             self.hooks.on_row(RowEvent(row, "failed", reason))
             return True
+        elif result.status == "invalid":
+            # The request could not be sent at all (nothing left): keep the row, stop the batch.
+            ledger.finish(self.batch, row, "pending", reason=message)
+            self.budget.release()
+            self.hooks.stopper.stop(f"{message}; the row stays pending", code=1)
+            return False
         else:  # unreachable: provably never reached Telnyx, so the row may be sent later
             ledger.finish(
                 self.batch, row, "pending", reason=message, http_status=result.http_status
@@ -318,6 +318,10 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """Run (or resume) the batch. Raises ProfileError for input that stops the whole batch
     (unreadable contacts or do-not-call file, broken profile) and BatchBusy."""
     hooks = hooks or Hooks()
+    if not opts.dry_run:
+        from runner.send import gate
+
+        gate.admit(opts.base_url, opts.api_key)  # before anything is read, claimed or sent
     # Read the whole file once before anything is sent: a file that cannot be read to the end
     # is refused before the first call, and the count drives the progress display.
     total = contacts_mod.count_rows(opts.contacts, opts.to_column)

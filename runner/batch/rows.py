@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CODE_ROW = "CP502"  # a row that cannot be read (bad JSON, wrong number of cells)
 CODE_NUMBER = "CP503"  # no number, or not a valid phone number
 CODE_TIMEZONE = "CP504"  # the row's timezone is not an IANA zone
+CODE_PREPARE = "CP508"  # anything else that stops one row from becoming a request
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Prepared:
     e164: str
     zone: str | None
     request: Any  # runner.flow.build.Request
+    http: Any = None  # runner.send.submit.HttpRequest: the exact bytes, built before the claim
 
 
 class RowInvalid(Exception):
@@ -39,11 +41,34 @@ class RowInvalid(Exception):
 
 
 def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
-    """Resolve, render and validate one row. Raises RowInvalid with the reasons."""
+    """Resolve, render and validate one row, and build the exact request it would send.
+    Raises RowInvalid with the reasons: whatever goes wrong with one row stays with that row."""
+    origin = f"{opts.contacts} row {row.line}"
+    try:
+        return _prepare(store, opts, row, origin)
+    except RowInvalid:
+        raise
+    except ProfileError as exc:
+        raise RowInvalid([_for_rows(d) for d in exc.diagnostics]) from None
+    except Exception as exc:
+        from runner.secrets import scrub
+
+        raise RowInvalid(
+            [
+                Diagnostic(
+                    scrub(f"this row cannot be prepared: {type(exc).__name__}: {exc}"),
+                    CODE_PREPARE,
+                    origin=origin,
+                )
+            ]
+        ) from None
+
+
+def _prepare(store: Store, opts: Options, row: contacts_mod.Row, origin: str) -> Prepared:
     from runner import secrets
     from runner.flow.build import build
+    from runner.send import submit
 
-    origin = f"{opts.contacts} row {row.line}"
     if row.problem:
         raise RowInvalid([Diagnostic(f"the row {row.problem}", CODE_ROW, origin=origin)])
     raw = row.get(opts.to_column)
@@ -73,7 +98,10 @@ def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
     except ProfileError as exc:
         raise RowInvalid([_for_rows(d) for d in exc.diagnostics], e164) from None
     secrets.remember(*request.secret_values())
-    return Prepared(row.line, e164, zone, request)
+    http = submit.prepare(
+        request.connection_id, request.body, base_url=opts.base_url, api_key=opts.api_key
+    )
+    return Prepared(row.line, e164, zone, request, http)
 
 
 def _for_rows(diag: Diagnostic) -> Diagnostic:

@@ -131,6 +131,7 @@ def batch(
     from runner.batch import engine
     from runner.batch.pacing import TokenBucket
     from runner.send import submit
+    from runner.send.gate import GateClosed
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
@@ -143,9 +144,6 @@ def batch(
             err=True,
         )
     key = secrets.api_key()
-    if not dry_run and not key:
-        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)")
-        raise CliExit(ExitCode.USAGE)
     opts = engine.Options(
         profile=name,
         contacts=contacts,
@@ -181,6 +179,9 @@ def batch(
     hooks.stopper.install(view.interrupted)
     try:
         outcome = engine.run(store_from(ctx), opts, hooks)
+    except GateClosed as closed:
+        error(closed.message)
+        raise CliExit(closed.code) from None
     except engine.BatchBusy as exc:
         error(str(exc))
         raise CliExit(ExitCode.UNREACHABLE) from None

@@ -112,16 +112,17 @@ def run(
 
     steps = _sandbox_steps(sandbox_script) if sandbox else []
     if not sandbox:
-        if not key:
-            error(
-                "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to try "
-                "the profile against a local sandbox (nothing was sent)"
+        from runner.send import gate
+
+        try:
+            gate.admit(
+                base,
+                key,
+                key_hint=", or add --sandbox to try the profile against a local sandbox",
             )
-            raise CliExit(ExitCode.USAGE)
-        for problem in (submit.check_base_url(base), submit.check_api_key(key)):
-            if problem:
-                error(f"{problem} (nothing was sent)")
-                raise CliExit(ExitCode.INVALID)
+        except gate.GateClosed as closed:
+            error(closed.message)
+            raise CliExit(closed.code) from None
 
     server = None
     if sandbox:
@@ -270,7 +271,9 @@ def _pointer_path(pointer: str) -> tuple[str | int, ...]:
     # Telnyx sends JSON pointers ("/To"); accept a bare field name too.
     text = pointer[1:] if pointer.startswith("/") else pointer
     parts = [p.replace("~1", "/").replace("~0", "~") for p in text.split("/")] if text else []
-    return tuple(int(p) if p.isdigit() else p for p in parts)
+    # Only a short run of ASCII digits is a list index: str.isdigit also accepts "²", and
+    # int() refuses thousands of digits.
+    return tuple(int(p) if p.isascii() and p.isdigit() and len(p) <= 9 else p for p in parts)
 
 
 def _pointer_field(pointer: str) -> str:

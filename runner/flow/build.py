@@ -28,6 +28,7 @@ CODE_UNKNOWN_VAR = "CP206"
 CODE_REQUEST = "CP301"
 CODE_NO_CONNECTION = "CP303"
 CODE_REQUIRED = "CP203"
+CODE_TEXT = "CP108"  # text that is not valid Unicode (a non-UTF-8 flag or environment value)
 PROFILE_KEYS = ("connection_id", "variables", "call")
 REDACTED = "***"
 
@@ -168,7 +169,7 @@ def build(
         sensitive=sensitive,
         connection_id_sensitive=("connection_id",) in rendered.sensitive,
     )
-    problems = validate(request)
+    problems = invalid_text(request) or validate(request)
     if not request.connection_id.strip():
         problems.append(
             Diagnostic(
@@ -271,6 +272,47 @@ def _coerce(
                 )
             )
     return problems
+
+
+def invalid_text(request: Request) -> list[Diagnostic]:
+    """Strings that cannot be sent because they are not valid Unicode: a flag or environment
+    value holding bytes that are not UTF-8, or a lone surrogate spelled in JSON."""
+    from runner.textsafety import describe_invalid, is_valid_unicode
+
+    found: list[Diagnostic] = []
+
+    def report(path: Path, text: str, label: str) -> None:
+        message = (
+            f"{label}: the text is not valid Unicode ({describe_invalid(text)}); if it comes "
+            "from a flag or an environment variable, that value is not UTF-8"
+        )
+        hit = origin_of(request.provenance, path)
+        if hit is None:
+            found.append(Diagnostic(message, CODE_TEXT, origin=f"profile {request.profile}"))
+            return
+        layer = hit[0]
+        file, line, col = layer.position(path)
+        if layer.source is None:
+            found.append(Diagnostic(message, CODE_TEXT, origin=layer.label))
+        else:
+            found.append(Diagnostic(message, CODE_TEXT, file=file, line=line, col=col))
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and not is_valid_unicode(k):
+                    report(path, k, "a key")
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+        elif isinstance(value, str) and not is_valid_unicode(value):
+            report(path, value, ".".join(str(p) for p in path[1:]) or str(path[0]))
+
+    walk(request.body, ("call",))
+    if not is_valid_unicode(request.connection_id):
+        report(("connection_id",), request.connection_id, "connection_id")
+    return found
 
 
 def validate(request: Request) -> list[Diagnostic]:

@@ -18,6 +18,7 @@ from runner.schema.check import check_source
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
 CODE_FLAG = "CP302"
+CODE_NUMBER = "CP107"  # a number no field can take: NaN, Infinity, out of range, too many digits
 
 SetKind = Literal["set", "set-json"]
 
@@ -35,15 +36,31 @@ class Overrides:
     vars: list[str] = field(default_factory=list)  # "NAME=VALUE"
 
 
-def _flag_error(flag: str, message: str) -> ProfileError:
-    return ProfileError([Diagnostic(message, CODE_FLAG, origin=flag)])
+def _flag_error(flag: str, message: str, code: str = CODE_FLAG) -> ProfileError:
+    return ProfileError([Diagnostic(message, code, origin=flag)])
 
 
 def _split(flag: str, text: str) -> tuple[str, str]:
     name, eq, value = text.partition("=")
     if not eq or not name:
-        raise _flag_error(f"{flag} {text}", f"{flag} takes NAME=VALUE, got {text!r}")
+        shown = _short(text)
+        raise _flag_error(f"{flag} {shown}", f"{flag} takes NAME=VALUE, got {shown!r}")
     return name.strip(), value
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def flag_label(flag: str, name: str, raw: str) -> str:
+    """How a --set/--set-json flag is named in messages and provenance. The value is shown only
+    for a known field that is not secret: a typo in a secret field's name must not echo the
+    secret, and a huge value is shortened."""
+    parts = tuple(name.split("."))
+    known = parts[0] in schemas.request_fields() and all(parts)
+    if not known or schemas.is_sensitive(parts):
+        return f"{flag} {name}=***"
+    return f"{flag} {name}={_short(raw)}"
 
 
 def _field_path(flag: str, label: str, name: str) -> tuple[str, ...]:
@@ -72,14 +89,10 @@ def _nest(parts: tuple[str, ...], value: Any) -> dict[str, Any]:
 def set_layer(kind: SetKind, text: str) -> Layer:
     flag = f"--{kind}"
     name, raw = _split(flag, text)
-    parts = _field_path(flag, f"{flag} {text}", name)
-    sensitive = schemas.is_sensitive(parts)
-    label = f"{flag} {name}=***" if sensitive else f"{flag} {text}"
+    label = flag_label(flag, name, raw)
+    parts = _field_path(flag, label, name)
     if kind == "set-json":
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise _flag_error(label, f"value is not valid JSON ({exc.msg})") from None
+        value = parse_json_value(raw, label)
     else:
         wanted = target_type(parts)
         sub = schemas.sub_schema(schemas.request_schema(), parts)
@@ -94,6 +107,64 @@ def set_layer(kind: SetKind, text: str) -> Layer:
         except CoercionError as exc:
             raise _flag_error(label, f"{name} wants {wanted}: {exc}") from None
     return Layer(label, {"call": _nest(parts, value)}, kind="flag")
+
+
+MAX_JSON_DIGITS = 20  # an integer literal longer than this fits no field (Telnyx uses int32)
+
+
+class _JsonRefused(ValueError):
+    pass
+
+
+def _json_int(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > MAX_JSON_DIGITS:
+        raise _JsonRefused(
+            f"an integer of {len(digits)} digits is out of range for every field "
+            f"(at most {MAX_JSON_DIGITS} digits)"
+        )
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or len(text) > 64:
+        raise _JsonRefused(f"the number {text[:30]} is out of range")
+    return value
+
+
+def _json_constant(name: str) -> None:
+    raise _JsonRefused(f"{name} is not a number JSON allows")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonRefused(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def parse_json_value(raw: str, label: str) -> Any:
+    """``raw`` as strict JSON: no NaN or Infinity, no out-of-range numbers, no repeated keys.
+    Integers stay integers (``10``), and ``1e1`` stays a number the schema then judges."""
+    try:
+        return json.loads(
+            raw,
+            parse_int=_json_int,
+            parse_float=_json_float,
+            parse_constant=_json_constant,
+            object_pairs_hook=_json_object,
+        )
+    except _JsonRefused as exc:
+        raise _flag_error(label, str(exc), CODE_NUMBER) from None
+    except json.JSONDecodeError as exc:
+        raise _flag_error(label, f"value is not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise _flag_error(label, f"value is not valid JSON ({type(exc).__name__})") from None
 
 
 def layers(overrides: Overrides) -> list[Layer]:

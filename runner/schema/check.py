@@ -32,8 +32,42 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
                     )
                 )
         data = {k: v for k, v in data.items() if k in VALUES_FILE_KEYS}
+    yaml11 = _yaml11_numbers(source)
     for problem in schema_errors.problems(schemas.PROFILE, data):
-        found.append(_place(source, problem))
+        if problem.path not in yaml11:
+            found.append(_place(source, problem))
+    found.extend(yaml11.values())
+    return found
+
+
+CODE_YAML11 = "CP105"
+
+
+def _yaml11_numbers(source: Source) -> dict[tuple[str | int, ...], Diagnostic]:
+    """Numbers written in a form only YAML 1.1 reads as a number (``030`` and ``010`` octal,
+    ``1:00`` base 60, ``0b101``, ``1_000``): PyYAML sends 24, 8 and 60, while YAML 1.2, JSON and
+    most people read 30, 10 and a time. Refused at the value, whatever the field."""
+    found: dict[tuple[str | int, ...], Diagnostic] = {}
+    for path, span in source.spans.items():
+        plain = span.plain_text
+        if plain is None:
+            continue
+        value: object = source.data
+        for part in path:
+            value = value[part]  # type: ignore[index]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        digits = plain.lstrip("+-")
+        octal = isinstance(value, int) and len(digits) > 1 and digits[0] == "0"
+        octal = octal and digits[1] not in "xX"
+        if octal or ":" in digits or "_" in digits or digits[:2].lower() == "0b":
+            found[path] = source.diag(
+                path,
+                f"YAML 1.1 reads {plain} as the number {value!r}, unlike YAML 1.2 and JSON "
+                f'(octal, base 60, binary or digit separators): quote it ("{plain}") or write '
+                "the decimal",
+                CODE_YAML11,
+            )
     return found
 
 

@@ -7,6 +7,7 @@ stay strings with their ``+``. The schema decides; nothing is guessed from the t
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -18,8 +19,16 @@ _TRUE = ("true",)
 _FALSE = ("false",)
 
 
+MAX_NUMBER_TEXT = 30  # characters; every numeric field is an int32
+
+
 class CoercionError(ValueError):
     pass
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 def target_type(path: tuple[str | int, ...]) -> str | None:
@@ -32,22 +41,30 @@ def coerce_text(text: str, wanted: str | None) -> Any:
     if wanted in (None, "string"):
         return text
     stripped = text.strip()
+    if wanted in ("integer", "number") and len(stripped) > MAX_NUMBER_TEXT:
+        # Python refuses to convert thousands of digits (and no field takes such a number).
+        raise CoercionError(
+            f"a number of {len(stripped)} characters is out of range "
+            f"(at most {MAX_NUMBER_TEXT} characters)"
+        )
     if wanted == "integer":
         if _INT.match(stripped):
             return int(stripped)
-        raise CoercionError(f"{text!r} is not an integer")
+        raise CoercionError(f"{_shown(text)} is not an integer")
     if wanted == "number":
         if _NUMBER.match(stripped):
             number = float(stripped)
+            if not math.isfinite(number):
+                raise CoercionError(f"{_shown(text)} is out of range")
             return int(number) if number.is_integer() and "." not in stripped else number
-        raise CoercionError(f"{text!r} is not a number")
+        raise CoercionError(f"{_shown(text)} is not a number")
     if wanted == "boolean":
         lowered = stripped.lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
-        raise CoercionError(f"{text!r} is not a boolean (use true or false)")
+        raise CoercionError(f"{_shown(text)} is not a boolean (use true or false)")
     if wanted == "null" and stripped in ("", "null"):
         return None
     raise CoercionError(f"a {wanted} cannot be given as text")

@@ -50,8 +50,14 @@ def _validator_class() -> Any:
     # Both shipped schemas are draft-07 (editors support it best).
     import jsonschema
 
+    base = jsonschema.Draft7Validator
+    # JSON Schema counts 10.0 as an integer; Telnyx's integer fields want the integer itself,
+    # and a float sent as 10.0 (from --set-json 1e1 or YAML 10.0) is not what the profile meant.
+    strict = base.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return jsonschema.validators.extend(
-        jsonschema.Draft7Validator, {"pattern": _pattern_end_anchored}
+        base, {"pattern": _pattern_end_anchored}, type_checker=strict
     )
 
 

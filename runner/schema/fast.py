@@ -3,9 +3,9 @@
 It only answers "valid?" and is used as a fast path: when it says a document is valid, nothing
 else runs; in every other case the caller asks jsonschema, which gives the exact errors. That
 keeps ``jsonschema`` (about 40 ms to import) and its per-keyword overhead off the common path of
-``render``, ``run`` and ``validate``. Anything it is not certain about (an unknown keyword, a
-float where an integer is wanted, numbers of mixed types in an enum) raises ``Unsure``, so the
-caller falls back; a property test checks it never accepts what jsonschema rejects.
+``render``, ``run`` and ``validate``. Anything it is not certain about (an unknown keyword,
+numbers of mixed types in an enum) raises ``Unsure``, so the caller falls back; a property test
+checks it never accepts what jsonschema rejects.
 """
 
 from __future__ import annotations
@@ -63,8 +63,7 @@ def _has_type(value: Any, wanted: str) -> bool:
     if wanted == "number":
         return _is_number(value)
     if wanted == "integer":
-        if isinstance(value, float):
-            raise Unsure  # jsonschema counts 3.0 as an integer; leave that to it
+        # As in the full validator (schema/errors.py): 3.0 is not an integer.
         return isinstance(value, int) and not isinstance(value, bool)
     raise Unsure
 

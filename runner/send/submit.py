@@ -28,7 +28,7 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 _EPOCH_THRESHOLD = 1_000_000_000  # x-ratelimit-reset above this is a Unix time, not seconds
 
-Status = Literal["placed", "rejected", "unknown", "unreachable"]
+Status = Literal["placed", "rejected", "unknown", "unreachable", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -62,45 +62,6 @@ class HttpRequest:
 
 def encode_body(body: dict[str, Any]) -> bytes:
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def check_base_url(base_url: str) -> str | None:
-    """Why ``base_url`` cannot be used, or None. Plain http is allowed only on loopback, so
-    the API key never crosses a network unencrypted."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(base_url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return f"{base_url!r} is not a valid URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return f"{base_url!r} is not an http(s) URL with a host"
-    if parts.scheme == "http":
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            return (
-                f"{base_url!r} uses plain http to a host that is not loopback; the API key "
-                "would travel unencrypted (use https)"
-            )
-    return None
-
-
-def check_api_key(api_key: str) -> str | None:
-    """Why ``api_key`` cannot go in an HTTP header, or None. Never quotes the key."""
-    if not api_key.strip():
-        return "TELNYX_API_KEY is empty"
-    if any(not (33 <= ord(c) <= 126) for c in api_key):
-        return (
-            "TELNYX_API_KEY contains spaces, line breaks or non-ASCII characters; "
-            "copy the key again"
-        )
-    return None
 
 
 def prepare(
@@ -138,6 +99,7 @@ class Result:
     request_id: str | None = None
     reply_excerpt: str | None = None  # the start of a reply that was not the documented JSON
     notes: list[str] = field(default_factory=list)  # one line per attempt, oldest first
+    interrupted: bool = False  # Ctrl-C while the request was on its way or being answered
 
     @property
     def call_sid(self) -> str | None:
@@ -153,21 +115,21 @@ class Result:
             "rejected": ExitCode.REJECTED,
             "unknown": ExitCode.UNKNOWN,
             "unreachable": ExitCode.UNREACHABLE,
+            "invalid": ExitCode.INVALID,
         }[self.status]
 
 
 def make_client(timeouts: Timeouts = Timeouts(), max_connections: int = 10) -> Any:
-    import httpx
+    """An httpx client whose attempts report whether any byte left, with a deadline for the
+    whole reply (``timeouts.read``), not only for each read."""
+    from runner.send import wire
 
-    return httpx.Client(
-        timeout=httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-        ),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        follow_redirects=False,  # a redirected POST could be replayed elsewhere
-        trust_env=False,  # no proxy from the environment sees the key unless configured here
+    return wire.make_client(
+        connect=timeouts.connect,
+        read=timeouts.read,
+        write=timeouts.write,
+        pool=timeouts.pool,
+        max_connections=max_connections,
     )
 
 
@@ -251,9 +213,15 @@ def send(
     ``sleep`` waits between attempts (inject a fake in tests: no real waiting needed);
     ``wait_for_rate_limit`` lets a batch pause every worker on a 429 (default: ``sleep``);
     ``on_retry(reason, delay)`` is told about each retry before the wait.
-    """
-    import httpx
 
+    Ctrl-C while a request is being sent or answered returns an ``unknown`` result marked
+    ``interrupted`` (the call may have been placed); before any byte left, it propagates.
+    """
+    from runner.send import gate
+
+    problem = _gate_problem(request)
+    if problem:
+        return Result("invalid", f"{problem}; nothing was sent [{gate.CODE_GATE}]")
     own_client = client is None
     if own_client:
         client = make_client()
@@ -263,40 +231,35 @@ def send(
         while True:
             attempts += 1
             sent_at = _utc_now()
-            try:
-                response = client.request(
-                    request.method, request.url, headers=list(request.headers), content=request.body
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # Raised before a byte of the request left: safe to try again.
-                reason = _transport_reason(exc)
-                notes.append(f"attempt {attempts} at {sent_at}: {reason} (nothing sent)")
-                if attempts <= max_retries:
-                    delay = backoff(attempts - 1, rng)
-                    if on_retry:
-                        on_retry(reason, delay)
-                    sleep(delay)
-                    continue
-                return Result(
-                    "unreachable",
-                    f"could not reach Telnyx ({reason}) after {attempts} attempt(s); "
-                    "no call was placed",
-                    attempts=attempts,
-                    sent_at=sent_at,
-                    notes=notes,
-                )
-            except httpx.UnsupportedProtocol:
-                return Result(
-                    "unreachable",
-                    f"cannot send to {request.url.split('/texml/')[0]}: not an http(s) URL; "
-                    "nothing was sent",
-                    attempts=attempts,
-                    notes=notes,
-                )
-            except httpx.HTTPError as exc:
-                # Read/write timeout, connection reset or closed after (part of) the request
-                # went out: Telnyx may have queued the call. Never sent again.
-                reason = _transport_reason(exc)
+            outcome = _attempt(client, request)
+            if isinstance(outcome, _Failure):
+                reason = outcome.reason
+                if not outcome.maybe_sent and outcome.retryable:
+                    notes.append(f"attempt {attempts} at {sent_at}: {reason} (nothing sent)")
+                    if attempts <= max_retries:
+                        delay = backoff(attempts - 1, rng)
+                        if on_retry:
+                            on_retry(reason, delay)
+                        sleep(delay)
+                        continue
+                    return Result(
+                        "unreachable",
+                        f"could not reach Telnyx ({reason}) after {attempts} attempt(s); "
+                        "no call was placed",
+                        attempts=attempts,
+                        sent_at=sent_at,
+                        notes=notes,
+                    )
+                if not outcome.maybe_sent:
+                    notes.append(f"attempt {attempts} at {sent_at}: {reason} (nothing sent)")
+                    return Result(
+                        "invalid",
+                        f"the request could not be sent ({reason}); nothing was sent",
+                        attempts=attempts,
+                        notes=notes,
+                    )
+                # Read/write timeout, connection reset or closed, Ctrl-C after (part of) the
+                # request went out: Telnyx may have queued the call. Never sent again.
                 notes.append(f"attempt {attempts} at {sent_at}: {reason} after sending")
                 return Result(
                     "unknown",
@@ -305,7 +268,9 @@ def send(
                     attempts=attempts,
                     sent_at=sent_at,
                     notes=notes,
+                    interrupted=outcome.interrupted,
                 )
+            response = outcome
             result = _classify(response, attempts, sent_at)
             notes.append(f"attempt {attempts} at {sent_at}: HTTP {response.status_code}")
             result.notes = notes
@@ -336,6 +301,60 @@ def send(
             client.close()
 
 
+def _gate_problem(request: HttpRequest) -> str | None:
+    """The gate's verdict on a prepared request (its URL and key), or None."""
+    from runner.send import gate
+
+    key = next((v for n, v in request.headers if n.lower() == "authorization"), "")
+    key = key[len("Bearer ") :] if key.startswith("Bearer ") else key
+    return gate.check_base_url(request.url) or gate.check_api_key(key)
+
+
+@dataclass
+class _Failure:
+    reason: str
+    maybe_sent: bool  # a byte of the request may have reached the network
+    retryable: bool = False  # failed before anything left, for a transient reason
+    interrupted: bool = False
+
+
+def _attempt(client: Any, request: HttpRequest) -> Any:
+    """One POST: the response, or a _Failure saying whether anything may have left."""
+    import httpx
+
+    from runner.send import wire
+
+    tracked = wire.is_tracked(client)
+    read = client.timeout.read if tracked and client.timeout.read is not None else 15.0
+    with wire.attempt(read) as probe:
+        try:
+            return client.request(
+                request.method, request.url, headers=list(request.headers), content=request.body
+            )
+        except KeyboardInterrupt:
+            if tracked and not probe.wrote:
+                raise  # nothing left: an ordinary interruption
+            return _Failure("interrupted (Ctrl-C)", maybe_sent=True, interrupted=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Raised before a byte of the request left: safe to try again.
+            return _Failure(_transport_reason(exc), maybe_sent=False, retryable=True)
+        except Exception as exc:
+            if probe.deadline_passed:
+                reason = f"no complete answer within {read:g}s"
+            else:
+                reason = _transport_reason(exc)
+            if tracked:
+                return _Failure(reason, maybe_sent=probe.wrote)
+            # A client of the caller's: judge by what httpx raises before anything is sent.
+            local = (
+                httpx.UnsupportedProtocol,
+                httpx.LocalProtocolError,
+                httpx.InvalidURL,
+                UnicodeError,
+            )
+            return _Failure(reason, maybe_sent=not isinstance(exc, local))
+
+
 def _transport_reason(exc: Exception) -> str:
     """A fixed description of a transport error. Exception text is never used: it can
     quote URLs and headers."""
@@ -350,6 +369,11 @@ def _transport_reason(exc: Exception) -> str:
         httpx.ReadError: "connection reset while waiting for the reply",
         httpx.WriteError: "connection lost while sending",
         httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
+        httpx.LocalProtocolError: "the request is not valid HTTP (a header holds a line break "
+        "or control character)",
+        httpx.UnsupportedProtocol: "not an http(s) URL",
+        httpx.InvalidURL: "not a valid URL",
+        UnicodeError: "text that cannot be encoded for HTTP",
     }
     for cls, text in names.items():
         if isinstance(exc, cls):

@@ -218,11 +218,13 @@ SET_ERRORS = [
     (("--set", "=5"), "--set =5: error: --set takes NAME=VALUE, got '=5' [CP302]"),
     (
         ("--set", "Timout=5"),
-        "--set Timout=5: error: unknown field 'Timout'; did you mean 'Timeout'? [CP302]",
+        # The value of a flag naming no known field is never echoed: it may be a secret meant
+        # for a misspelt secret field (--set SipAuthPasword=...).
+        "--set Timout=***: error: unknown field 'Timout'; did you mean 'Timeout'? [CP302]",
     ),
     (
         ("--set", "Twiml=<Response/>"),
-        "--set Twiml=<Response/>: error: this endpoint refuses Twiml: Telnyx answers 422; the AI "
+        "--set Twiml=***: error: this endpoint refuses Twiml: Telnyx answers 422; the AI "
         "assistant drives the call [CP302]",
     ),
     (
@@ -231,7 +233,7 @@ SET_ERRORS = [
     ),
     (
         ("--set", "AIAssistantDynamicVariables.=5"),
-        "--set AIAssistantDynamicVariables.=5: error: 'AIAssistantDynamicVariables.' is not a "
+        "--set AIAssistantDynamicVariables.=***: error: 'AIAssistantDynamicVariables.' is not a "
         "field path (FIELD or FIELD.key) [CP302]",
     ),
     (

@@ -1,0 +1,145 @@
+"""What left the machine, and when the answer is overdue.
+
+Whether a POST may have placed a call depends on one fact: did any byte of the request reach the
+network? Guessing it from the exception type is wrong in both directions (httpx raises
+``LocalProtocolError`` for a key ending in ``\\r`` before writing anything; a reset can come
+after the body left). So the client made by :func:`make_client` writes through a stream that
+records the first write of each attempt, and :func:`attempt` tells ``submit.send`` what happened.
+
+The same stream enforces a deadline for the whole reply: httpx's read timeout applies to each
+read, so a server trickling one byte a second would never time out. Here every read waits at
+most what is left of ``read`` seconds counted from the first read of the attempt.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Attempt:
+    """One attempt's facts, filled in by the stream as it works."""
+
+    reply_seconds: float
+    wrote: bool = False  # a byte of the request was handed to the network
+    reply_deadline: float | None = None  # monotonic time the whole reply must arrive by
+    deadline_passed: bool = False
+
+
+_current: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "callprofile_attempt", default=None
+)
+
+
+@contextmanager
+def attempt(reply_seconds: float) -> Iterator[Attempt]:
+    """Track one attempt made in this thread (the stream reads it from a context variable)."""
+    state = Attempt(reply_seconds)
+    token = _current.set(state)
+    try:
+        yield state
+    finally:
+        _current.reset(token)
+
+
+def is_tracked(client: Any) -> bool:
+    """True for clients made by make_client: their attempts report what they wrote."""
+    return isinstance(client, _tracked_client_class())
+
+
+def make_client(
+    *, connect: float, read: float, write: float, pool: float, max_connections: int
+) -> Any:
+    import httpx
+
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # httpx offers no hook for the network layer; httpcore's pool takes a backend, and
+    # HTTPTransport keeps its pool in ``_pool``. A test (the trickling server) fails if this
+    # stops taking effect.
+    pool_obj = transport._pool
+    pool_obj._network_backend = _Backend(pool_obj._network_backend)
+    return _tracked_client_class()(
+        timeout=httpx.Timeout(connect=connect, read=read, write=write, pool=pool),
+        transport=transport,
+        follow_redirects=False,  # a redirected POST could be replayed elsewhere
+        trust_env=False,  # no proxy from the environment sees the key unless configured here
+    )
+
+
+_client_class: Any = None
+
+
+def _tracked_client_class() -> Any:
+    global _client_class
+    if _client_class is None:
+        import httpx
+
+        class TrackedClient(httpx.Client):
+            """An httpx.Client whose requests go through the recording stream."""
+
+        _client_class = TrackedClient
+    return _client_class
+
+
+class _Backend:
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+        return _Stream(self._inner.connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        return _Stream(self._inner.connect_unix_socket(*args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _Stream:
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        state = _current.get()
+        if state is not None:
+            now = time.monotonic()
+            if state.reply_deadline is None:
+                state.reply_deadline = now + state.reply_seconds
+            left = state.reply_deadline - now
+            if left <= 0:
+                import httpcore
+
+                state.deadline_passed = True
+                raise httpcore.ReadTimeout("the reply did not arrive in time")
+            if timeout is None or left < timeout:
+                timeout = left
+                try:
+                    return self._inner.read(max_bytes, timeout)
+                except Exception:
+                    if time.monotonic() >= state.reply_deadline:
+                        state.deadline_passed = True
+                    raise
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        state = _current.get()
+        if state is not None and buffer:
+            state.wrote = True  # before the write: a partial write counts as sent
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+        return _Stream(self._inner.start_tls(*args, **kwargs))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
