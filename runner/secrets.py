@@ -1,7 +1,11 @@
 """Keep secrets out of everything printed or logged.
 
-Structured output is redacted by path (see ``Request.redacted_body``); this module scrubs free
-text (exception messages, tracebacks) of the secret strings known to the process.
+Structured output is redacted by path and by value (see ``Request.redacted_body``); this module
+scrubs free text (exception messages, tracebacks, a server's reflected error, the success line).
+A secret is tracked as a value: the API key, every value the request marks secret, and every
+``CALLPROFILE_*`` environment value templates can read. Text that shows a secret in another
+spelling (JSON-escaped, URL-encoded, as a Python literal, HTML-escaped, with control characters
+escaped) is scrubbed too.
 """
 
 from __future__ import annotations
@@ -9,8 +13,12 @@ from __future__ import annotations
 import os
 
 MIN_SECRET_LENGTH = 4  # scrubbing very short strings would blank out ordinary words
+# CALLPROFILE_* variables that configure callprofile itself rather than hold template values.
+CONFIG_VARIABLES = ("CALLPROFILE_DIR",)
+TEST_HOOK_PREFIX = "CALLPROFILE_TEST_"
 
 _known: set[str] = set()
+_spellings: dict[str, tuple[str, ...]] = {}
 
 
 def api_key() -> str | None:
@@ -22,15 +30,77 @@ def api_key() -> str | None:
 
 def remember(*values: str) -> None:
     for value in values:
-        if value and len(value) >= MIN_SECRET_LENGTH:
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
             _known.add(value)
 
 
-def scrub(text: str) -> str:
+def environment_values() -> list[str]:
+    """Values of the environment variables templates can read (``env.CALLPROFILE_*``)."""
+    return [
+        v
+        for k, v in os.environ.items()
+        if k.startswith("CALLPROFILE_")
+        and k not in CONFIG_VARIABLES
+        and not k.startswith(TEST_HOOK_PREFIX)
+    ]
+
+
+def known() -> set[str]:
+    """Every secret value known now (the environment is read each time: tests change it)."""
     key = os.environ.get("TELNYX_API_KEY")
     if key:
         remember(key)
+    remember(*environment_values())
+    return set(_known)
+
+
+def spellings(secret: str) -> tuple[str, ...]:
+    """``secret`` as it can appear in output: raw, JSON-escaped (ASCII or not), as a Python
+    literal, URL-encoded (path, form), HTML-escaped, and with control characters escaped."""
+    found = _spellings.get(secret)
+    if found is not None:
+        return found
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    from runner.textsafety import escape_controls
+
+    candidates = [
+        secret,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1],
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        escape_controls(secret),
+        escape_controls(secret, keep_newlines=False),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    ]
+    import re
+
+    for encode in (quote, quote_plus):
+        try:
+            encoded = encode(secret, safe="")
+        except UnicodeEncodeError:  # a lone surrogate: no URL spelling exists
+            continue
+        candidates.append(encoded)
+        candidates.append(re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
+    unique = tuple(sorted({c for c in candidates if len(c) >= MIN_SECRET_LENGTH}, key=len))
+    _spellings[secret] = unique[::-1]
+    return _spellings[secret]
+
+
+def contains_secret(text: str) -> bool:
+    return any(secret in text for secret in known())
+
+
+def scrub(text: str, extra: tuple[str, ...] | list[str] = ()) -> str:
+    """``text`` with every known secret (and each of ``extra``) replaced by ``***``."""
+    secrets = known() | {e for e in extra if len(e) >= MIN_SECRET_LENGTH}
     # Longest first, so a secret that contains another is replaced whole.
-    for secret in sorted(_known, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    forms = {form for secret in secrets for form in spellings(secret)}
+    for form in sorted(forms, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, "***")
     return text

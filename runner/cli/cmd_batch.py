@@ -19,7 +19,7 @@ from runner.cli.options import (
     sending_options,
     store_from,
 )
-from runner.cli.output import error, print_diagnostics
+from runner.cli.output import error, piece, print_diagnostics, safe, safe_json
 from runner.exitcodes import ExitCode
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
@@ -219,7 +219,7 @@ class _View:
     def notice(self, text: str) -> None:
         from runner.secrets import scrub
 
-        self._err(f"callprofile: {scrub(text)}")
+        self._err(f"callprofile: {piece(scrub(text))}")
 
     def interrupted(self, hard: bool) -> None:
         if hard:
@@ -246,10 +246,10 @@ class _View:
                 if diag.origin == where and diag.file is None:
                     shown.append(diag)
                 else:
-                    self._err(f"{where}: {scrub(diag.text())}")
+                    self._err(f"{where}: {safe(scrub(diag.text()))}")
             print_diagnostics(shown)
             return
-        self._err(f"{where}: {event.kind}: {scrub(event.message)}")
+        self._err(f"{where}: {event.kind}: {piece(scrub(event.message))}")
 
     def dry_run(self, row: int, e164: str, request: Any) -> None:
         from runner.secrets import scrub
@@ -261,7 +261,7 @@ class _View:
             "body": request.redacted_body(self.show_secrets),
         }
         text = json.dumps(line, ensure_ascii=False)
-        click.echo(text if self.show_secrets else scrub(text))
+        click.echo(safe_json(text if self.show_secrets else scrub(text)))
 
     def progress(self, p: Any) -> None:
         now = time.monotonic()
@@ -311,7 +311,7 @@ class _View:
         for line in outcome.summary.lines():
             click.echo(line)
         if outcome.stopped and outcome.stopped != "done":
-            self._err(f"callprofile: stopped early: {outcome.stopped}")
+            self._err(f"callprofile: stopped early: {piece(outcome.stopped)}")
         self._err(closing(outcome))
         if self.opts.report:
             self._err(f"callprofile: report written to {self.opts.report}")

@@ -5,6 +5,7 @@ import json
 import click
 
 from runner.cli.options import store_from
+from runner.cli.output import piece, safe_json
 
 
 @click.command(name="list")
@@ -18,7 +19,7 @@ def list_profiles(ctx: click.Context, output: str) -> None:
 
     entries = catalog(store_from(ctx))
     if output == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(entries, indent=2, ensure_ascii=False)))
         return
     if not entries:
         click.echo(f"no profiles in {store_from(ctx).root}", err=True)
@@ -28,5 +29,5 @@ def list_profiles(ctx: click.Context, output: str) -> None:
         mark = "(abstract)" if entry["abstract"] else ""
         if entry.get("error"):
             mark = "(invalid: run 'callprofile validate')"
-        text = " ".join(part for part in (entry["description"], mark) if part)
+        text = " ".join(part for part in (piece(entry["description"]), mark) if part)
         click.echo(f"{entry['name']:<{width}}  {text}".rstrip())

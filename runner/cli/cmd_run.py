@@ -173,67 +173,76 @@ def _sandbox_steps(path: str | None) -> list[Any]:
 
 
 def _print_sandbox_record(record: dict[str, Any]) -> None:
+    from runner.cli.output import piece
+
     if record["kind"] != "callback":
         return
+    url = piece(str(record["url"]))
     if record.get("refused"):
         click.echo(
-            f"sandbox: status callback to {record['url']} not sent: {record['refused']}", err=True
+            f"sandbox: status callback to {url} not sent: {piece(record['refused'])}", err=True
         )
         return
-    outcome = record.get("status", record.get("error"))
+    outcome = piece(str(record.get("status", record.get("error"))))
     click.echo(
         f"sandbox: status callback {record['event']} (CallStatus={record['call_status']}) "
-        f"-> {record['url']}: {outcome}",
+        f"-> {url}: {outcome}",
         err=True,
     )
 
 
 def report(result: object, request: object, output: str) -> None:
     """Print a submission result: the call on stdout, problems on stderr (``-o json``: one
-    JSON object on stdout in every case)."""
+    JSON object on stdout in every case). Text from the server is scrubbed of secrets and its
+    control characters escaped: a reply must not be able to rewrite the user's terminal."""
+    from runner.cli.output import piece, safe_json
     from runner.secrets import scrub
     from runner.send.submit import Result
 
     assert isinstance(result, Result)
     if output == "json":
-        click.echo(scrub(json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)))
+        text = json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)
+        click.echo(safe_json(scrub(text)))
     if result.status == "placed":
         if output != "json":
             body = result.response or {}
-            click.echo(
-                f"{result.call_sid}  {body.get('status', 'queued')}  "
-                f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
+            line = (
+                f"{piece(str(result.call_sid))}  {piece(str(body.get('status', 'queued')))}  "
+                f"{piece(str(body.get('from', '')))} -> {piece(str(body.get('to', '')))}"
             )
+            click.echo(scrub(line.rstrip()))
             if result.attempts > 1:
                 click.echo(f"(placed on attempt {result.attempts})", err=True)
         return
-    lines = [f"callprofile: {result.message}"]
+    lines = [f"callprofile: {piece(result.message)}"]
     details = []
     if result.http_status is not None:
         details.append(f"HTTP {result.http_status}")
     if result.sent_at:
         details.append(f"sent {result.sent_at}")
     if result.request_id:
-        details.append(f"request id {result.request_id}")
+        details.append(f"request id {piece(result.request_id)}")
     if details:
         lines.append("  " + ", ".join(details))
     for err in result.errors:
-        text = " ".join(p for p in (err.code, err.title) if p) or "error"
+        text = " ".join(piece(p) for p in (err.code, err.title) if p) or "error"
         if err.detail:
-            text += f": {err.detail}"
+            text += f": {piece(err.detail)}"
         lines.append(f"  {text}")
         if err.pointer:
             where = _pointer_origin(err.pointer, request)
-            field = _pointer_field(err.pointer)
+            field = piece(_pointer_field(err.pointer), limit=200)
             lines.append(
                 f"    field {field}, set at {where}"
                 if where
-                else f"    field {field} ({err.pointer})"
+                else f"    field {field} ({piece(err.pointer, limit=200)})"
             )
     if result.reply_excerpt and result.http_status is not None:
-        lines.append(f"  reply (not Telnyx's JSON): {result.reply_excerpt}")
+        lines.append(f"  reply (not Telnyx's JSON): {piece(result.reply_excerpt)}")
     if len(result.notes) > 1:
-        lines.extend(f"  {note}" for note in result.notes)
+        lines.extend(f"  {piece(note)}" for note in result.notes)
+    if result.interrupted:
+        lines.append("  interrupted by Ctrl-C after the request was sent")
     if result.status == "unknown":
         lines.append(
             "  look for the call (Telnyx call logs, your status callbacks) before running this "

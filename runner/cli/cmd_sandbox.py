@@ -119,6 +119,9 @@ def sandbox(
 
 
 def _print_record(record: dict[str, Any]) -> None:
+    # Request paths and callback URLs come from clients and profiles: escape them.
+    from runner.cli.output import piece
+
     kind = record["kind"]
     if kind == "request":
         response = record.get("response") or {}
@@ -130,16 +133,18 @@ def _print_record(record: dict[str, Any]) -> None:
                 answer += f" queued {response['call_sid']}"
             if response.get("errors"):
                 answer += f" errors {','.join(str(c) for c in response['errors'])}"
-        click.echo(f"{record['time']}  {record['method']} {record['path']} -> {answer}")
+        path = piece(str(record["path"]))
+        click.echo(f"{record['time']}  {piece(str(record['method']))} {path} -> {piece(answer)}")
     elif kind == "callback":
+        url = piece(str(record["url"]))
         if record.get("refused"):
-            refused = record["refused"]
-            click.echo(f"{record['time']}  callback to {record['url']} refused: {refused}")
+            refused = piece(str(record["refused"]))
+            click.echo(f"{record['time']}  callback to {url} refused: {refused}")
         else:
-            outcome = record.get("status", record.get("error"))
+            outcome = piece(str(record.get("status", record.get("error"))))
             click.echo(
                 f"{record['time']}  callback {record['event']} "
-                f"(CallStatus={record['call_status']}) -> {record['url']}: {outcome}"
+                f"(CallStatus={record['call_status']}) -> {url}: {outcome}"
             )
     else:
-        click.echo(f"{record['time']}  {kind}: {record.get('error', '')}")
+        click.echo(f"{record['time']}  {kind}: {piece(str(record.get('error', '')))}")

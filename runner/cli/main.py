@@ -40,7 +40,14 @@ class CliExit(Exception):
         self.code = int(code)
 
 
+ARGV_KEY = "callprofile.argv"
+
+
 class RootGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # the command line as given, for a crash log
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -58,6 +65,13 @@ class RootGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            if os.environ.get(CRASH_HOOK):
+                # A bug on demand, so the crash handler can be tested through the CLI; the
+                # message quotes the command line as a careless exception message would.
+                import json
+
+                argv = ctx.meta.get(ARGV_KEY, [])
+                raise RuntimeError(f"{CRASH_HOOK}: {argv!r} {json.dumps(argv)}")
             return super().invoke(ctx)
         except CliExit as done:
             ctx.exit(done.code)
@@ -79,7 +93,7 @@ class RootGroup(click.Group):
 
                 print_diagnostics(exc.diagnostics)
                 ctx.exit(ExitCode.INVALID)
-            log = write_crash_log()
+            log = write_crash_log(["callprofile", *ctx.meta.get(ARGV_KEY, sys.argv[1:])])
             click.echo(
                 f"callprofile: internal error ({type(exc).__name__}); this is a bug. "
                 f"Details: {log}",
@@ -88,31 +102,20 @@ class RootGroup(click.Group):
             ctx.exit(ExitCode.INTERNAL)
 
 
-def write_crash_log() -> str:
+CRASH_HOOK = "CALLPROFILE_TEST_CRASH"  # tests only: raise an internal error in the command
+
+
+def write_crash_log(argv: list[str] | None = None) -> str:
     """Write the current traceback, with secrets scrubbed, and return the file's path."""
-    # Imported here: tempfile and traceback cost ~15 ms, and only a crash needs them.
-    import tempfile
-    import time
+    # Imported here: traceback costs ~10 ms, and only a crash needs it.
     import traceback
 
-    from runner.secrets import scrub
+    try:
+        from runner.crashlog import write
 
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    text = scrub(traceback.format_exc())
-    for directory in (os.path.join(base, "callprofile"), tempfile.gettempdir()):
-        try:
-            os.makedirs(directory, exist_ok=True)
-            path = os.path.join(
-                directory, f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-            )
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(f"callprofile {__version__}\n{' '.join(sys.argv)}\n\n{text}")
-            return path
-        except OSError:
-            continue
-    return "(could not write a log)"
+        return write(traceback.format_exc(), argv)
+    except Exception:  # the crash handler itself must never add a second traceback
+        return "(could not write a log)"
 
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})

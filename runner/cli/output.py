@@ -11,6 +11,28 @@ import click
 
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
+from runner.textsafety import escape_controls, escape_json_text
+
+
+def piece(text: str, limit: int | None = None) -> str:
+    """One piece of outside text (a server's error detail, a header) for a line of output: its
+    control characters, line breaks included, escaped, so it cannot start or rewrite a line."""
+    shown = escape_controls(str(text), keep_newlines=False)
+    if limit is not None and len(shown) > limit:
+        shown = shown[: limit - 3] + "..."
+    return shown
+
+
+def safe(text: str) -> str:
+    """Text we composed, possibly holding outside text: control characters escaped, line
+    breaks kept."""
+    return escape_controls(text)
+
+
+def safe_json(text: str) -> str:
+    """JSON for a terminal: characters json.dumps(ensure_ascii=False) leaves raw (C1
+    controls, bidi overrides, lone surrogates) escaped; the document is unchanged."""
+    return escape_json_text(text)
 
 
 def color_enabled(stream: Any = None) -> bool:
@@ -23,7 +45,7 @@ def color_enabled(stream: Any = None) -> bool:
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
     colored = color_enabled()
     for diag in diagnostics:
-        text = scrub(diag.text())
+        text = safe(scrub(diag.text()))
         if colored:
             tone = "red" if diag.severity == "error" else "yellow"
             text = text.replace(
@@ -33,17 +55,18 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
 
 
 def error(message: str) -> None:
-    click.echo(f"callprofile: error: {scrub(message)}", err=True)
+    click.echo(f"callprofile: error: {safe(scrub(message))}", err=True)
 
 
 def dump(data: Any, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False)
+        return escape_json_text(json.dumps(data, indent=2, ensure_ascii=False))
     import yaml
 
-    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100).rstrip(
-        "\n"
-    )
+    text = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)
+    # Strings holding such characters were written double-quoted (see _dumper), where a
+    # \uXXXX escape means the same character to every YAML reader.
+    return escape_json_text(text).rstrip("\n")
 
 
 def _dumper() -> Any:
@@ -55,7 +78,7 @@ def _dumper() -> Any:
     def text(dumper: Any, value: str) -> Any:
         # PyYAML writes NEL (U+0085) raw inside single quotes, where every reader folds it into
         # a space; double quotes escape it, so render's output stays a faithful values file.
-        style = '"' if "\x85" in value else None
+        style = '"' if "\x85" in value or escape_json_text(value) != value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)

@@ -59,12 +59,21 @@ class Request:
     def redacted_body(self, show_secrets: bool = False) -> dict[str, Any]:
         if show_secrets:
             return self.body
-        return _redact(self.body, (), self.is_sensitive)
+        secrets = self._secret_texts()
+        return _redact(self.body, (), self.is_sensitive, secrets)
 
     def shown_connection_id(self, show_secrets: bool = False) -> str:
-        if self.connection_id_sensitive and not show_secrets:
+        hidden = self.connection_id_sensitive or _holds(self.connection_id, self._secret_texts())
+        if hidden and not show_secrets:
             return REDACTED
         return self.connection_id
+
+    def _secret_texts(self) -> list[str]:
+        """The request's secret values, which a printed field must not hold wherever they were
+        copied to (a literal copy, or a value Telnyx echoes back)."""
+        from runner.secrets import MIN_SECRET_LENGTH
+
+        return [s for s in self.secret_values() if len(s) >= MIN_SECRET_LENGTH]
 
     def secret_values(self) -> list[str]:
         """The actual secret strings in this request, for scrubbing free text (error output)."""
@@ -86,14 +95,18 @@ class Request:
         return found
 
 
-def _redact(value: Any, path: Path, hide: Any) -> Any:
-    if hide(path) and path:
+def _redact(value: Any, path: Path, hide: Any, secrets: list[str]) -> Any:
+    if path and (hide(path) or (isinstance(value, str) and _holds(value, secrets))):
         return REDACTED
     if isinstance(value, dict):
-        return {k: _redact(v, (*path, k), hide) for k, v in value.items()}
+        return {k: _redact(v, (*path, k), hide, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact(v, (*path, i), hide) for i, v in enumerate(value)]
+        return [_redact(v, (*path, i), hide, secrets) for i, v in enumerate(value)]
     return value
+
+
+def _holds(text: str, secrets: list[str]) -> bool:
+    return any(secret in text for secret in secrets)
 
 
 def merged_document(

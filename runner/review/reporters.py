@@ -7,10 +7,14 @@ from collections.abc import Iterable
 
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
+from runner.textsafety import escape_controls, escape_json_text
 
 
 def plain(diagnostics: Iterable[Diagnostic]) -> str:
-    return "".join(scrub(d.text()) + "\n" for d in diagnostics)
+    # One line per finding, whatever a hostile file name or value holds.
+    return "".join(
+        escape_controls(scrub(d.text()), keep_newlines=False) + "\n" for d in diagnostics
+    )
 
 
 def as_json(diagnostics: Iterable[Diagnostic]) -> str:
@@ -29,7 +33,7 @@ def as_json(diagnostics: Iterable[Diagnostic]) -> str:
         }
         for d in diagnostics
     ]
-    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    return escape_json_text(json.dumps(rows, indent=2, ensure_ascii=False)) + "\n"
 
 
 def escape_data(text: str) -> str:
@@ -58,7 +62,7 @@ def github(diagnostics: Iterable[Diagnostic]) -> str:
         props.append(("title", f"callprofile {d.code}"))
         message = d.message if d.file is not None or not d.origin else f"{d.origin}: {d.message}"
         head = ",".join(f"{k}={escape_property(str(v))}" for k, v in props)
-        lines.append(f"::{d.severity} {head}::{escape_data(scrub(message))}\n")
+        lines.append(f"::{d.severity} {head}::{escape_controls(escape_data(scrub(message)))}\n")
     return "".join(lines) + plain(diagnostics)
 
 

@@ -340,7 +340,7 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
             return _Failure(_transport_reason(exc), maybe_sent=False, retryable=True)
         except Exception as exc:
             if probe.deadline_passed:
-                reason = f"no complete answer within {read:g}s"
+                reason = f"read timeout: no complete answer within {read:g}s"
             else:
                 reason = _transport_reason(exc)
             if tracked:

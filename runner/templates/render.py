@@ -202,6 +202,9 @@ def render(
         **values,
     }
     call = out.call
+    # Names whose value is secret: env always; to/from once To/From were rendered from a
+    # secret, so a field that copies them ("{{ from }}") is as secret as they are.
+    tainted = {"env"}
 
     def run(t: _Template) -> None:
         if t.parts is not None and all(isinstance(context.get(n), str) for n in t.names):
@@ -213,7 +216,7 @@ def render(
                     )
                 )
                 return
-            if "env" in t.names:
+            if t.names & tainted:
                 out.sensitive.add(t.path)
             _assign(out, t.path, text)
             return
@@ -245,7 +248,7 @@ def render(
         except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
             out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
             return
-        if "env" in t.names:
+        if t.names & tainted:
             out.sensitive.add(t.path)
         _assign(out, t.path, text)
 
@@ -255,6 +258,9 @@ def render(
         run(t)
     context["to"] = call.get("To")
     context["from"] = call.get("From")
+    for name, key in (("to", "To"), ("from", "From")):
+        if ("call", key) in out.sensitive:
+            tainted.add(name)
     for t in templates:
         if t not in first:
             run(t)
