@@ -14,11 +14,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.textsafety import describe_invalid
 from runner.textsafety import is_valid_unicode as valid
 
-CODE_FILE = "CP501"  # the contacts file cannot be read as a whole
 TIMEZONE_COLUMN = "timezone"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -35,7 +35,7 @@ class Row:
 
 def file_error(path: str, message: str, line: int | None = None) -> ProfileError:
     return ProfileError(
-        [Diagnostic(message, CODE_FILE, file=path, line=line, col=1 if line else None)]
+        [Diagnostic(message, codes.CONTACTS_FILE, file=path, line=line, col=1 if line else None)]
     )
 
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.merge import Layer
 from runner.profiles.source import load_file
@@ -17,8 +18,8 @@ from runner.schema import files as schemas
 from runner.schema.check import check_source
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
-CODE_FLAG = "CP302"
-CODE_NUMBER = "CP107"  # a number no field can take: NaN, Infinity, out of range, too many digits
+CODE_FLAG = codes.BAD_OVERRIDE
+CODE_NUMBER = codes.NUMBER_OUT_OF_RANGE
 
 SetKind = Literal["set", "set-json"]
 
@@ -205,7 +206,9 @@ def variable_values(overrides: Overrides) -> dict[str, VariableValue]:
         if source.data is None:
             continue
         if not isinstance(source.data, dict):
-            raise ProfileError([source.diag((), "a vars file must be a mapping", "CP006")])
+            raise ProfileError(
+                [source.diag((), "a vars file must be a mapping", codes.NOT_MAPPING)]
+            )
         for name, value in source.data.items():
             span = source.spans.get((name,))
             if isinstance(value, (dict, list)):

@@ -13,9 +13,10 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from runner import codes
 from runner.exitcodes import ExitCode
 
-CODE_GATE = "CP507"  # the base URL or the API key cannot be used; nothing was sent
+CODE_GATE = codes.SEND_GATE
 
 MAX_HOST = 253
 MAX_LABEL = 63
