@@ -94,6 +94,7 @@ YAML11_NUMBER = register(
     "a number in a form only YAML 1.1 reads so (`030`, `010` octal, `1:00` base 60, `0b1`, "
     "`1_000`): quote it or write the decimal",
 )
+EXTENDS_TOO_DEEP = register("CP106", "error", "an `extends` chain deeper than 64 profiles")
 NUMBER_OUT_OF_RANGE = register(
     "CP107",
     "error",
@@ -121,6 +122,19 @@ TEMPLATE_RUNTIME = register(
 COERCE = register("CP205", "error", "a rendered value does not convert to the field's type")
 UNKNOWN_VARIABLE = register(
     "CP206", "error", "a value is given for a variable the profile does not declare"
+)
+TEMPLATE_VALUE_TOO_LARGE = register(
+    "CP220",
+    "error",
+    "a template builds a value over the size budget (100,000 characters; integers 4,300 digits)",
+)
+TEMPLATE_TOO_MUCH_WORK = register(
+    "CP221",
+    "error",
+    "a request's templates do more work than the budget allows, or run longer than 2 s",
+)
+VARIABLE_TOO_LONG = register(
+    "CP222", "error", "a variable's value is longer than 100,000 characters"
 )
 NO_EXAMPLE = register(
     "CP207",

@@ -20,7 +20,8 @@ from runner.batch import contacts as contacts_mod
 from runner.batch.budget import Budget
 from runner.batch.dnc import DoNotCall
 from runner.batch.identity import batch_id as make_batch_id
-from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, utc_now
+from runner.batch.journal import Journal
+from runner.batch.ledger import CLAIMABLE, Claim, Ledger, LedgerError, utc_now
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
 from runner.batch.phone import mask
@@ -58,13 +59,18 @@ class Options:
     max_retries: int = 2
     report: str | None = None
 
+    journal: str | None = None  # the journal of recent calls (default: in the state directory)
+
     @property
     def ledger_path(self) -> str:
-        return self.ledger or default_ledger(self.contacts)
+        """The ledger, as the file it is: a symlink or another spelling of the same path
+        reaches the same ledger and the same lock."""
+        return os.path.realpath(self.ledger or default_ledger(self.contacts))
 
 
 def default_ledger(contacts: str) -> str:
-    return f"{contacts}.ledger.db"
+    """Beside the contacts file itself (a symlink's target), not beside the link."""
+    return f"{os.path.realpath(contacts)}.ledger.db"
 
 
 @dataclass
@@ -139,8 +145,11 @@ def _kill_hook() -> tuple[str, int] | None:
 class _Run:
     """State shared by the main thread and the workers for one run."""
 
-    def __init__(self, store: Store, opts: Options, hooks: Hooks, batch: str, total: int):
+    def __init__(
+        self, store: Store, opts: Options, hooks: Hooks, batch: str, total: int, journal: Journal
+    ):
         self.store = store
+        self.journal = journal
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
@@ -191,7 +200,26 @@ class _Run:
                 self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
-        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        journal = self.journal
+        repeat = journal.reserve(
+            profile=self.opts.profile,
+            e164=job.e164,
+            batch_id=self.batch,
+            row_no=job.row,
+            ledger=self.opts.ledger_path,
+            now=self.hooks.now(),
+            min_interval=self.opts.min_interval,
+        )
+        if repeat is not None:
+            claim = (
+                Claim("repeat", repeat)
+                if ledger.skip(self.batch, job.row, "repeat", repeat)
+                else Claim("gone")
+            )
+        else:
+            claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+            if claim.outcome != "claimed":
+                journal.settle(self.batch, job.row, "pending")
         if claim.outcome != "claimed":
             self.budget.release()
             if claim.outcome == "repeat":
@@ -202,6 +230,7 @@ class _Run:
         if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
             ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
+            journal.settle(self.batch, job.row, "pending")
             self.budget.release()
             return
         with self.lock:
@@ -216,6 +245,7 @@ class _Run:
         self._maybe_die("answer", answers)
         if self._record(ledger, job, result):
             self.count("done")
+        journal.settle(self.batch, job.row, result.status)
         with self.lock:
             self.inflight.discard(job.row)
 
@@ -364,7 +394,9 @@ def _run_locked(
     store: Store, opts: Options, hooks: Hooks, batch: str, total: int, dnc: DoNotCall | None
 ) -> Outcome:
     ledger = Ledger(opts.ledger_path, now=hooks.now)
+    journal: Journal | None = None
     try:
+        journal = Journal(opts.journal)
         new = ledger.open_batch(
             batch, opts.profile, opts.contacts, contacts_mod.digest(opts.contacts)
         )
@@ -383,7 +415,7 @@ def _run_locked(
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = _Run(store, opts, hooks, batch, total)
+        state = _Run(store, opts, hooks, batch, total, journal)
         stopped = _drive(ledger, state, dnc)
         summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
         if opts.report:
@@ -392,6 +424,8 @@ def _run_locked(
         return Outcome(summary, stopped=stopped, stop_code=hooks.stopper.code)
     finally:
         ledger.close()
+        if journal is not None:
+            journal.close()
 
 
 def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:

@@ -24,6 +24,7 @@ from runner.exitcodes import ExitCode
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
+MAX_INTERVAL_DAYS = 3650  # ten years: the ledger's clock arithmetic stays in range
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 # Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
 # 429 pauses and retries. Tests replace both with a fake clock, so a Retry-After costs no real
@@ -40,7 +41,12 @@ def parse_duration(text: str) -> timedelta:
         raise click.BadParameter(
             f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
         )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_INTERVAL_DAYS * 86400:
+        raise click.BadParameter(
+            f"{text!r} is longer than {MAX_INTERVAL_DAYS} days", param_hint="--min-interval"
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_window(text: str | None) -> Any:
@@ -165,6 +171,7 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
+    _refuse_overwriting_inputs(ctx, opts)
     view = _View(contacts, show_secrets, opts)
     hooks = engine.Hooks(
         on_row=view.row,
@@ -199,6 +206,29 @@ def batch(
             client.close()
     view.finish(outcome)
     raise CliExit(outcome.exit_code())
+
+
+def _refuse_overwriting_inputs(ctx: click.Context, opts: Any) -> None:
+    """--report and --ledger are written: neither may be a file the batch reads."""
+    from runner import overwrite
+
+    inputs = [("--contacts", opts.contacts), ("--dnc", opts.dnc or "")]
+    inputs += [("-f", p) for p in opts.overrides.values_files]
+    inputs += [("--vars-file", p) for p in opts.overrides.vars_files]
+    inputs += overwrite.profile_files(ctx.find_root().obj["profiles_dir"])
+    if opts.ledger:
+        hit = overwrite.clash(opts.ledger, inputs)
+        if hit:
+            raise click.UsageError(f"--ledger {opts.ledger} is {hit}; nothing was written")
+    if opts.report:
+        hit = overwrite.clash(
+            opts.report, [*inputs, *overwrite.ledger_files("the ledger", opts.ledger_path)]
+        )
+        if hit:
+            raise click.UsageError(
+                f"--report {opts.report} is {hit}, which the report would replace; "
+                "nothing was sent or written"
+            )
 
 
 class _View:

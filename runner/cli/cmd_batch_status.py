@@ -27,6 +27,13 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
     if not os.path.isfile(ledger):
         error(f"no ledger at {ledger}")
         raise CliExit(ExitCode.INVALID)
+    if report:
+        from runner import overwrite
+
+        if overwrite.clash(report, overwrite.ledger_files("the ledger", ledger)):
+            raise click.UsageError(
+                f"--report {report} is the ledger (or one of its files); nothing was written"
+            )
     try:
         book = Ledger(ledger, readonly=True)
     except LedgerError as exc:
@@ -42,7 +49,7 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
         for i, info in enumerate(found):
-            running = _running(BatchLock, Busy, ledger, info.batch_id)
+            running = _running(BatchLock, Busy, os.path.realpath(ledger), info.batch_id)
             summary = summarise(book, info.batch_id, running=running)
             if i:
                 click.echo("")

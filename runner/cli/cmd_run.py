@@ -89,6 +89,16 @@ def run(
     if sandbox and base_url and from_command_line:
         raise click.UsageError("--sandbox and --base-url do not go together")
 
+    if sandbox_log:
+        from runner import overwrite
+
+        inputs = [("--sandbox-script", sandbox_script or "")]
+        inputs += [("-f", p) for p in params.get("values_files") or ()]  # type: ignore[attr-defined]
+        inputs += [("--vars-file", p) for p in params.get("vars_files") or ()]  # type: ignore[attr-defined]
+        inputs += overwrite.profile_files(ctx.find_root().obj["profiles_dir"])
+        hit = overwrite.clash(sandbox_log, inputs)
+        if hit:
+            raise click.UsageError(f"--sandbox-log {sandbox_log} is {hit}; nothing was written")
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
     request = build(
         store_from(ctx),

@@ -21,6 +21,7 @@ from runner.profiles.store import Store
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
 from runner.schema.coerce import CoercionError, target_type
+from runner.templates.budget import MAX_VALUE
 from runner.templates.render import render
 
 CODE_ABSTRACT = codes.ABSTRACT
@@ -212,6 +213,15 @@ def _variables(
             given[key] = VariableValue(value, row_origin)
     problems: list[Diagnostic] = []
     for key, value in given.items():
+        if key in declared and len(value.value) > MAX_VALUE:
+            problems.append(
+                Diagnostic(
+                    f"the value for variable {key!r} is {len(value.value)} characters long; "
+                    f"templates take at most {MAX_VALUE}",
+                    codes.VARIABLE_TOO_LONG,
+                    origin=value.origin,
+                )
+            )
         if key not in declared and value.origin != row_origin:
             problems.append(
                 Diagnostic(

@@ -6,6 +6,8 @@ from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.store import Profile, Store
 
+MAX_DEPTH = 64  # profiles in one extends chain; a deeper one is a mistake or an attack
+
 
 def chain(store: Store, name: str, *, origin: str | None = None) -> list[Profile]:
     """Profiles to merge, lowest first: parents depth first, left to right, then ``name``.
@@ -33,6 +35,18 @@ def chain(store: Store, name: str, *, origin: str | None = None) -> list[Profile
             )
         if current in seen:
             return
+        if len(trail) >= MAX_DEPTH and via is not None:
+            parent, index = via
+            raise ProfileError(
+                [
+                    parent.source.diag(
+                        _extends_path(parent, index),
+                        f"'extends' chain is deeper than {MAX_DEPTH} profiles "
+                        f"({' -> '.join(trail[:3])} -> ... -> {current})",
+                        codes.EXTENDS_TOO_DEEP,
+                    )
+                ]
+            )
         if via is None:
             profile = store.load(current, origin)
         else:

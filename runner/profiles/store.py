@@ -62,6 +62,23 @@ class Profile:
         return []
 
 
+def _entry_problem(path: Path, root: Path) -> str | None:
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        real = path.resolve()
+        if root not in real.parents:
+            return f"a symlink resolving outside the profiles directory (to {real}); refused"
+        return ""
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, socket or device); refused"
+    return None
+
+
 @dataclass
 class Store:
     """Profiles under one directory. Loaded files are cached for the life of the store."""
@@ -80,20 +97,34 @@ class Store:
             return str(path)
 
     def names(self) -> list[str]:
+        """Every profile in the directory: regular files only. Symlinks are not listed (one
+        pointing inside is its target's alias; one pointing outside is refused), nor are
+        FIFOs and devices, which could block or never end."""
+        return sorted(name for name, _, problem in self.scan() if problem is None)
+
+    def unloadable(self) -> list[tuple[str, str]]:
+        """(file, reason) for each entry named like a profile that cannot be one: a symlink
+        leading outside the directory, or something other than a regular file."""
+        return [(self.display(path), problem) for _, path, problem in self.scan() if problem]
+
+    def scan(self) -> list[tuple[str, Path, str | None]]:
+        """(name, path, problem) for every *.yaml/*.yml entry with a valid name; problem is
+        None for a regular file, "" for a symlink inside the directory (skipped quietly)."""
         if not self.root.is_dir():
             return []
-        found: set[str] = set()
+        found: list[tuple[str, Path, str | None]] = []
         root = self.root.resolve()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for filename in filenames:
+            for filename in sorted(filenames):
                 stem, ext = os.path.splitext(filename)
                 if ext not in SUFFIXES:
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, stem), root).replace(os.sep, "/")
                 if _NAME.match(rel):
-                    found.add(rel)
-        return sorted(found)
+                    path = Path(dirpath) / filename
+                    found.append((rel, path, _entry_problem(path, root)))
+        return found
 
     def check_name(self, name: str, origin: str | None = None) -> None:
         if not _NAME.match(name):

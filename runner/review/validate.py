@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.build import build
 from runner.profiles.resolve import chain
@@ -32,7 +33,7 @@ class Report:
 def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, Path]]:
     """(name, preloaded profile or None, path) for each profile to check."""
     if not paths:
-        return [(name, None, store.path_for(name)) for name in store.names()]
+        return [(name, None, store.root / name) for name in store.names()]
     out: list[tuple[str, Profile | None, Path]] = []
     for raw in paths:
         path = Path(raw)
@@ -62,13 +63,18 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
     except ProfileError as exc:
         add(exc.diagnostics)
         found = []
+    if not paths:
+        # One entry that cannot be a profile is one finding; the rest are still checked.
+        for file, reason in store.unloadable():
+            code = codes.BAD_NAME if "symlink" in reason else codes.UNREADABLE
+            add([Diagnostic(reason, code, file=file)])
     if paths:
         # A named fragment is judged through the profiles that use it: a change to it changes
         # them, and they are what validate renders and what the combination rules judge.
         named = {name for name, _, _ in found}
         for name in extending(store, named):
             report.dependents.append(name)
-            found.append((name, None, store.path_for(name)))
+            found.append((name, None, store.root / name))
     for name, preloaded, _path in found:
         report.checked += 1
         try:

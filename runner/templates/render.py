@@ -18,11 +18,14 @@ from typing import Any
 from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.merge import Layer, Path, Provenance, origin_of
+from runner.templates import budget
 from runner.templates.limits import MAX_VALUE, refused_construct
 
 CODE_SYNTAX = codes.TEMPLATE_SYNTAX
 CODE_UNDECLARED = codes.UNDECLARED_VARIABLE
 CODE_RUNTIME = codes.TEMPLATE_RUNTIME
+CODE_SIZE = codes.TEMPLATE_VALUE_TOO_LARGE
+CODE_WORK = codes.TEMPLATE_TOO_MUCH_WORK
 
 MAX_RENDERED = MAX_VALUE  # characters in one rendered value
 ENV_PREFIX = "CALLPROFILE_"
@@ -202,6 +205,7 @@ def render(
         **values,
     }
     call = out.call
+    active = budget.Budget()  # shared by this request's templates: work and time
     # Names whose value is secret: env always; to/from once To/From were rendered from a
     # secret, so a field that copies them ("{{ from }}") is as secret as they are.
     tainted = {"env"}
@@ -223,21 +227,23 @@ def render(
         from jinja2.exceptions import TemplateError
 
         try:
-            if t.ast is None:
-                t.ast = environment().parse(t.text)
-            compiled = environment().from_string(t.ast)
-            text = ""
-            for chunk in compiled.generate(context):
-                text += chunk
-                if len(text) > MAX_RENDERED:
-                    raise _TooLong()
+            with budget.use(active):
+                if t.ast is None:
+                    t.ast = environment().parse(t.text)
+                compiled = environment().from_string(t.ast)
+                text = ""
+                for chunk in compiled.generate(context):
+                    text += chunk
+                    if len(text) > MAX_RENDERED:
+                        raise _TooLong()
         except _TooLong:
             out.diagnostics.append(
                 _diag(t, f"rendered value is longer than {MAX_RENDERED} characters", CODE_RUNTIME)
             )
             return
-        except TemplateError as exc:
-            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
+        except budget.BudgetExceeded as exc:
+            code = CODE_SIZE if exc.kind == "size" else CODE_WORK
+            out.diagnostics.append(_diag(t, str(exc), code, _template_line(exc)))
             return
         except RecursionError:
             out.diagnostics.append(_diag(t, "template error: nested too deeply", CODE_RUNTIME))
@@ -245,8 +251,13 @@ def render(
         except MemoryError:
             out.diagnostics.append(_diag(t, "template error: out of memory", CODE_RUNTIME))
             return
-        except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
-            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
+        except Exception as exc:  # whatever a template's own code raises is its error
+            known = (TemplateError, ArithmeticError, ValueError, TypeError)
+            text = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
+            if len(text) > 300:
+                text = text[:297] + "..."
+            line = _template_line(exc)
+            out.diagnostics.append(_diag(t, f"template error: {text}", CODE_RUNTIME, line))
             return
         if t.names & tainted:
             out.sensitive.add(t.path)
@@ -265,6 +276,18 @@ def render(
         if t not in first:
             run(t)
     return out
+
+
+def _template_line(exc: BaseException) -> int:
+    """The line inside the template where ``exc`` was raised (Jinja rewrites the traceback so
+    template frames carry template line numbers), or 1."""
+    line = 1
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 class _TooLong(Exception):

@@ -142,7 +142,8 @@ def test_templates_cannot_build_huge_values(cli, tmp_path, expression):
         tmp_path, profile("", f'  AIAssistantDynamicVariables:\n    x: "{{{{ {expression} }}}}"\n')
     )
     err = failed(cli, tree, "render", "p")
-    assert err.startswith("profiles/p.yaml:7:8: error: template error:")
+    # Refused by the template budget, at the template's position.
+    assert err.startswith("profiles/p.yaml:7:8: error: ") and "[CP220]" in err
 
 
 def test_a_loop_cannot_build_a_huge_value(cli, tmp_path):

@@ -1,0 +1,138 @@
+"""Calls this user placed (or may have placed), per profile, whatever ledger recorded them.
+
+The repeat guard (``--min-interval``) must not depend on which contacts file or ledger a batch
+uses: a copy of the contacts in another folder gets another default ledger, yet calling its
+numbers again within the interval is exactly what the guard exists to stop. So every claim is
+also reserved here, in one journal per user (``$XDG_STATE_HOME/callprofile/recent-calls.db``),
+durably and under SQLite's write lock before the POST: two batches of the same profile cannot
+both pass the check for one number, whichever ledgers they use.
+
+Entries only ever make the guard stricter: a reservation left by a crash counts as "possibly
+placed", like a ``dialing`` row.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+
+from runner.batch.ledger import LedgerError, stamp
+
+FILE_NAME = "recent-calls.db"
+KEEP_DAYS = 3660  # entries older than the longest --min-interval are never consulted
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    batch_id TEXT NOT NULL,
+    row_no INTEGER NOT NULL,
+    profile TEXT NOT NULL,
+    e164 TEXT NOT NULL,
+    ledger TEXT NOT NULL,
+    at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (batch_id, row_no)
+);
+CREATE INDEX IF NOT EXISTS calls_by_number ON calls (profile, e164, at);
+"""
+
+
+def default_path() -> str:
+    from runner.crashlog import log_directory
+
+    return os.path.join(log_directory(), FILE_NAME)
+
+
+class Journal:
+    def __init__(self, path: str | None = None):
+        self.path = path or default_path()
+        self._mutex = threading.Lock()
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            self.db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(
+                f"cannot open the journal of recent calls {self.path} ({exc}); it keeps the "
+                "repeat guard working across ledgers. Nothing was sent"
+            ) from None
+
+    def close(self) -> None:
+        with self._mutex:
+            self.db.close()
+
+    def reserve(
+        self,
+        *,
+        profile: str,
+        e164: str,
+        batch_id: str,
+        row_no: int,
+        ledger: str,
+        now: datetime,
+        min_interval: timedelta | None,
+    ) -> str | None:
+        """Record that this row is about to be dialled, unless another batch of the profile
+        called (or may have called) the number within ``min_interval``: then the reason."""
+        with self._mutex:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    if min_interval is not None and min_interval > timedelta(0):
+                        earlier = self.db.execute(
+                            "SELECT batch_id, row_no, ledger, at, state FROM calls "
+                            "WHERE profile = ? AND e164 = ? AND batch_id != ? AND at >= ? "
+                            "ORDER BY at DESC LIMIT 1",
+                            (profile, e164, batch_id, stamp(now - min_interval)),
+                        ).fetchone()
+                        if earlier is not None:
+                            self.db.execute("ROLLBACK")
+                            verb = "placed" if earlier[4] == "placed" else "possibly placed"
+                            return (
+                                f"a call to this number was {verb} at {earlier[3]} by profile "
+                                f"{profile} (batch {earlier[0][:12]}, row {earlier[1]}, ledger "
+                                f"{earlier[2]}), within --min-interval"
+                            )
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, 'dialing')",
+                        (batch_id, row_no, profile, e164, ledger, stamp(now)),
+                    )
+                    self.db.execute(
+                        "DELETE FROM calls WHERE at < ?", (stamp(now - timedelta(KEEP_DAYS)),)
+                    )
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None
+        return None
+
+    def settle(self, batch_id: str, row_no: int, state: str) -> None:
+        """Record how the call ended; a call that was provably not placed leaves no entry.
+        Not synced: a lost update leaves the stricter ``dialing``."""
+        with self._mutex:
+            try:
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                if state in ("placed", "unknown"):
+                    self.db.execute(
+                        "UPDATE calls SET state = ? WHERE batch_id = ? AND row_no = ?",
+                        (state, batch_id, row_no),
+                    )
+                else:
+                    self.db.execute(
+                        "DELETE FROM calls WHERE batch_id = ? AND row_no = ?", (batch_id, row_no)
+                    )
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None
+            finally:
+                self.db.execute("PRAGMA synchronous = FULL")
