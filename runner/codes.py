@@ -190,6 +190,12 @@ CONTACTS_ROW = register(
 BAD_NUMBER = register("CP503", "error", "a contacts row has no number, or not a valid one")
 BAD_TIMEZONE = register("CP504", "error", "a contacts row's `timezone` is not an IANA zone")
 DNC_LIST = register("CP506", "error", "a line of the do-not-call list cannot be read")
+NO_TIME_ZONE = register(
+    "CP509",
+    "error",
+    "under `--window`, a number with no usable time zone (toll-free, +800, unknown, or zones "
+    "never all inside the window): give the row a `timezone`",
+)
 SEND_GATE = register(
     "CP507",
     "error",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 
+from runner import codes
 from runner.batch.contacts import read_rows
 from runner.batch.dnc import DoNotCall
 from runner.batch.engine import Hooks, Options, Outcome, RowEvent
 from runner.batch.phone import mask
 from runner.batch.rows import RowInvalid, prepare_row
 from runner.batch.window import check
+from runner.diagnostics import Diagnostic
 from runner.profiles.store import Store
 
 
@@ -53,6 +55,13 @@ def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) ->
                 continue
             if opts.window is not None:
                 verdict = check(opts.window, job.e164, hooks.now(), job.zone)
+                if verdict.ambiguous:
+                    stats["invalid"] += 1
+                    message = f"cannot apply the calling window: {verdict.reason}"
+                    where = f"{opts.contacts} row {row.line}"
+                    diagnostic = Diagnostic(message, codes.NO_TIME_ZONE, origin=where)
+                    hooks.on_row(RowEvent(row.line, "invalid", message, [diagnostic]))
+                    continue
                 if not verdict.callable:
                     stats["deferred"] += 1
                     hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))

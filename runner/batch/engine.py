@@ -8,6 +8,7 @@ the file and hands rows to a few worker threads through a small queue, so memory
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from runner import codes
 from runner.batch import contacts as contacts_mod
 from runner.batch.budget import Budget
 from runner.batch.dnc import DoNotCall
@@ -181,6 +183,13 @@ class _Run:
                 return
             try:
                 self._dial(ledger, job)
+            except LedgerError as exc:
+                # A full disk or a broken ledger: stop cleanly. A row whose answer could not be
+                # recorded stays dialing on disk, so it is unknown, never sent again.
+                with self.lock:
+                    self.inflight.discard(job.row)
+                self.hooks.stopper.stop(f"{exc}; stopped (free the disk, then run again)", code=6)
+                self.budget.release()
             except BaseException as exc:
                 self.error = exc
                 self.hooks.stopper.stop("internal error")
@@ -194,10 +203,13 @@ class _Run:
         if self.opts.window is not None:
             verdict = check(self.opts.window, job.e164, self.hooks.now(), job.zone)
             if not verdict.callable:
+                self.budget.release()
+                if verdict.ambiguous:
+                    _no_zone(ledger, self, job.row, verdict.reason)
+                    return
                 ledger.defer(self.batch, job.row, verdict.reason)
                 self.count("deferred")
                 self.count("done")
-                self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
         journal = self.journal
@@ -219,7 +231,7 @@ class _Run:
         else:
             claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
             if claim.outcome != "claimed":
-                journal.settle(self.batch, job.row, "pending")
+                journal.settle(self.opts.ledger_path, self.batch, job.row, "pending")
         if claim.outcome != "claimed":
             self.budget.release()
             if claim.outcome == "repeat":
@@ -230,7 +242,7 @@ class _Run:
         if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
             ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
-            journal.settle(self.batch, job.row, "pending")
+            journal.settle(self.opts.ledger_path, self.batch, job.row, "pending")
             self.budget.release()
             return
         with self.lock:
@@ -245,7 +257,7 @@ class _Run:
         self._maybe_die("answer", answers)
         if self._record(ledger, job, result):
             self.count("done")
-        journal.settle(self.batch, job.row, result.status)
+        journal.settle(self.opts.ledger_path, self.batch, job.row, result.status)
         with self.lock:
             self.inflight.discard(job.row)
 
@@ -419,8 +431,13 @@ def _run_locked(
         stopped = _drive(ledger, state, dnc)
         summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
         if opts.report:
-            write_csv(ledger, batch, opts.report)
-        ledger.note(batch, "end", stopped or "done")
+            try:
+                write_csv(ledger, batch, opts.report)
+            except OSError as exc:
+                hooks.on_notice(f"cannot write the report {opts.report}: {exc.strerror}")
+        # The summary above is already computed; the closing note is only history.
+        with contextlib.suppress(LedgerError):
+            ledger.note(batch, "end", stopped or "done")
         return Outcome(summary, stopped=stopped, stop_code=hooks.stopper.code)
     finally:
         ledger.close()
@@ -442,7 +459,11 @@ def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
             if stopper.stopping:
                 break
             state.count("scanned")
-            job = _admit(ledger, state, row, dnc)
+            try:
+                job = _admit(ledger, state, row, dnc)
+            except LedgerError as exc:
+                stopper.stop(f"{exc}; stopped (free the disk, then run again)", code=6)
+                break
             hooks.on_progress(state.progress)
             if job is None:
                 continue
@@ -482,6 +503,18 @@ def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
     if state.error is not None:
         raise state.error
     return stopper.reason
+
+
+def _no_zone(ledger: Ledger, state: _Run, row: int, reason: str) -> None:
+    """A row the calling window can never allow without its own zone: reported and skipped as
+    invalid (fix the contacts file), never deferred forever."""
+    message = f"cannot apply the calling window: {reason}"
+    diagnostic = Diagnostic(message, codes.NO_TIME_ZONE, origin=f"{state.opts.contacts} row {row}")
+    text = f"{message} [{codes.NO_TIME_ZONE}]"
+    ledger.skip(state.batch, row, "invalid", text)  # the row is recorded (pending) by now
+    state.count("skipped")
+    state.count("done")
+    state.hooks.on_row(RowEvent(row, "invalid", text, [diagnostic]))
 
 
 def _offer(state: _Run, job: Prepared | None) -> bool:
@@ -531,6 +564,9 @@ def _admit(
         return None
     if opts.window is not None:
         verdict = check(opts.window, job.e164, hooks.now(), job.zone)
+        if verdict.ambiguous:
+            _no_zone(ledger, state, row.line, verdict.reason)
+            return None
         if not verdict.callable:
             ledger.defer(batch, row.line, verdict.reason)
             state.count("deferred")

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS calls (
     ledger TEXT NOT NULL,
     at TEXT NOT NULL,
     state TEXT NOT NULL,
-    PRIMARY KEY (batch_id, row_no)
+    PRIMARY KEY (ledger, batch_id, row_no)
 );
 CREATE INDEX IF NOT EXISTS calls_by_number ON calls (profile, e164, at);
 """
@@ -81,7 +81,8 @@ class Journal:
         min_interval: timedelta | None,
     ) -> str | None:
         """Record that this row is about to be dialled, unless another batch of the profile
-        called (or may have called) the number within ``min_interval``: then the reason."""
+        called (or may have called) the number within ``min_interval``: then the reason. The same
+        batch in another ledger (a copy of the contacts elsewhere) counts as another batch."""
         with self._mutex:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -89,9 +90,9 @@ class Journal:
                     if min_interval is not None and min_interval > timedelta(0):
                         earlier = self.db.execute(
                             "SELECT batch_id, row_no, ledger, at, state FROM calls "
-                            "WHERE profile = ? AND e164 = ? AND batch_id != ? AND at >= ? "
-                            "ORDER BY at DESC LIMIT 1",
-                            (profile, e164, batch_id, stamp(now - min_interval)),
+                            "WHERE profile = ? AND e164 = ? AND at >= ? "
+                            "AND NOT (batch_id = ? AND ledger = ?) ORDER BY at DESC LIMIT 1",
+                            (profile, e164, stamp(now - min_interval), batch_id, ledger),
                         ).fetchone()
                         if earlier is not None:
                             self.db.execute("ROLLBACK")
@@ -117,7 +118,7 @@ class Journal:
                 raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None
         return None
 
-    def settle(self, batch_id: str, row_no: int, state: str) -> None:
+    def settle(self, ledger: str, batch_id: str, row_no: int, state: str) -> None:
         """Record how the call ended; a call that was provably not placed leaves no entry.
         Not synced: a lost update leaves the stricter ``dialing``."""
         with self._mutex:
@@ -125,12 +126,14 @@ class Journal:
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 if state in ("placed", "unknown"):
                     self.db.execute(
-                        "UPDATE calls SET state = ? WHERE batch_id = ? AND row_no = ?",
-                        (state, batch_id, row_no),
+                        "UPDATE calls SET state = ? WHERE ledger = ? AND batch_id = ? "
+                        "AND row_no = ?",
+                        (state, ledger, batch_id, row_no),
                     )
                 else:
                     self.db.execute(
-                        "DELETE FROM calls WHERE batch_id = ? AND row_no = ?", (batch_id, row_no)
+                        "DELETE FROM calls WHERE ledger = ? AND batch_id = ? AND row_no = ?",
+                        (ledger, batch_id, row_no),
                     )
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None

@@ -13,6 +13,7 @@ before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import threading
@@ -98,10 +99,16 @@ class Claim:
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """One thread at a time; any SQLite failure (a full disk, an I/O error, a lock held past
+    the busy timeout) becomes a LedgerError naming the ledger, never a bare sqlite3 error."""
+
     @functools.wraps(method)
     def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
         with self._mutex:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot use the ledger {self.path}: {exc}") from None
 
     return wrapper
 
@@ -185,11 +192,21 @@ class Ledger:
 
             def __exit__(self, kind: object, value: object, tb: object) -> None:
                 try:
-                    ledger.db.execute("COMMIT" if kind is None else "ROLLBACK")
+                    try:
+                        ledger.db.execute("COMMIT" if kind is None else "ROLLBACK")
+                    except sqlite3.Error:
+                        # A failed COMMIT (a full disk) can leave the transaction open; end
+                        # it so the next one can begin, then report the failure.
+                        if ledger.db.in_transaction:
+                            with contextlib.suppress(sqlite3.Error):
+                                ledger.db.execute("ROLLBACK")
+                        raise
                 finally:
-                    if not durable:
-                        ledger.db.execute("PRAGMA synchronous = FULL")
-                    ledger._mutex.release()
+                    try:
+                        if not durable:
+                            ledger.db.execute("PRAGMA synchronous = FULL")
+                    finally:
+                        ledger._mutex.release()
 
         return Tx()
 

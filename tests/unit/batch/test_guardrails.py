@@ -113,15 +113,18 @@ def test_rows_outside_the_window_stay_deferred_until_a_later_run(tmp_path, serve
         first = engine.run(store, opts, engine.Hooks(now=lambda: at(15, 30), client=client))
         assert sorted(server.numbers()) == sorted([NEW_YORK, CHICAGO, "+18885550123"])
         assert first.exit_code() == 6  # not finished: run again later
-        assert first.summary.counts["deferred"] == 2
+        assert first.summary.counts["deferred"] == 1
         ledger = tmp_path / "c.csv.ledger.db"
-        assert states(ledger) == {"placed": 3, "deferred": 2}
+        # The toll-free row without a zone is reported and skipped, not deferred for ever.
+        assert states(ledger) == {"placed": 3, "deferred": 1, "skipped": 1}
+        assert first.summary.skipped_by_kind == {"invalid": 1}
 
         later = engine.run(store, opts, engine.Hooks(now=lambda: at(20, 0), client=client))
         assert Counter(server.numbers()) == Counter(
             [NEW_YORK, CHICAGO, "+18885550123", ALASKA]
         )  # Alaska now; the toll-free row without a zone never
-        assert later.summary.counts == {**later.summary.counts, "placed": 4, "deferred": 1}
+        assert later.summary.counts == {**later.summary.counts, "placed": 4, "deferred": 0}
+        assert later.exit_code() == 1  # finished; one row needs a timezone column
     finally:
         client.close()
 
