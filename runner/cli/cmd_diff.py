@@ -29,11 +29,12 @@ def diff(ctx: click.Context, names: tuple[str, ...], base: str, fmt: str, exit_c
     """
     from pathlib import Path
 
+    from runner.cli.global_options import profiles_dir as chosen_dir
     from runner.profiles.store import Store
     from runner.review import requestdiff
     from runner.review.gitstore import GitError, TreeStore, locate, resolve
 
-    profiles_dir = Path(ctx.find_root().obj["profiles_dir"])
+    profiles_dir = Path(chosen_dir(ctx))
     try:
         top, rel = locate(profiles_dir)
         commit = resolve(top, base)

@@ -16,12 +16,23 @@ def list_profiles(ctx: click.Context, output: str) -> None:
     """List every profile with its description; abstract ones are marked."""
     from runner.review.catalog import catalog
 
-    entries = catalog(store_from(ctx))
+    store = store_from(ctx)
+    if not store.root.is_dir():
+        from runner.cli.main import CliExit
+        from runner.cli.output import error
+        from runner.exitcodes import ExitCode
+
+        error(
+            f"profiles directory {store.display(store.root)!r} does not exist (set it with "
+            "--profiles-dir or CALLPROFILE_DIR) [CP011]"
+        )
+        raise CliExit(ExitCode.INVALID)
+    entries = catalog(store)
     if output == "json":
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
         return
     if not entries:
-        click.echo(f"no profiles in {store_from(ctx).root}", err=True)
+        click.echo(f"no profiles in {store.display(store.root)}", err=True)
         return
     width = max(len(e["name"]) for e in entries)
     for entry in entries:

@@ -22,10 +22,9 @@ from runner.exitcodes import ExitCode
 @click.option("--no-lint", is_flag=True, help="Skip the lint rules (CP4xx).")
 @click.option("--list-rules", is_flag=True, help="Print the lint rule table and exit.")
 @click.option(
-    "--profiles-dir",
-    "profiles_dir",
-    type=click.Path(file_okay=False),
-    help="Same as the global option; here too so a pre-commit hook can pass it in 'args'.",
+    "--allow-empty",
+    is_flag=True,
+    help="Exit 0 when no profile is found (by default that is an error: a wrong directory).",
 )
 @click.pass_context
 def validate(
@@ -35,7 +34,7 @@ def validate(
     strict: bool,
     no_lint: bool,
     list_rules: bool,
-    profiles_dir: str | None,
+    allow_empty: bool,
 ) -> None:
     """Check every profile (or the named files) and print path:line:col: severity: message.
 
@@ -53,11 +52,12 @@ def validate(
         _print_rules(fmt)
         raise CliExit(ExitCode.OK)
 
-    from runner.profiles.store import Store
+    from runner.cli.options import store_from
     from runner.review.validate import validate_profiles
 
-    root = profiles_dir or ctx.find_root().obj["profiles_dir"]
-    report = validate_profiles(Store(root), list(paths), lint=not no_lint)
+    report = validate_profiles(
+        store_from(ctx), list(paths), lint=not no_lint, allow_empty=allow_empty
+    )
     click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
     _notes(report)
     click.echo(

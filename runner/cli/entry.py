@@ -25,6 +25,8 @@ Options:
   --version                 Show the version and exit.
   --profiles-dir DIRECTORY  Directory holding the profiles (env:
                             CALLPROFILE_DIR).  [default: profiles]
+  --no-color                Never colour the output (also: NO_COLOR set, or
+                            output not a terminal).
   -h, --help                Show this message and exit.
 """
 

@@ -48,8 +48,10 @@ class RootGroup(click.Group):
         spec = COMMANDS.get(name)
         if spec is None:
             return None
+        from runner.cli.global_options import add_to
+
         module = importlib.import_module(spec[0])
-        return getattr(module, spec[1])
+        return add_to(getattr(module, spec[1]))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -117,18 +119,20 @@ def write_crash_log() -> str:
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callprofile")
-@click.option(
-    "--profiles-dir",
-    type=click.Path(file_okay=False),
-    envvar="CALLPROFILE_DIR",
-    default="profiles",
-    show_default=True,
-    help="Directory holding the profiles (env: CALLPROFILE_DIR).",
-)
 @click.pass_context
 def cli(ctx: click.Context, profiles_dir: str) -> None:
     """Place Telnyx AI calls from named, version-controlled YAML profiles."""
     ctx.obj = {"profiles_dir": profiles_dir}
+
+
+def _add_root_options() -> None:
+    from runner.cli.global_options import root_options
+
+    # After --version (click lists the options in the order of cli.params).
+    cli.params.extend(root_options())
+
+
+_add_root_options()
 
 
 def main() -> None:

@@ -119,9 +119,10 @@ def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
 
 
 def store_from(ctx: click.Context) -> Any:
+    from runner.cli.global_options import profiles_dir
     from runner.profiles.store import Store
 
-    return Store(ctx.find_root().obj["profiles_dir"])
+    return Store(profiles_dir(ctx))
 
 
 def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -51,8 +51,29 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
     return out
 
 
-def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> Report:
+CODE_NO_DIRECTORY = "CP011"  # the same code run gives for a missing directory
+CODE_EMPTY = "CP014"  # nothing to check: a green check that checked nothing would mislead
+
+
+def validate_profiles(
+    store: Store, paths: list[str], *, lint: bool = True, allow_empty: bool = False
+) -> Report:
+    """Check ``paths`` (or the whole directory). A missing directory is an error, and so is
+    finding no profile at all unless ``allow_empty``: a wrong hook argument or CI working
+    directory must not pass as a clean check."""
     report = Report()
+    if not paths and not store.root.is_dir():
+        shown = store.display(store.root)
+        what = "is not a directory" if store.root.exists() else "does not exist"
+        report.diagnostics.append(
+            Diagnostic(
+                f"profiles directory {shown!r} {what} (set it with --profiles-dir or "
+                "CALLPROFILE_DIR)",
+                CODE_NO_DIRECTORY,
+                origin="--profiles-dir",
+            )
+        )
+        return report
     seen: set[tuple[object, ...]] = set()
 
     def add(diagnostics: list[Diagnostic]) -> None:
@@ -86,6 +107,16 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         from runner.review.lint import lint_profiles
 
         add(lint_profiles(store, [name for name, _, _ in found]))
+    if not report.checked and not allow_empty:
+        where = ", ".join(paths) if paths else store.display(store.root)
+        report.diagnostics.append(
+            Diagnostic(
+                f"no profiles found in {where}: nothing was checked (a wrong --profiles-dir "
+                "or working directory?); pass --allow-empty if that is expected",
+                CODE_EMPTY,
+                origin="--profiles-dir" if not paths else "PATH",
+            )
+        )
     report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
 
