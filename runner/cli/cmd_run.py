@@ -155,6 +155,9 @@ def run(
         if server is not None:
             server.stop()
             click.echo(f"sandbox: received {server.post_count} call request(s); stopped", err=True)
+    from runner.cli import pipes
+
+    pipes.settled(result.exit_code)  # a closed pipe while reporting keeps this code
     report(result, request, output)
     raise CliExit(result.exit_code)
 
@@ -194,18 +197,22 @@ def report(result: object, request: object, output: str) -> None:
     from runner.send.submit import Result
 
     assert isinstance(result, Result)
+    # Problems first, on stderr: a closed stdout must not hide "the call may have been placed".
+    if result.status != "placed":
+        click.echo(scrub(_problem_text(result, request)), err=True)
+    elif result.attempts > 1:
+        click.echo(f"(placed on attempt {result.attempts})", err=True)
     if output == "json":
         click.echo(scrub(json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)))
-    if result.status == "placed":
-        if output != "json":
-            body = result.response or {}
-            click.echo(
-                f"{result.call_sid}  {body.get('status', 'queued')}  "
-                f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
-            )
-            if result.attempts > 1:
-                click.echo(f"(placed on attempt {result.attempts})", err=True)
-        return
+    elif result.status == "placed":
+        body = result.response or {}
+        click.echo(
+            f"{result.call_sid}  {body.get('status', 'queued')}  "
+            f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
+        )
+
+
+def _problem_text(result: Any, request: Any) -> str:
     lines = [f"callprofile: {result.message}"]
     details = []
     if result.http_status is not None:
@@ -238,7 +245,7 @@ def report(result: object, request: object, output: str) -> None:
             "  look for the call (Telnyx call logs, your status callbacks) before running this "
             "again: running it again may place a second call"
         )
-    click.echo(scrub("\n".join(lines)), err=True)
+    return "\n".join(lines)
 
 
 def _as_json(result: Any, request: Any) -> dict[str, Any]:

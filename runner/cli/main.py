@@ -73,6 +73,10 @@ class RootGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            from runner.cli.pipes import closed
+
+            closed()
         except Exception as exc:
             from runner.diagnostics import ProfileError
 
