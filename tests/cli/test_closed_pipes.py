@@ -113,7 +113,7 @@ def server(tmp_path):
 
 
 def _live_contacts(tmp_path: Path) -> list[dict[str, str]]:
-    rows = many(3) + [{"to": "not a number", "name": "Bad"}] + many(20, start=3)
+    rows = [*many(3), {"to": "not a number", "name": "Bad"}, *many(20, start=3)]
     write_contacts(tmp_path / "c.csv", rows)
     return rows
 
@@ -136,7 +136,7 @@ def test_live_batch_whose_output_closes_stops_cleanly_and_resumes(tmp_path, serv
     assert not [r for r in rows if r["state"] in ("dialing", "unknown")]
     placed = {r["e164"] for r in rows if r["state"] == "placed"}
     assert sorted(placed) == sorted(server.numbers())  # exactly the calls the server saw
-    assert [r for r in rows if r["row_no"] == 5][0]["skip_kind"] == "invalid"
+    assert next(r for r in rows if r["row_no"] == 5)["skip_kind"] == "invalid"
 
     again = subprocess.run(
         _argv(*_live(tmp_path, server)),
