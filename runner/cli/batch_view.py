@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,15 +23,22 @@ from runner.exitcodes import ExitCode
 
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+RATE_WINDOW = 10.0  # seconds of progress the current rate and the ETA are measured over
 
 
 class View:
     """Everything the batch prints: row problems and progress on stderr, results on stdout."""
 
-    def __init__(self, contacts: str, show_secrets: bool, opts: Any):
+    def __init__(self, contacts: str, show_secrets: bool, opts: Any, as_json: bool = False):
         self.contacts = contacts
         self.show_secrets = show_secrets
         self.opts = opts
+        self.as_json = as_json
+        self.stream: Any = None  # the dry run's JSON document, streamed call by call
+        self.events: list[dict[str, Any]] = []  # row events for the JSON document (capped)
+        self.invalid_shown = 0  # invalid rows described on stderr in this run
+        self._lock = threading.Lock()
+        self.samples: deque[tuple[float, int, int]] = deque()  # (time, rows done, POSTs sent)
         self.lines = 0
         self.hidden = 0
         self.started = time.monotonic()
@@ -79,10 +88,16 @@ class View:
 
         if event.kind == "deferred":
             return  # counted in the summary; one line per row would drown the rest
-        if self.lines >= MAX_ROW_LINES:
-            self.hidden += 1
-            return
-        self.lines += 1
+        with self._lock:
+            if event.kind == "invalid":
+                self.invalid_shown += 1
+            if self.lines >= MAX_ROW_LINES:
+                self.hidden += 1
+                return
+            self.lines += 1
+            self.events.append(
+                {"row": event.row, "kind": event.kind, "message": scrub(event.message)}
+            )
         where = f"{self.contacts} row {event.row}"
         if event.kind == "invalid" and event.diagnostics:
             shown = []
@@ -104,6 +119,9 @@ class View:
             "connection_id": request.shown_connection_id(self.show_secrets),
             "body": request.redacted_body(self.show_secrets),
         }
+        if self.stream is not None:
+            self.stream.item(line)
+            return
         text = json.dumps(line, ensure_ascii=False)
         click.echo(text if self.show_secrets else scrub(text))
 
@@ -116,7 +134,7 @@ class View:
                     label="calling",
                     file=sys.stderr,
                     item_show_func=lambda text: text,
-                    show_eta=False,
+                    show_eta=False,  # our own ETA, from the recent rate, is in the status
                 )
                 self.bar.__enter__()
             if now - self.last >= 0.2 or p.done == p.total:
@@ -129,11 +147,32 @@ class View:
             self._err(f"progress: {p.done}/{p.total} rows done, {self._status(p)}")
 
     def _status(self, p: Any) -> str:
-        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate, eta = self._pace(p)
         return (
             f"placed {p.placed} failed {p.failed} unknown {p.unknown} skipped {p.skipped} "
-            f"deferred {p.deferred} {p.sent / elapsed:.1f}/s"
+            f"deferred {p.deferred} {rate:.1f}/s eta {eta}"
         )
+
+    def _pace(self, p: Any) -> tuple[float, str]:
+        """Calls per second over the last RATE_WINDOW seconds, and the time left at the pace
+        rows are settling now (rows skipped or deferred settle without a call)."""
+        now = time.monotonic()
+        self.samples.append((now, p.done, p.sent))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW:
+            self.samples.popleft()
+        then, done_then, sent_then = self.samples[0]
+        span = now - then
+        if span <= 0:
+            span = max(1e-6, now - self.started)
+            done_then = sent_then = 0
+        rate = (p.sent - sent_then) / span
+        settling = (p.done - done_then) / span
+        left = max(0, p.total - p.done)
+        if not left:
+            return rate, "0s"
+        if settling <= 0:
+            return rate, "?"
+        return rate, _duration(left / settling)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -143,6 +182,7 @@ class View:
     def finish(self, outcome: Any) -> None:
         if self.hidden:
             self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
+        code = outcome.exit_code()
         if outcome.summary is None:
             s = outcome.dry_run
             click.echo(
@@ -151,23 +191,57 @@ class View:
                 f"{s['deferred']} outside the window now. Nothing was sent or recorded.",
                 err=True,
             )
+            if self.stream is not None:
+                self.stream.end(code, {"counts": dict(s), "row_events": self.events})
             return
-        for line in outcome.summary.lines():
-            click.echo(line)
+        if self.as_json:
+            for line in outcome.summary.lines():
+                self._err(line)
+        else:
+            for line in outcome.summary.lines():
+                click.echo(line)
         if outcome.stopped and outcome.stopped != "done":
             self._err(f"callprofile: stopped early: {outcome.stopped}")
-        self._err(closing(outcome))
+        self._err(closing(outcome, self))
         if self.opts.report:
             self._err(f"callprofile: report written to {self.opts.report}")
+        if self.as_json:
+            from runner.cli.document import emit
+
+            emit(
+                code,
+                {
+                    "batch": outcome.summary.as_dict(),
+                    "stopped": outcome.stopped if outcome.stopped != "done" else None,
+                    "report": self.opts.report,
+                    "row_events": self.events,
+                },
+            )
 
     def _err(self, text: str) -> None:
         click.echo(text, err=True)
 
 
-def closing(outcome: Any) -> str:
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def closing(outcome: Any, view: View | None = None) -> str:
     """The last line: what the exit code means for this run. Exit 4 has two causes, and a
-    401 that stopped the batch must not be reported as rows rejected by Telnyx."""
+    401 that stopped the batch must not be reported as rows rejected by Telnyx. "See above"
+    only when this run printed the invalid rows (a resumed batch recorded them earlier)."""
     code = outcome.exit_code()
+    if code == ExitCode.INVALID and view is not None and not view.invalid_shown:
+        ledger = view.opts.ledger_path
+        return (
+            "callprofile: some rows are invalid and were not called (recorded in an earlier "
+            f"run: see callprofile batch-status --ledger {ledger} --report FILE.csv)"
+        )
     failed = outcome.summary.counts.get("failed", 0) if outcome.summary is not None else 0
     if code == ExitCode.REJECTED and outcome.stop_code == ExitCode.REJECTED:
         text = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
@@ -94,6 +95,7 @@ def parse_window(text: str | None) -> Any:
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@output_option("text", "json")
 @sending_options
 @click.pass_context
 def batch(
@@ -112,6 +114,7 @@ def batch(
     redial_unknown: bool,
     dry_run: bool,
     report: str | None,
+    output: str,
     base_url: str | None,
     timeout: float,
     max_retries: int,
@@ -140,7 +143,9 @@ def batch(
         )
     key = secrets.api_key()
     if not dry_run and not key:
-        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)")
+        error(
+            "TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)", CODE_USAGE
+        )
         raise CliExit(ExitCode.USAGE)
     opts = engine.Options(
         profile=name,
@@ -166,7 +171,12 @@ def batch(
     from runner.cli import pipes
     from runner.cli.batch_view import View
 
-    view = View(contacts, show_secrets, opts)
+    view = View(contacts, show_secrets, opts, as_json=output == "json")
+    if output == "json" and dry_run:
+        from runner.cli.document import Stream
+
+        head = {"dry_run": True, "profile": name, "contacts": contacts}
+        view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
         on_row=view.guarded(view.row),
         on_progress=view.guarded(view.progress),

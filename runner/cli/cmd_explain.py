@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from runner.cli.document import emit, note, output_option
 from runner.cli.main import CliExit
 from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
 from runner.exitcodes import ExitCode
@@ -10,9 +11,7 @@ from runner.exitcodes import ExitCode
 @click.command(cls=OrderedCommand)
 @click.argument("name")
 @override_options
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
 @click.pass_context
 def explain(
@@ -24,7 +23,6 @@ def explain(
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
     """
-    import json
     import os
 
     from runner.flow.build import build
@@ -46,13 +44,13 @@ def explain(
         relabel=relabel,
     )
     if extra.placeholder_to:
-        click.echo("note: no --to given; To is a placeholder number", err=True)
+        note("no --to given; To is a placeholder number")
     if extra.examples or extra.invented:
         given = ", ".join([*extra.examples, *extra.invented])
-        click.echo(f"note: variables rendered with their example values: {given}", err=True)
+        note(f"variables rendered with their example values: {given}")
     if output == "json":
-        payload = {"profile": name, "fields": [r.as_dict() for r in rows]}
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        fields = [r.as_dict() for r in rows]
+        emit(ExitCode.OK, {"profile": name, "fields": fields}, reveal=show_secrets)
     else:
         click.echo(table(rows), nl=False)
     raise CliExit(ExitCode.OK)

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import json
-
 import click
 
+from runner.cli.document import emit, output_option
 from runner.cli.options import store_from
 
 
 @click.command(name="list")
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @click.pass_context
 def list_profiles(ctx: click.Context, output: str) -> None:
     """List every profile with its description; abstract ones are marked."""
@@ -18,18 +15,21 @@ def list_profiles(ctx: click.Context, output: str) -> None:
 
     store = store_from(ctx)
     if not store.root.is_dir():
-        from runner.cli.main import CliExit
-        from runner.cli.output import error
-        from runner.exitcodes import ExitCode
+        from runner.diagnostics import Diagnostic, ProfileError
 
-        error(
-            f"profiles directory {store.display(store.root)!r} does not exist (set it with "
-            "--profiles-dir or CALLPROFILE_DIR) [CP011]"
+        raise ProfileError(
+            [
+                Diagnostic(
+                    f"profiles directory {store.display(store.root)!r} does not exist (set it "
+                    "with --profiles-dir or CALLPROFILE_DIR)",
+                    "CP011",
+                    origin="--profiles-dir",
+                )
+            ]
         )
-        raise CliExit(ExitCode.INVALID)
     entries = catalog(store)
     if output == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        emit(0, {"profiles": entries})
         return
     if not entries:
         click.echo(f"no profiles in {store.display(store.root)}", err=True)

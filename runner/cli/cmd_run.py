@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -8,6 +7,8 @@ from typing import Any
 
 import click
 
+from runner.cli.document import CODE_USAGE, emit, output_option
+from runner.cli.document import base as document_base
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
@@ -48,9 +49,7 @@ SANDBOX_KEY = "KEY-sandbox-not-a-real-key"
     type=click.Path(dir_okay=False),
     help="With --sandbox: append what the sandbox received to this JSON-lines file.",
 )
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @sending_options
 @click.pass_context
 def run(
@@ -79,6 +78,7 @@ def run(
     from runner.flow.build import build
     from runner.send import submit
 
+    document_base({"status": "not-sent"})
     if (sandbox_script or sandbox_log) and not sandbox:
         raise click.UsageError("--sandbox-script and --sandbox-log need --sandbox")
     if sandbox and dry_run:
@@ -106,6 +106,11 @@ def run(
             base_url=base,
             api_key=key or "",
         )
+        if output == "json":
+            emit(
+                0, {"status": "dry-run", "request": _request_json(prepared, request, show_secrets)}
+            )
+            raise CliExit(ExitCode.OK)
         shown = submit.encode_body(request.redacted_body(show_secrets))
         click.echo(prepared.text(body=shown), nl=False)
         return
@@ -115,7 +120,8 @@ def run(
         if not key:
             error(
                 "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to try "
-                "the profile against a local sandbox (nothing was sent)"
+                "the profile against a local sandbox (nothing was sent)",
+                CODE_USAGE,
             )
             raise CliExit(ExitCode.USAGE)
         for problem in (submit.check_base_url(base), submit.check_api_key(key)):
@@ -138,6 +144,7 @@ def run(
         click.echo(f"sandbox: listening on {server.url} (nothing leaves this machine)", err=True)
     try:
         prepared = submit.prepare(request.connection_id, request.body, base_url=base, api_key=key)
+        document_base({"status": "unknown"})  # from here on a failure may follow a sent POST
         client = submit.make_client(submit.Timeouts(read=timeout))
         try:
             result = submit.send(
@@ -203,7 +210,7 @@ def report(result: object, request: object, output: str) -> None:
     elif result.attempts > 1:
         click.echo(f"(placed on attempt {result.attempts})", err=True)
     if output == "json":
-        click.echo(scrub(json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)))
+        emit(result.exit_code, _as_json(result, request))
     elif result.status == "placed":
         body = result.response or {}
         click.echo(
@@ -246,6 +253,20 @@ def _problem_text(result: Any, request: Any) -> str:
             "again: running it again may place a second call"
         )
     return "\n".join(lines)
+
+
+def _request_json(prepared: Any, request: Any, show_secrets: bool) -> dict[str, Any]:
+    """The dry run's request as JSON: the key hidden, secrets as *** unless --show-secrets."""
+    headers = {
+        name: "Bearer ***" if name.lower() == "authorization" else value
+        for name, value in prepared.headers
+    }
+    return {
+        "method": prepared.method,
+        "url": prepared.url,
+        "headers": headers,
+        "body": request.redacted_body(show_secrets),
+    }
 
 
 def _as_json(result: Any, request: Any) -> dict[str, Any]:

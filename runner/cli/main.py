@@ -62,16 +62,28 @@ class RootGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CliExit as done:
+            _document(ctx, done.code)
             ctx.exit(done.code)
         except click.exceptions.Exit:
             raise
-        except click.ClickException:
+        except click.ClickException as exc:
+            from runner.cli.document import CODE_USAGE
+            from runner.diagnostics import Diagnostic
+
+            hint = getattr(exc, "param_hint", None) or getattr(
+                getattr(exc, "param", None), "name", None
+            )
+            origin = hint if isinstance(hint, str) else "command line"
+            _document(
+                ctx, exc.exit_code, [Diagnostic(exc.format_message(), CODE_USAGE, origin=origin)]
+            )
             raise
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            from runner.cli.document import CODE_INTERRUPTED
+            from runner.diagnostics import Diagnostic
+
             click.echo("interrupted", err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            _document(ctx, ExitCode.INTERRUPTED, [Diagnostic("interrupted", CODE_INTERRUPTED)])
             ctx.exit(ExitCode.INTERRUPTED)
         except BrokenPipeError:
             from runner.cli.pipes import closed
@@ -84,14 +96,28 @@ class RootGroup(click.Group):
                 from runner.cli.output import print_diagnostics
 
                 print_diagnostics(exc.diagnostics)
+                _document(ctx, ExitCode.INVALID, exc.diagnostics)
                 ctx.exit(ExitCode.INVALID)
             log = write_crash_log()
-            click.echo(
-                f"callprofile: internal error ({type(exc).__name__}); this is a bug. "
-                f"Details: {log}",
-                err=True,
-            )
+            message = f"internal error ({type(exc).__name__}); this is a bug. Details: {log}"
+            click.echo(f"callprofile: {message}", err=True)
+            from runner.cli.document import CODE_INTERNAL
+            from runner.diagnostics import Diagnostic
+
+            _document(ctx, ExitCode.INTERNAL, [Diagnostic(message, CODE_INTERNAL)])
             ctx.exit(ExitCode.INTERNAL)
+
+
+def _document(ctx: click.Context, code: int, diagnostics: list[Any] | None = None) -> None:
+    """With -o json, the command's one document, if it did not print it itself."""
+    from runner.cli.document import fallback
+
+    try:
+        fallback(ctx, code, diagnostics or [])
+    except BrokenPipeError:
+        from runner.cli.pipes import closed
+
+        closed()
 
 
 def write_crash_log() -> str:

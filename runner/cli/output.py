@@ -32,8 +32,12 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         click.echo(text, err=True)
 
 
-def error(message: str) -> None:
+def error(message: str, code: str | None = None) -> None:
+    """A problem that is not a profile diagnostic, on stderr; kept for ``-o json`` too."""
+    from runner.cli.document import CODE_CANNOT, problem
+
     click.echo(f"callprofile: error: {scrub(message)}", err=True)
+    problem(scrub(message), code or CODE_CANNOT)
 
 
 def dump(data: Any, fmt: str) -> str:

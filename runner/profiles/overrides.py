@@ -14,7 +14,7 @@ from runner.profiles.merge import Layer
 from runner.profiles.source import load_file
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
-from runner.schema.check import check_source
+from runner.schema.check import check_source, values_data
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
 CODE_FLAG = "CP302"
@@ -104,7 +104,8 @@ def layers(overrides: Overrides) -> list[Layer]:
         problems = check_source(source, values_file=True)
         if any(p.severity == "error" for p in problems):
             raise ProfileError(problems)
-        out.append(Layer(source.file, dict(source.data), kind="file", source=source))
+        data = values_data(dict(source.data))
+        out.append(Layer(source.file, data, kind="file", source=source))
     for kind, text in overrides.sets:
         out.append(set_layer(kind, text))
     for flag, key, value in (

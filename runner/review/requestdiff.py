@@ -234,7 +234,11 @@ def markdown(diffs: list[ProfileDiff], base: str) -> str:
 
 
 def as_json(diffs: list[ProfileDiff], base: str) -> str:
-    payload = {
+    return json.dumps(as_data(diffs, base), indent=2, ensure_ascii=False) + "\n"
+
+
+def as_data(diffs: list[ProfileDiff], base: str) -> dict[str, Any]:
+    return {
         "base": base,
         "profiles": [
             {
@@ -249,7 +253,6 @@ def as_json(diffs: list[ProfileDiff], base: str) -> str:
             for d in diffs
         ],
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 FORMATS = {"text": text, "markdown": markdown, "json": as_json}

@@ -9,6 +9,16 @@ from runner.schema import files as schemas
 
 _YAML_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number"}
 VALUES_FILE_KEYS = ("connection_id", "call")
+# ``render -o json`` wraps the values in the JSON output document; read back with -f, those
+# keys are the document's, not values.
+RENDER_DOCUMENT_KEYS = ("schema_version", "command", "exit_code", "diagnostics", "notes")
+
+
+def values_data(data: dict) -> dict:
+    """A values file's data, without the keys of a ``render -o json`` document around it."""
+    if data.get("command") == "render" and "schema_version" in data:
+        return {k: v for k, v in data.items() if k not in RENDER_DOCUMENT_KEYS}
+    return data
 
 
 def check_source(source: Source, *, values_file: bool = False) -> list[Diagnostic]:
@@ -20,6 +30,7 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
         return [source.diag((), f"a profile must be a YAML mapping; this file is {what}", "CP006")]
     found: list[Diagnostic] = []
     if values_file:
+        data = values_data(data)
         for key in data:
             if key not in VALUES_FILE_KEYS:
                 hint = schema_errors.did_you_mean(key, list(VALUES_FILE_KEYS))

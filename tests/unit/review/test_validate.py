@@ -81,7 +81,10 @@ def test_placeholder_and_examples_are_announced_on_stderr_not_as_findings(cli, t
         'call:\n  From: "+13125550100"\n  AIAssistantId: "a"\n'
         '  AIAssistantDynamicVariables:\n    who: "{{ who }}"\n'
     )
-    result = cli("validate", profiles_dir=make(tmp_path, {"x": text}))
+    root = make(tmp_path, {"x": text})
+    # The notes are printed with -v when all is clean (issue 9, item 12), and always with
+    # findings.
+    result = cli("validate", "-v", profiles_dir=root)
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -91,6 +94,9 @@ def test_placeholder_and_examples_are_announced_on_stderr_not_as_findings(cli, t
         "variable's 'example', else example-NAME)",
         "1 profile(s) checked: 0 error(s), 0 warning(s)",
     ]
+    quiet = cli("validate", profiles_dir=root)
+    assert quiet.exit_code == 0
+    assert quiet.stderr.splitlines() == ["1 profile(s) checked: 0 error(s), 0 warning(s)"]
 
 
 SMALL = {"lint": KINDS["lint"], "dup": KINDS["dup"]}
@@ -99,7 +105,12 @@ SMALL = {"lint": KINDS["lint"], "dup": KINDS["dup"]}
 def test_json_format(cli, tmp_path):
     result = cli("validate", "--format", "json", profiles_dir=make(tmp_path, SMALL))
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [
+    # The list is the document's "diagnostics" (the -o json contract, issue 9, item 5).
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    assert (document["command"], document["exit_code"]) == ("validate", 1)
+    assert (document["checked"], document["errors"], document["warnings"]) == (2, 1, 1)
+    assert document["diagnostics"] == [
         {
             "file": "p/dup.yaml",
             "line": 3,
