@@ -321,6 +321,7 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     # Read the whole file once before anything is sent: a file that cannot be read to the end
     # is refused before the first call, and the count drives the progress display.
     total = contacts_mod.count_rows(opts.contacts, opts.to_column)
+    _check_environment(store, opts)
     dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
     try:
         if opts.dry_run:
@@ -354,6 +355,19 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     finally:
         if dnc is not None:
             dnc.close()
+
+
+def _check_environment(store: Store, opts: Options) -> None:
+    """An unset ``env.CALLPROFILE_*`` would make every row fail alike, and rows recorded invalid
+    are never called again: stop the whole batch before anything is recorded."""
+    from runner.diagnostics import ProfileError
+    from runner.flow.build import merged_document
+    from runner.templates.render import unset_env
+
+    document, prov, _ = merged_document(store, opts.profile, opts.overrides)
+    problems = unset_env(document, prov)
+    if problems:
+        raise ProfileError(problems)
 
 
 def _run_locked(

@@ -34,7 +34,11 @@ def explain(
     extra = stand_ins(store, name, overrides_from(ctx, params))
     env_connection = os.environ.get("TELNYX_CONNECTION_ID")
     request = build(
-        store, name, extra.overrides, default_connection_id=env_connection or PLACEHOLDER_CONNECTION
+        store,
+        name,
+        extra.overrides,
+        default_connection_id=env_connection or PLACEHOLDER_CONNECTION,
+        env=extra.env,
     )
     relabel = {"--to": "placeholder (no --to given)"} if extra.placeholder_to else {}
     rows = explain_rows(
@@ -48,6 +52,8 @@ def explain(
     if extra.examples or extra.invented:
         given = ", ".join([*extra.examples, *extra.invented])
         note(f"variables rendered with their example values: {given}")
+    for var in extra.env_stand_ins:
+        note(f"environment variable {var} is not set here; rendered with a stand-in")
     if output == "json":
         fields = [r.as_dict() for r in rows]
         emit(ExitCode.OK, {"profile": name, "fields": fields}, reveal=show_secrets)

@@ -95,6 +95,12 @@ def _notes(report: Any, show: bool) -> None:
             f"{PLACEHOLDER_TO} (the real number comes from --to)",
             show=show,
         )
+    for var, users in getattr(report, "env_stand_ins", {}).items():
+        note(
+            f"environment variable {var} is not set here; {_names(users)} rendered with a "
+            "stand-in (set it where run and batch run)",
+            show=show,
+        )
     if examples:
         note(
             f"variables given no value in {_names(examples)} were rendered with stand-ins "

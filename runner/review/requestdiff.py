@@ -63,7 +63,12 @@ def _render(store: Store, name: str, now: datetime) -> _Side:
     try:
         extra = stand_ins(store, name)
         request = build(
-            store, name, extra.overrides, now=now, default_connection_id=PLACEHOLDER_CONNECTION
+            store,
+            name,
+            extra.overrides,
+            now=now,
+            default_connection_id=PLACEHOLDER_CONNECTION,
+            env=extra.env,
         )
     except ProfileError as exc:
         side.problems = [d.text() for d in exc.errors or exc.diagnostics]

@@ -30,10 +30,12 @@ class StandIns:
     examples: list[str] = field(default_factory=list)  # variables given their `example`
     invented: list[str] = field(default_factory=list)  # variables given "example-NAME"
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    env: dict[str, str] | None = None  # CALLPROFILE_* variables, with stand-ins for unset ones
+    env_stand_ins: list[str] = field(default_factory=list)  # the unset names given stand-ins
 
     @property
     def used(self) -> bool:
-        return bool(self.placeholder_to or self.examples or self.invented)
+        return bool(self.placeholder_to or self.examples or self.invented or self.env_stand_ins)
 
 
 def stand_ins(store: Store, name: str, given: Overrides | None = None) -> StandIns:
@@ -59,7 +61,25 @@ def stand_ins(store: Store, name: str, given: Overrides | None = None) -> StandI
     if "To" not in call:
         overrides.to = PLACEHOLDER_TO
         out.placeholder_to = True
+    _env_stand_ins(document, prov, out)
     return out
+
+
+def _env_stand_ins(document: dict, prov: dict, out: StandIns) -> None:
+    """A review runs where secrets are rightly absent (pre-commit, CI): an unset
+    ``env.CALLPROFILE_*`` gets a stand-in, and the caller says so."""
+    from runner.templates.envvars import ENV_PREFIX, stand_in
+    from runner.templates.render import collect, env_names_read, template_env
+
+    names: set[str] = set()
+    for template in collect(document, prov):
+        names |= env_names_read(template.text)
+    env = dict(template_env())
+    missing = sorted(n for n in names if n.startswith(ENV_PREFIX) and n not in env)
+    if missing:
+        env.update({name: stand_in(name) for name in missing})
+        out.env_stand_ins = missing
+    out.env = env
 
 
 def _no_example(prov: dict, var: str) -> Diagnostic:

@@ -24,6 +24,8 @@ class Report:
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
     examples: list[str] = field(default_factory=list)  # profiles rendered with example values
     dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
+    # unset env.CALLPROFILE_* names rendered with a stand-in -> the profiles that read them
+    env_stand_ins: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -150,8 +152,16 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
         report.placeholder_to.append(name)
     if extra.examples or extra.invented:
         report.examples.append(name)
+    for var in extra.env_stand_ins:
+        report.env_stand_ins.setdefault(var, []).append(name)
     try:
-        build(store, name, extra.overrides, default_connection_id=PLACEHOLDER_CONNECTION)
+        build(
+            store,
+            name,
+            extra.overrides,
+            default_connection_id=PLACEHOLDER_CONNECTION,
+            env=extra.env,
+        )
     except ProfileError as exc:
         problems.extend(exc.diagnostics)
     return problems

@@ -57,6 +57,37 @@ def simple_parts(text: str) -> list[str] | None:
     return parts
 
 
+def env_names_read(text: str) -> set[str]:
+    """The ``env`` names a template reads (``env.NAME``, ``env['NAME']``); none if it does not
+    parse (rendering reports that)."""
+    if "env" not in text:
+        return set()
+    from jinja2 import TemplateSyntaxError
+
+    from runner.templates.envvars import names_read
+
+    try:
+        return names_read(environment().parse(text))
+    except (TemplateSyntaxError, RecursionError):
+        return set()
+
+
+def unset_env(
+    document: dict[str, Any], prov: Provenance, env: Mapping[str, str] | None = None
+) -> list[Diagnostic]:
+    """CP208 at each template that reads a ``CALLPROFILE_*`` variable that is not set: a batch
+    checks this once, before any row, since it would fail every row alike."""
+    from runner.templates import envvars
+
+    env = env if env is not None else template_env()
+    found: list[Diagnostic] = []
+    for t in collect(document, prov):
+        for name in sorted(env_names_read(t.text)):
+            if name.startswith(ENV_PREFIX) and name not in env:
+                found.append(_diag(t, envvars.message(name), envvars.CODE_UNSET))
+    return found
+
+
 def template_env() -> Mapping[str, str]:
     """The only environment variables templates can see: those starting with CALLPROFILE_."""
     return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
@@ -195,10 +226,12 @@ def render(
     out.diagnostics.extend(parse(templates, declared))
     if out.diagnostics:
         return out
+    from runner.templates.envvars import EnvVars
+
     context: dict[str, Any] = {
         "profile": profile,
         "now": now or datetime.now(timezone.utc),
-        "env": dict(env if env is not None else template_env()),
+        "env": EnvVars(env if env is not None else template_env()),
         **values,
     }
     call = out.call
@@ -234,6 +267,13 @@ def render(
             )
             return
         except TemplateError as exc:
+            from runner.templates import envvars
+
+            unset = envvars.unset_name(exc)
+            if unset is not None:
+                code = envvars.CODE_UNSET if unset.startswith(ENV_PREFIX) else CODE_RUNTIME
+                out.diagnostics.append(_diag(t, envvars.message(unset), code))
+                return
             out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
             return
         except RecursionError:

@@ -174,7 +174,9 @@ def test_env_exposes_only_callprofile_variables(cli, tmp_path, monkeypatch):
             {"p": profile("", f'  AIAssistantDynamicVariables:\n    t: "{{{{ env.{name} }}}}"\n')},
         )
         err = failed(cli, tree, "render", "p")
-        assert f"has no attribute '{name}'" in err
+        # Named in callprofile's words, not Jinja's (issue 9, item 3).
+        assert f"templates can read only CALLPROFILE_* environment variables, not {name}" in err
+        assert "dict object" not in err
 
 
 def test_env_listing_shows_nothing_else(cli, tmp_path, monkeypatch):
