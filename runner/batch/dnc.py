@@ -11,8 +11,8 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator
 
-from runner.batch.phone import NumberError, normalise
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.phone import NumberError, normalise
 
 CODE_DNC = "CP506"
 MAX_REPORTED = 20

@@ -23,12 +23,12 @@ from runner.batch.identity import batch_id as make_batch_id
 from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, utc_now
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
-from runner.batch.phone import mask
 from runner.batch.report import Summary, summarise, write_csv
 from runner.batch.rows import Prepared, RowInvalid, prepare_row
 from runner.batch.stopping import Stopper
 from runner.batch.window import Window, check
 from runner.diagnostics import Diagnostic
+from runner.phone import mask
 from runner.profiles.overrides import Overrides
 from runner.profiles.store import Store
 
@@ -481,7 +481,8 @@ def _admit(
         job = prepare_row(state.store, opts, row)
     except RowInvalid as exc:
         if known is None:
-            ledger.add_skipped(batch, row.line, exc.e164, "invalid", str(exc))
+            # The number column as given (E.164 when valid): the report's "to" for this row.
+            ledger.add_skipped(batch, row.line, exc.given, "invalid", str(exc))
         else:
             ledger.skip(batch, row.line, "invalid", str(exc))
         state.count("skipped")

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from runner.batch import contacts as contacts_mod
-from runner.batch.phone import NumberError, normalise
 from runner.batch.window import zone_error
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.phone import NumberError, normalise
 from runner.profiles.store import Store
 
 if TYPE_CHECKING:
@@ -32,9 +32,14 @@ class Prepared:
 
 
 class RowInvalid(Exception):
-    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
+    def __init__(
+        self, diagnostics: list[Diagnostic], e164: str | None = None, given: str | None = None
+    ):
         self.diagnostics = diagnostics
         self.e164 = e164
+        # What the row holds in its number column: the report shows it for a row whose number
+        # is not usable, so the user can find the row and fix it.
+        self.given = e164 or given
         super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))
 
 
@@ -54,7 +59,7 @@ def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
     try:
         e164 = normalise(raw, opts.region)
     except NumberError as exc:
-        raise RowInvalid([Diagnostic(str(exc), CODE_NUMBER, origin=origin)]) from None
+        raise RowInvalid([Diagnostic(str(exc), CODE_NUMBER, origin=origin)], given=raw) from None
     zone = row.get(contacts_mod.TIMEZONE_COLUMN)
     if zone is not None:
         problem = zone_error(zone.strip())

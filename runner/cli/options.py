@@ -106,12 +106,29 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _apply(decorators, func)
 
 
+CODE_NUMBER = "CP017"  # --to/--from is not a usable phone number
+
+
+def phone_flag(flag: str, value: str | None) -> str | None:
+    """``--to``/``--from`` as E.164, by the same rule as contacts (``+1 (613) 555-0199`` is
+    ``+16135550199``); a value that is no usable number is an error showing it as given."""
+    if value is None:
+        return None
+    from runner.diagnostics import Diagnostic, ProfileError
+    from runner.phone import NumberError, normalise
+
+    try:
+        return normalise(value)
+    except NumberError as exc:
+        raise ProfileError([Diagnostic(str(exc), CODE_NUMBER, origin=flag)]) from None
+
+
 def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
     return Overrides(
         values_files=list(params.pop("values_files")),
         sets=ordered_sets(ctx, params.pop("sets"), params.pop("set_jsons")),
-        to=params.pop("to"),
-        from_=params.pop("from_"),
+        to=phone_flag("--to", params.pop("to")),
+        from_=phone_flag("--from", params.pop("from_")),
         connection_id=params.pop("connection_id"),
         vars_files=list(params.pop("vars_files")),
         vars=list(params.pop("vars")),
