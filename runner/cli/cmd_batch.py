@@ -4,11 +4,13 @@ import os
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 import click
 
+from runner.cli import sandbox_options as local
 from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.main import CliExit
 from runner.cli.options import (
@@ -19,6 +21,7 @@ from runner.cli.options import (
     store_from,
 )
 from runner.cli.output import error
+from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
@@ -94,6 +97,7 @@ def parse_window(text: str | None) -> Any:
     "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
+@sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
 @output_option("text", "json")
 @sending_options
@@ -113,6 +117,9 @@ def batch(
     min_interval: str,
     redial_unknown: bool,
     dry_run: bool,
+    sandbox: bool,
+    sandbox_script: str | None,
+    sandbox_log: str | None,
     report: str | None,
     output: str,
     base_url: str | None,
@@ -133,6 +140,19 @@ def batch(
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
+    local.check_usage(
+        ctx,
+        sandbox=sandbox,
+        script=sandbox_script,
+        log=sandbox_log,
+        dry_run=dry_run,
+        base_url=base_url,
+    )
+    if sandbox and ledger:
+        raise click.UsageError(
+            "a --sandbox batch keeps its own ledger (CONTACTS.sandbox.ledger.db), so its calls "
+            "never count as real ones; drop --ledger"
+        )
     overrides = overrides_from(ctx, params)
     if rate > MAX_SAFE_RATE:
         click.echo(
@@ -141,17 +161,20 @@ def batch(
             "limit was raised",
             err=True,
         )
-    key = secrets.api_key()
+    steps = local.steps(sandbox_script) if sandbox else []
+    key = local.SANDBOX_KEY if sandbox else secrets.api_key()
     if not dry_run and not key:
         error(
-            "TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)", CODE_USAGE
+            "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to try the "
+            "batch against a local sandbox (nothing was sent)",
+            CODE_USAGE,
         )
         raise CliExit(ExitCode.USAGE)
     opts = engine.Options(
         profile=name,
         contacts=contacts,
         overrides=overrides,
-        ledger=ledger,
+        ledger=ledger or (sandbox_ledger(contacts) if sandbox else None),
         to_column=to_column,
         region=region.upper() if region else None,
         rate=rate,
@@ -188,28 +211,37 @@ def batch(
     hooks.sleep = wait
     client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
     hooks.client = client
-    hooks.stopper.install(view.guarded(view.interrupted))
-    try:
-        outcome = engine.run(store_from(ctx), opts, hooks)
-    except engine.BatchBusy as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.UNREACHABLE) from None
-    except Exception as exc:
-        from runner.batch.ledger import LedgerError
-
-        if isinstance(exc, LedgerError):
+    with ExitStack() as stack:
+        if sandbox:
+            opts.base_url = stack.enter_context(local.running(steps, sandbox_log)).base_url
+        hooks.stopper.install(view.guarded(view.interrupted))
+        try:
+            outcome = engine.run(store_from(ctx), opts, hooks)
+        except engine.BatchBusy as exc:
             error(str(exc))
-            raise CliExit(ExitCode.INVALID) from None
-        raise
-    finally:
-        hooks.stopper.restore()
-        view.close()
-        if client is not None and not hooks.stopper.hard.is_set():
-            client.close()
+            raise CliExit(ExitCode.UNREACHABLE) from None
+        except Exception as exc:
+            from runner.batch.ledger import LedgerError
+
+            if isinstance(exc, LedgerError):
+                error(str(exc))
+                raise CliExit(ExitCode.INVALID) from None
+            raise
+        finally:
+            hooks.stopper.restore()
+            view.close()
+            if client is not None and not hooks.stopper.hard.is_set():
+                client.close()
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
     raise CliExit(outcome.exit_code())
+
+
+def sandbox_ledger(contacts: str) -> str:
+    """A sandbox batch's ledger: never the real one, where its "placed" rows would stop the real
+    batch from calling anyone (same batch id) and trip the repeat guard."""
+    return f"{contacts}.sandbox.ledger.db"
 
 
 # Each row brings its own number; --to comes with the shared override options but is refused.

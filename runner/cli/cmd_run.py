@@ -3,10 +3,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 import click
 
+from runner.cli import sandbox_options as local
 from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.document import base as document_base
 from runner.cli.main import CliExit
@@ -18,6 +20,7 @@ from runner.cli.options import (
     store_from,
 )
 from runner.cli.output import error
+from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 # Testing seam: the function that waits between attempts. Tests replace it (monkeypatch) to
@@ -26,29 +29,12 @@ from runner.exitcodes import ExitCode
 # wait Telnyx asked for.
 wait: Callable[[float], None] = time.sleep
 
-# Sent to the sandbox instead of the real key, which never leaves for a local server.
-SANDBOX_KEY = "KEY-sandbox-not-a-real-key"
-
 
 @click.command(cls=OrderedCommand)
 @click.argument("name")
 @override_options
 @click.option("--dry-run", is_flag=True, help="Print the exact HTTP request; send nothing.")
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Send to a local sandbox started for this run (no account, no key, no phone rings).",
-)
-@click.option(
-    "--sandbox-script",
-    type=click.Path(dir_okay=False),
-    help="With --sandbox: scripted answers (JSON/YAML list) to rehearse failures.",
-)
-@click.option(
-    "--sandbox-log",
-    type=click.Path(dir_okay=False),
-    help="With --sandbox: append what the sandbox received to this JSON-lines file.",
-)
+@sandbox_options
 @output_option("text", "json")
 @sending_options
 @click.pass_context
@@ -79,15 +65,14 @@ def run(
     from runner.send import submit
 
     document_base({"status": "not-sent"})
-    if (sandbox_script or sandbox_log) and not sandbox:
-        raise click.UsageError("--sandbox-script and --sandbox-log need --sandbox")
-    if sandbox and dry_run:
-        raise click.UsageError("--sandbox and --dry-run do not go together")
-    from_command_line = (
-        ctx.get_parameter_source("base_url") == click.core.ParameterSource.COMMANDLINE
+    local.check_usage(
+        ctx,
+        sandbox=sandbox,
+        script=sandbox_script,
+        log=sandbox_log,
+        dry_run=dry_run,
+        base_url=base_url,
     )
-    if sandbox and base_url and from_command_line:
-        raise click.UsageError("--sandbox and --base-url do not go together")
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
     request = build(
@@ -107,15 +92,14 @@ def run(
             api_key=key or "",
         )
         if output == "json":
-            emit(
-                0, {"status": "dry-run", "request": _request_json(prepared, request, show_secrets)}
-            )
+            shown_request = _request_json(prepared, request, show_secrets)
+            emit(ExitCode.OK, {"status": "dry-run", "request": shown_request}, reveal=show_secrets)
             raise CliExit(ExitCode.OK)
         shown = submit.encode_body(request.redacted_body(show_secrets))
         click.echo(prepared.text(body=shown), nl=False)
         return
 
-    steps = _sandbox_steps(sandbox_script) if sandbox else []
+    steps = local.steps(sandbox_script) if sandbox else []
     if not sandbox:
         if not key:
             error(
@@ -129,20 +113,12 @@ def run(
                 error(f"{problem} (nothing was sent)")
                 raise CliExit(ExitCode.INVALID)
 
-    server = None
-    if sandbox:
-        from runner.sandbox import Sandbox
-
-        server = Sandbox(
-            script=steps,
-            log_path=sandbox_log,
-            on_record=_print_sandbox_record,
-            secrets=request.secret_values(),
-        )
-        server.start()
-        base, key = server.base_url, SANDBOX_KEY
-        click.echo(f"sandbox: listening on {server.url} (nothing leaves this machine)", err=True)
-    try:
+    with ExitStack() as stack:
+        if sandbox:
+            server = stack.enter_context(
+                local.running(steps, sandbox_log, _print_sandbox_record, request.secret_values())
+            )
+            base, key = server.base_url, local.SANDBOX_KEY
         prepared = submit.prepare(request.connection_id, request.body, base_url=base, api_key=key)
         document_base({"status": "unknown"})  # from here on a failure may follow a sent POST
         client = submit.make_client(submit.Timeouts(read=timeout))
@@ -158,27 +134,11 @@ def run(
             )
         finally:
             client.close()
-    finally:
-        if server is not None:
-            server.stop()
-            click.echo(f"sandbox: received {server.post_count} call request(s); stopped", err=True)
     from runner.cli import pipes
 
     pipes.settled(result.exit_code)  # a closed pipe while reporting keeps this code
     report(result, request, output)
     raise CliExit(result.exit_code)
-
-
-def _sandbox_steps(path: str | None) -> list[Any]:
-    if not path:
-        return []
-    from runner.sandbox import ScriptError, load_script
-
-    try:
-        return load_script(path)
-    except ScriptError as exc:
-        error(f"{exc} (nothing was sent)")
-        raise CliExit(ExitCode.INVALID) from None
 
 
 def _print_sandbox_record(record: dict[str, Any]) -> None:
