@@ -15,6 +15,7 @@ def list_profiles(ctx: click.Context, output: str) -> None:
 
     store = store_from(ctx)
     if not store.root.is_dir():
+        from runner import codes
         from runner.diagnostics import Diagnostic, ProfileError
 
         raise ProfileError(
@@ -22,7 +23,7 @@ def list_profiles(ctx: click.Context, output: str) -> None:
                 Diagnostic(
                     f"profiles directory {store.display(store.root)!r} does not exist (set it "
                     "with --profiles-dir or CALLPROFILE_DIR)",
-                    "CP011",
+                    codes.NO_PROFILE,
                     origin="--profiles-dir",
                 )
             ]

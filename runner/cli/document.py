@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
@@ -35,10 +36,10 @@ STREAM = "callprofile.stream"
 BASE = "callprofile.base"
 
 # Diagnostic codes for what is not a profile problem, so a JSON document always says why.
-CODE_USAGE = "CP015"  # a flag, argument or setting the command cannot use (exit 2)
-CODE_INTERNAL = "CP016"  # a bug (exit 3); the message names the crash log
-CODE_CANNOT = "CP018"  # the command cannot proceed: a file, ledger, lock or setting it needs
-CODE_INTERRUPTED = "CP019"  # stopped by Ctrl-C
+CODE_USAGE = codes.USAGE
+CODE_INTERNAL = codes.INTERNAL
+CODE_CANNOT = codes.CANNOT_PROCEED
+CODE_INTERRUPTED = codes.INTERRUPTED
 
 
 def output_option(

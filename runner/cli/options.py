@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from runner import codes
 from runner.profiles.overrides import Overrides, SetKind
 
 _SET_FLAGS: dict[str, SetKind] = {"--set": "set", "--set-json": "set-json"}
@@ -106,7 +107,7 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _apply(decorators, func)
 
 
-CODE_NUMBER = "CP017"  # --to/--from is not a usable phone number
+CODE_NUMBER = codes.BAD_PHONE_FLAG
 
 
 def phone_flag(flag: str, value: str | None) -> str | None:

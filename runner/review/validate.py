@@ -5,16 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.build import build
 from runner.profiles.resolve import chain
 from runner.profiles.store import Profile, Store
-from runner.review.standins import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
-    CODE_NO_EXAMPLE,
-    PLACEHOLDER_CONNECTION,
-    PLACEHOLDER_TO,
-    stand_ins,
-)
+from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
 
 
 @dataclass
@@ -53,8 +49,8 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
     return out
 
 
-CODE_NO_DIRECTORY = "CP011"  # the same code run gives for a missing directory
-CODE_EMPTY = "CP014"  # nothing to check: a green check that checked nothing would mislead
+CODE_NO_DIRECTORY = codes.NO_PROFILE  # the same code run gives for a missing directory
+CODE_EMPTY = codes.NO_PROFILES_FOUND  # a green check that checked nothing would mislead
 
 
 def validate_profiles(

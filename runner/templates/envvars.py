@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner import codes
+
 ENV_PREFIX = "CALLPROFILE_"
-CODE_UNSET = "CP208"
+CODE_UNSET = codes.ENV_UNSET
 
 
 def stand_in(name: str) -> str:
