@@ -60,5 +60,10 @@ def diff(
         raise CliExit(code)
     from runner.secrets import scrub
 
-    click.echo(scrub(requestdiff.FORMATS[output](diffs, base)), nl=False)
+    if output == "text":
+        from runner.cli.colour import painter
+
+        click.echo(scrub(requestdiff.text(diffs, base, painter())), nl=False)
+    else:
+        click.echo(scrub(requestdiff.FORMATS[output](diffs, base)), nl=False)
     raise CliExit(code)

@@ -58,5 +58,18 @@ def explain(
         fields = [r.as_dict() for r in rows]
         emit(ExitCode.OK, {"profile": name, "fields": fields}, reveal=show_secrets)
     else:
-        click.echo(table(rows), nl=False)
+        click.echo(table(rows, _terminal_width()), nl=False)
     raise CliExit(ExitCode.OK)
+
+
+def _terminal_width() -> int | None:
+    """Columns to fit: $COLUMNS, else the terminal's; None (no fitting) for a file or pipe."""
+    import os
+    import shutil
+    import sys
+
+    if os.environ.get("COLUMNS", "").isdigit():
+        return max(20, int(os.environ["COLUMNS"]))
+    if not sys.stdout.isatty():
+        return None
+    return max(20, shutil.get_terminal_size().columns)

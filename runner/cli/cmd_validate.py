@@ -64,7 +64,11 @@ def validate(
     report = validate_profiles(
         store_from(ctx), list(paths), lint=not no_lint, allow_empty=allow_empty
     )
-    if fmt != "json":
+    if fmt == "text":
+        from runner.cli.colour import painter
+
+        click.echo(reporters.plain(report.diagnostics, painter()), nl=False)
+    elif fmt != "json":
         click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
     # Notes explain stand-ins; on a clean run they are noise unless asked for.
     _notes(report, show=verbose or bool(report.diagnostics))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Any
 
 import click
@@ -13,23 +11,13 @@ from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
 
-def color_enabled(stream: Any = None) -> bool:
-    stream = stream or sys.stderr
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
-    colored = color_enabled()
+    from runner.cli.colour import painter
+    from runner.review.reporters import line
+
+    style = painter(err=True)
     for diag in diagnostics:
-        text = scrub(diag.text())
-        if colored:
-            tone = "red" if diag.severity == "error" else "yellow"
-            text = text.replace(
-                f": {diag.severity}:", ": " + click.style(diag.severity, fg=tone) + ":", 1
-            )
-        click.echo(text, err=True)
+        click.echo(line(diag, style), err=True)
 
 
 def error(message: str, code: str | None = None) -> None:
