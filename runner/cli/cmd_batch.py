@@ -15,6 +15,7 @@ from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
+    complete,
     override_options,
     overrides_from,
     sending_options,
@@ -55,7 +56,7 @@ def parse_window(text: str | None) -> Any:
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @click.option(
     "--contacts",
     required=True,

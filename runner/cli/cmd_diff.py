@@ -4,11 +4,12 @@ import click
 
 from runner.cli.document import emit, output_option
 from runner.cli.main import CliExit
+from runner.cli.options import complete
 from runner.exitcodes import ExitCode
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete("profile_names"))
 @click.option(
     "--base",
     "base",

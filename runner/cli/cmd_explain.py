@@ -4,12 +4,18 @@ import click
 
 from runner.cli.document import emit, note, output_option
 from runner.cli.main import CliExit
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    complete,
+    override_options,
+    overrides_from,
+    store_from,
+)
 from runner.exitcodes import ExitCode
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
 @output_option("text", "json")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")

@@ -3,12 +3,18 @@ from __future__ import annotations
 import click
 
 from runner.cli.document import emit, output_option
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    complete,
+    override_options,
+    overrides_from,
+    store_from,
+)
 from runner.cli.output import dump
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
 @output_option("yaml", "json", default="yaml")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")

@@ -14,6 +14,7 @@ from runner.cli.document import base as document_base
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
+    complete,
     override_options,
     overrides_from,
     sending_options,
@@ -31,7 +32,7 @@ wait: Callable[[float], None] = time.sleep
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
 @click.option("--dry-run", is_flag=True, help="Print the exact HTTP request; send nothing.")
 @sandbox_options

@@ -55,6 +55,18 @@ def ordered_sets(
     return [(kind, queues[kind].pop(0)) for kind in kinds]
 
 
+def complete(hook: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    """A shell-completion hook from runner.cli.completion, imported only when completing."""
+
+    def call(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from runner.cli import completion
+
+        result: list[Any] = getattr(completion, hook)(ctx, param, incomplete)
+        return result
+
+    return call
+
+
 def _apply(decorators: list[Callable[..., Any]], func: Callable[..., Any]) -> Callable[..., Any]:
     """Apply option decorators so they list in --help in the order written."""
     for decorator in reversed(decorators):
@@ -77,6 +89,7 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "sets",
             multiple=True,
             metavar="FIELD=VALUE",
+            shell_complete=complete("field_names"),
             help="Set a request field (dotted path into call), typed by the schema.",
         ),
         click.option(
@@ -84,6 +97,7 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "set_jsons",
             multiple=True,
             metavar="FIELD=JSON",
+            shell_complete=complete("field_names"),
             help="Set a request field to a JSON value (lists, mappings; null removes).",
         ),
         click.option("--to", "to", metavar="E164", help="Number to call (sets To)."),
@@ -94,7 +108,12 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="TeXML connection id (else the profile's, else TELNYX_CONNECTION_ID).",
         ),
         click.option(
-            "--var", "vars", multiple=True, metavar="NAME=VALUE", help="Template variable value."
+            "--var",
+            "vars",
+            multiple=True,
+            metavar="NAME=VALUE",
+            shell_complete=complete("variable_names"),
+            help="Template variable value.",
         ),
         click.option(
             "--vars-file",
