@@ -209,6 +209,7 @@ def _variables(
                 )
             )
     values: dict[str, str] = {}
+    used: set[str] | None = None
     for key, spec in declared.items():
         spec = spec or {}
         if key in given:
@@ -216,6 +217,12 @@ def _variables(
         elif isinstance(spec.get("default"), str):
             values[key] = spec["default"]
         elif spec.get("required"):
+            if used is None:
+                used = _names_used(document, prov)
+            if key not in used:
+                # No template of this request reads it any more: a values file (render's own
+                # output, fed back with -f) replaced every field that did.
+                continue
             message = f"required variable {key!r} was not given (--var {key}=...)"
             hit = origin_of(prov, ("variables", key))
             if hit is not None and hit[0].source is not None:
@@ -230,6 +237,16 @@ def _variables(
     if problems:
         raise ProfileError(problems)
     return values
+
+
+def _names_used(document: dict[str, Any], prov: Provenance) -> set[str]:
+    """The variables the templates of the merged document read (a template that does not
+    parse reads none here; rendering reports it)."""
+    from runner.templates.render import collect, parse
+
+    templates = collect(document, prov)
+    parse(templates, set())
+    return {name for t in templates for name in t.names}
 
 
 def _coerce(

@@ -199,11 +199,16 @@ def parse(templates: list[_Template], declared: set[str]) -> list[Diagnostic]:
                 continue
             t.names = set(meta.find_undeclared_variables(t.ast))
         for name in sorted(t.names - declared - set(BUILTINS)):
+            from runner.schema.errors import did_you_mean
+
+            known = sorted(declared | set(BUILTINS))
+            hint = did_you_mean(name, known)
+            advice = f"{hint} (else add it" if hint else " (add it"
             problems.append(
                 _diag(
                     t,
-                    f"template uses variable {name!r}, which this profile does not declare "
-                    f"(add it under 'variables')",
+                    f"template uses variable {name!r}, which this profile does not declare"
+                    f"{advice} under 'variables')",
                     CODE_UNDECLARED,
                 )
             )

@@ -47,12 +47,12 @@ p/schema.yaml:7:3: error: this endpoint refuses Twiml: Telnyx answers 422; the A
 drives the call [CP104]
 p/seq.yaml:1:1: error: a profile must be a YAML mapping; this file is array, not a mapping \
 [CP006]
-p/syntax.yaml:3:1: error: YAML syntax error: found unexpected end of stream (while scanning a \
-quoted scalar) [CP001]
+p/syntax.yaml:2:9: error: YAML syntax error: this quoted string is never closed (the file ends \
+inside it) [CP001]
 p/tpl.yaml:3:3: warning: required variable 'name' has no example; it was rendered with a \
 placeholder (add 'example:' so reviews see real-looking values) [CP207]
-p/tpl.yaml:7:18: error: template uses variable 'nam', which this profile does not declare (add \
-it under 'variables') [CP202]
+p/tpl.yaml:7:18: error: template uses variable 'nam', which this profile does not declare; did \
+you mean 'name'? (else add it under 'variables') [CP202]
 p/tpl.yaml:8:13: error: template syntax error: unexpected end of template, expected 'end of \
 print statement'. [CP201]
 p/unquoted.yaml:3:9: error: YAML read the unquoted value +13125550100 as an integer \

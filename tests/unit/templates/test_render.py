@@ -25,9 +25,10 @@ def test_undeclared_variable_names_it_and_its_position(cli, tmp_path):
         profile("  name: {}\n", '  AIAssistantDynamicVariables:\n    x: "Hi {{ nmae }}"\n'),
     )
     err = failed(cli, tree, "render", "p")
+    # "did you mean", as --var gives (issue 9, item 14)
     assert err.strip() == (
         "profiles/p.yaml:9:8: error: template uses variable 'nmae', which this profile does not "
-        "declare (add it under 'variables') [CP202]"
+        "declare; did you mean 'name'? (else add it under 'variables') [CP202]"
     )
 
 
