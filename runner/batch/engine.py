@@ -29,6 +29,7 @@ from runner.batch.rows import Prepared, RowInvalid, prepare_row
 from runner.batch.stopping import Stopper
 from runner.batch.window import Window, check
 from runner.diagnostics import Diagnostic
+from runner.flow.compose import Composed, compose
 from runner.profiles.overrides import Overrides
 from runner.profiles.store import Store
 
@@ -139,8 +140,8 @@ def _kill_hook() -> tuple[str, int] | None:
 class _Run:
     """State shared by the main thread and the workers for one run."""
 
-    def __init__(self, store: Store, opts: Options, hooks: Hooks, batch: str, total: int):
-        self.store = store
+    def __init__(self, composed: Composed, opts: Options, hooks: Hooks, batch: str, total: int):
+        self.composed = composed
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
@@ -316,24 +317,30 @@ def _rows(opts: Options) -> Iterator[contacts_mod.Row]:
 
 def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """Run (or resume) the batch. Raises ProfileError for input that stops the whole batch
-    (unreadable contacts or do-not-call file, broken profile) and BatchBusy."""
+    (unreadable contacts or do-not-call file, broken profile) and BatchBusy.
+
+    The profile is composed once; each row only renders it. A dry run reads the contacts file
+    once. A real run reads it twice: once to the end before anything is sent (a file that
+    cannot be read to the end is refused before the first call; the pass also gives the row
+    count for progress and the sha256 that names the batch), then row by row to send.
+    """
     hooks = hooks or Hooks()
-    # Read the whole file once before anything is sent: a file that cannot be read to the end
-    # is refused before the first call, and the count drives the progress display.
-    total = contacts_mod.count_rows(opts.contacts, opts.to_column)
+    composed = compose(store, opts.profile, opts.overrides)
+    if opts.dry_run:
+        from runner.batch.dryrun import dry_run
+
+        dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
+        try:
+            return dry_run(composed, opts, hooks, dnc)
+        finally:
+            if dnc is not None:
+                dnc.close()
+    scanned = contacts_mod.scan(opts.contacts, opts.to_column)
+    assert scanned.sha256 is not None
     dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
     try:
-        if opts.dry_run:
-            from runner.batch.dryrun import dry_run
-
-            return dry_run(store, opts, hooks, dnc)
         batch = make_batch_id(
-            store,
-            opts.profile,
-            opts.overrides,
-            contacts_mod.digest(opts.contacts),
-            to_column=opts.to_column,
-            region=opts.region,
+            composed, scanned.sha256, to_column=opts.to_column, region=opts.region
         )
         lock = BatchLock(opts.ledger_path, batch)
         try:
@@ -348,7 +355,7 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
                 f"cannot create the lock file {lock.path}: {exc.strerror}; nothing was sent"
             ) from None
         try:
-            return _run_locked(store, opts, hooks, batch, total, dnc)
+            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
         finally:
             lock.release()
     finally:
@@ -357,13 +364,17 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
 
 
 def _run_locked(
-    store: Store, opts: Options, hooks: Hooks, batch: str, total: int, dnc: DoNotCall | None
+    composed: Composed,
+    opts: Options,
+    hooks: Hooks,
+    batch: str,
+    scanned: contacts_mod.Contacts,
+    dnc: DoNotCall | None,
 ) -> Outcome:
     ledger = Ledger(opts.ledger_path, now=hooks.now)
+    total = scanned.count
     try:
-        new = ledger.open_batch(
-            batch, opts.profile, opts.contacts, contacts_mod.digest(opts.contacts)
-        )
+        new = ledger.open_batch(batch, opts.profile, opts.contacts, scanned.sha256 or "")
         ledger.set_total(batch, total)
         if not new:
             hooks.on_notice(f"resuming batch {batch[:12]} from {opts.ledger_path}")
@@ -379,7 +390,7 @@ def _run_locked(
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = _Run(store, opts, hooks, batch, total)
+        state = _Run(composed, opts, hooks, batch, total)
         stopped = _drive(ledger, state, dnc)
         summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
         if opts.report:
@@ -464,7 +475,7 @@ def _admit(
         state.count("done")
         return None  # placed, failed, skipped or unknown in an earlier run
     try:
-        job = prepare_row(state.store, opts, row)
+        job = prepare_row(state.composed, opts, row)
     except RowInvalid as exc:
         if known is None:
             ledger.add_skipped(batch, row.line, exc.e164, "invalid", str(exc))

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from runner.cli import advice
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
@@ -241,12 +242,12 @@ class _View:
         where = f"{self.contacts} row {event.row}"
         if event.kind == "invalid" and event.diagnostics:
             shown = []
-            for diag in event.diagnostics:
+            for diag in advice.advise_all(event.diagnostics, advice.ROWS):
                 if diag.origin == where and diag.file is None:
                     shown.append(diag)
                 else:
                     self._err(f"{where}: {scrub(diag.text())}")
-            print_diagnostics(shown)
+            print_diagnostics(shown, advice.ROWS)
             return
         self._err(f"{where}: {event.kind}: {scrub(event.message)}")
 

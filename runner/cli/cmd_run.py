@@ -76,7 +76,7 @@ def run(
     Example: callprofile run appointment-reminder --to +13125550123 --var customer_name=Ada
     """
     from runner import secrets
-    from runner.flow.build import build
+    from runner.flow.compose import compose
     from runner.send import submit
 
     if (sandbox_script or sandbox_log) and not sandbox:
@@ -90,12 +90,12 @@ def run(
         raise click.UsageError("--sandbox and --base-url do not go together")
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
-    request = build(
+    request = compose(
         store_from(ctx),
         name,
         overrides_from(ctx, params),
         default_connection_id=default_connection,
-    )
+    ).request()
     secrets.remember(*request.secret_values())
     base = base_url or submit.DEFAULT_BASE_URL
     key = secrets.api_key()

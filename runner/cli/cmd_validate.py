@@ -58,7 +58,9 @@ def validate(
 
     root = profiles_dir or ctx.find_root().obj["profiles_dir"]
     report = validate_profiles(Store(root), list(paths), lint=not no_lint)
-    click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
+    from runner.cli.advice import advise_all
+
+    click.echo(reporters.FORMATS[fmt](advise_all(report.diagnostics)), nl=False)
     _notes(report)
     click.echo(
         f"{report.checked} profile(s) checked: {report.errors} error(s), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.flow.build import REDACTED, Request
+from runner.flow.request import REDACTED, Request
 from runner.profiles.merge import Layer, Path
 from runner.templates.render import is_template
 

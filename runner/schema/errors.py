@@ -43,6 +43,7 @@ class Problem:
     at_key: bool = False
     # The JSON type the schema wanted, when the problem is a type mismatch.
     expected_type: str | None = None
+    missing: str | None = None  # the required field that is absent, for "missing" problems
 
 
 @cache
@@ -202,7 +203,7 @@ def _translate(
         return
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        yield Problem(path, f"missing required field {missing!r}")
+        yield Problem(path, f"missing required field {missing!r}", missing=missing)
         return
     if kind == "pattern":
         yield Problem(path, f"{show(instance)} {_pattern_reason(path, schema)}")
