@@ -10,9 +10,9 @@ import sqlite3
 
 from runner.batch.contacts import read_rows
 from runner.batch.dnc import DoNotCall
-from runner.batch.engine import Hooks, Options, Outcome, RowEvent
+from runner.batch.model import Hooks, Options, Outcome, RowEvent, RowInvalid
 from runner.batch.phone import mask
-from runner.batch.rows import RowInvalid, prepare_row
+from runner.batch.rows import prepare_row
 from runner.batch.window import check
 from runner.flow.compose import Composed
 

@@ -6,34 +6,15 @@ number and optional ``timezone`` are checked first, so a bad row is reported wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from runner import codes
 from runner.batch import contacts as contacts_mod
+from runner.batch.model import Options, Prepared, RowInvalid
 from runner.batch.phone import NumberError, normalise
 from runner.batch.window import zone_error
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.flow.compose import Composed
 
-if TYPE_CHECKING:
-    from runner.batch.engine import Options
-    from runner.flow.compose import Composed
-    from runner.flow.request import Request
-
-
-@dataclass
-class Prepared:
-    row: int
-    e164: str
-    zone: str | None
-    request: Request
-
-
-class RowInvalid(Exception):
-    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
-        self.diagnostics = diagnostics
-        self.e164 = e164
-        super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))
+__all__ = ["Prepared", "RowInvalid", "prepare_row"]
 
 
 def prepare_row(composed: Composed, opts: Options, row: contacts_mod.Row) -> Prepared:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     override_options,
