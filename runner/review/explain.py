@@ -8,6 +8,7 @@ from typing import Any
 from runner.flow.request import REDACTED, Request
 from runner.profiles.merge import Layer, Path
 from runner.templates.render import is_template
+from runner.treewalk import leaves
 
 _MISSING = object()
 
@@ -53,18 +54,10 @@ def explain(
             relabel,
         )
     ]
-    shown = request.redacted_body(show_secrets)
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, dict) and value:
-            for key, child in value.items():
-                walk(child, (*path, key))
-            return
+    for path, value in leaves(request.redacted_body(show_secrets), lists=False):
         hidden = not show_secrets and request.is_sensitive(path)
         name = ".".join(str(p) for p in path)
         rows.append(_row(request, name, ("call", *path), value, hidden, "?", relabel))
-
-    walk(shown, ())
     return rows
 
 
