@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
@@ -62,7 +62,7 @@ def digest(path: str) -> str:
 class _Hashing(io.RawIOBase):
     """A file read through a hash: every byte the parser reads is hashed on the way."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.FileIO):
         self.raw = raw
         self.sha256 = hashlib.sha256()
 

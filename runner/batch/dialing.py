@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner.batch.budget import Budget
 from runner.batch.ledger import Ledger
@@ -18,6 +18,9 @@ from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
 from runner.batch.window import check
 from runner.flow.compose import Composed
+
+if TYPE_CHECKING:
+    from runner.send.submit import Result
 
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
 
@@ -113,7 +116,7 @@ class Dialer:
         with self.lock:
             self.inflight.discard(job.row)
 
-    def _send(self, job: Prepared) -> Any:
+    def _send(self, job: Prepared) -> Result:
         from runner.send import submit
 
         hard = self.hooks.stopper.hard
@@ -139,7 +142,7 @@ class Dialer:
             wait_for_rate_limit=pause_everyone,
         )
 
-    def _record(self, ledger: Ledger, job: Prepared, result: Any) -> bool:
+    def _record(self, ledger: Ledger, job: Prepared, result: Result) -> bool:
         """Write the answer for a claimed row; True if the row is settled (not pending again)."""
         from runner.secrets import scrub
 

@@ -17,6 +17,8 @@ from runner.diagnostics import Diagnostic
 from runner.profiles.overrides import Overrides
 
 if TYPE_CHECKING:
+    import httpx
+
     from runner.batch.report import Summary
     from runner.flow.request import Request
 
@@ -83,7 +85,7 @@ class Hooks:
     limiter: TokenBucket | None = None
     gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
     sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
-    client: Any = None  # an httpx.Client (Any: httpx is imported only to send)
+    client: httpx.Client | None = None
     stopper: Stopper = field(default_factory=Stopper)
     on_row: Callable[[RowEvent], None] = lambda event: None
     on_progress: Callable[[Progress], None] = lambda progress: None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli.flags import SetKind, parse_sets, parse_var
 from runner.profiles.overrides import Overrides
+
+if TYPE_CHECKING:
+    from runner.profiles.store import Store
 
 _SET_PARAMS: dict[str, SetKind] = {"sets": "set", "set_jsons": "set-json"}
 _ORDER = "callprofile.set_order"
@@ -22,16 +25,25 @@ class OrderedCommand(click.Command):
     """
 
     def make_parser(self, ctx: click.Context) -> Any:
-        parser = super().make_parser(ctx)
-        parse = parser.parse_args
+        return _OrderKeeping(super().make_parser(ctx), ctx)
 
-        def parse_args(args: list[str]) -> Any:
-            opts, rest, order = parse(args=args)
-            ctx.meta[_ORDER] = [_SET_PARAMS[p.name] for p in order if p.name in _SET_PARAMS]
-            return opts, rest, order
 
-        parser.parse_args = parse_args
-        return parser
+class _OrderKeeping:
+    """click's parser, noting the order of ``--set``/``--set-json`` in ``ctx.meta``. click
+    documents ``parse_args``'s third result as the parameters in command-line order, one entry
+    per occurrence."""
+
+    def __init__(self, parser: Any, ctx: click.Context):
+        self._parser = parser
+        self._ctx = ctx
+
+    def parse_args(self, args: list[str]) -> Any:
+        opts, rest, order = self._parser.parse_args(args=args)
+        self._ctx.meta[_ORDER] = [_SET_PARAMS[p.name] for p in order if p.name in _SET_PARAMS]
+        return opts, rest, order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
 
 
 def ordered_sets(
@@ -114,10 +126,12 @@ def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
     )
 
 
-def store_from(ctx: click.Context) -> Any:
+def store_from(ctx: click.Context) -> Store:
+    from pathlib import Path
+
     from runner.profiles.store import Store
 
-    return Store(ctx.find_root().obj["profiles_dir"])
+    return Store(Path(ctx.find_root().obj["profiles_dir"]))
 
 
 def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:

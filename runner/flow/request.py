@@ -86,7 +86,8 @@ def build_request(
     now: datetime | None,
 ) -> Request:
     """One call of ``composed`` (see ``Composed.request``). Raises ProfileError."""
-    document, prov, replaced = composed.document, composed.provenance, []
+    document, prov = composed.document, composed.provenance
+    replaced: list[Path] = []
     for key, value, label in (("To", to, "to"), ("From", from_, "from")):
         if value is not None:
             if not replaced:

@@ -120,8 +120,12 @@ def json_value(text: str) -> Any:
     """``text`` read as JSON. Raises FieldError."""
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise FieldError(f"value is not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise FieldError(f"value is not usable JSON ({exc})") from None
+    except RecursionError:
+        raise FieldError("value is not usable JSON (nested too deeply)") from None
 
 
 def _nest(parts: FieldPath, value: Any) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from runner.flow.request import REDACTED, Request
@@ -20,7 +21,8 @@ class Row:
     value: Any
     set_by: str
     template: bool = False  # the winning value was a template, rendered for this call
-    overrode: list[tuple[str, Any]] = field(default_factory=list)  # (where, value), oldest first
+    # (where, value), oldest first
+    overrode: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,12 +101,10 @@ def _label(layer: Layer, path: Path, relabel: dict[str, str]) -> str:
 def _value_in(layer: Layer, path: Path) -> Any:
     value: Any = layer.data
     for part in path:
-        if (isinstance(value, dict) and part in value) or (
-            isinstance(value, list) and isinstance(part, int) and part < len(value)
-        ):
-            value = value[part]
-        else:
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if not (in_list or (isinstance(value, dict) and part in value)):
             return _MISSING
+        value = value[part]
     return value
 
 

@@ -41,8 +41,8 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
             for name in sub.names():
                 out.extend(targets(store, [str(sub.path_for(name))]))
             continue
-        name = store.name_of(path)
-        out.append((name or f"<{raw}>", None if name else store.load_path(path, raw), path))
+        known = store.name_of(path)
+        out.append((known or f"<{raw}>", None if known else store.load_path(path, raw), path))
     return out
 
 

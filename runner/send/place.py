@@ -4,11 +4,13 @@ Telnyx, and 429s, are retried)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runner.send import submit as wire
 
 if TYPE_CHECKING:
+    import httpx
+
     from runner.flow.request import Request
 
 
@@ -17,7 +19,7 @@ def submit(
     *,
     base_url: str = wire.DEFAULT_BASE_URL,
     api_key: str | None = None,
-    client: Any = None,
+    client: httpx.Client | None = None,
     timeout: float = 15.0,
     max_retries: int = 2,
 ) -> wire.Result:
@@ -30,11 +32,9 @@ def submit(
     key = api_key if api_key is not None else secrets.api_key() or ""
     secrets.remember(key, *request.secret_values())
     prepared = wire.prepare(request.connection_id, request.body, base_url=base_url, api_key=key)
-    own = client is None
-    if own:
-        client = wire.make_client(wire.Timeouts(read=timeout))
+    http = client if client is not None else wire.make_client(wire.Timeouts(read=timeout))
     try:
-        return wire.send(prepared, client=client, max_retries=max_retries)
+        return wire.send(prepared, client=http, max_retries=max_retries)
     finally:
-        if own:
-            client.close()
+        if client is None:
+            http.close()

@@ -13,13 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, path_to_json
 from runner.profiles.merge import Layer, Path, Provenance, origin_of
 from runner.templates.limits import MAX_VALUE, refused_construct
 from runner.treewalk import leaves
+
+if TYPE_CHECKING:
+    from jinja2 import Template as Compiled
+    from jinja2.nodes import Template as Parsed
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_RENDERED = MAX_VALUE  # characters in one rendered value
 ENV_PREFIX = "CALLPROFILE_"
@@ -59,10 +64,10 @@ def template_env() -> Mapping[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
 
 
-_environment = None
+_environment: ImmutableSandboxedEnvironment | None = None
 
 
-def environment() -> Any:
+def environment() -> ImmutableSandboxedEnvironment:
     global _environment
     if _environment is None:
         from runner.templates.limits import make_environment
@@ -89,8 +94,8 @@ class Template:
     path: Path
     names: frozenset[str] = frozenset()
     parts: list[str] | None = None  # set when the template is plain placeholders
-    ast: Any = None  # the parsed Jinja template, when it is not plain
-    compiled: Any = None  # compiled from ``ast`` at its first render, reused by every other
+    ast: Parsed | None = None  # the parsed Jinja template, when it is not plain
+    compiled: Compiled | None = None  # compiled at the first render, reused by every other
     # Found when the profile was composed, reported when a call would use the template:
     problems: list[Diagnostic] = field(default_factory=list)  # syntax, refused, undeclared
     failure: Diagnostic | None = None  # compiling failed (an unknown filter): a render error
@@ -248,20 +253,23 @@ def _run(t: Template, context: dict[str, Any], out: Rendered) -> None:
     if t.compiled is None and t.failure is None:
         _compile(t)
     problem = t.failure
-    if problem is None:
-        text, problem = _render_jinja(t, context)
+    text = ""
+    if problem is None and t.compiled is not None:
+        text, problem = _render_jinja(t, t.compiled, context)
     if problem is not None:
         out.diagnostics.append(problem)
         return
     _done(t, out, text)
 
 
-def _render_jinja(t: Template, context: dict[str, Any]) -> tuple[str, Diagnostic | None]:
+def _render_jinja(
+    t: Template, compiled: Compiled, context: dict[str, Any]
+) -> tuple[str, Diagnostic | None]:
     from jinja2.exceptions import TemplateError
 
     try:
         text = ""
-        for chunk in t.compiled.generate(context):
+        for chunk in compiled.generate(context):
             text += chunk
             if len(text) > MAX_RENDERED:
                 raise _TooLong()
