@@ -310,3 +310,11 @@ def test_set_and_set_json_order_shows_in_explain_history(cli, tree):
         "--set Timeout=50",
         "--set-json Timeout=40",
     ]
+
+
+@pytest.mark.parametrize(
+    "value", ["1" * 5000, "[" * 100_000 + "]" * 100_000], ids=["huge-integer", "deep-nesting"]
+)
+def test_set_json_values_python_cannot_hold_are_a_clean_error(cli, tree, value):
+    err = failed(cli, tree, "render", "p", "--set-json", f"Timeout={value}")
+    assert "value is not usable JSON" in err and "[CP302]" in err
