@@ -14,12 +14,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from runner.cli import advice
 from runner.cli.output import print_diagnostics
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.batch.model import Options, Outcome, Progress, RowEvent
+    from runner.flow.request import Request
 
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
@@ -29,7 +34,7 @@ RATE_WINDOW = 10.0  # seconds of progress the current rate and the ETA are measu
 class View:
     """Everything the batch prints: row problems and progress on stderr, results on stdout."""
 
-    def __init__(self, contacts: str, show_secrets: bool, opts: Any, as_json: bool = False):
+    def __init__(self, contacts: str, show_secrets: bool, opts: Options, as_json: bool = False):
         self.contacts = contacts
         self.show_secrets = show_secrets
         self.opts = opts
@@ -83,7 +88,7 @@ class View:
                 "(Ctrl-C again to stop at once)"
             )
 
-    def row(self, event: Any) -> None:
+    def row(self, event: RowEvent) -> None:
         from runner.secrets import scrub
 
         if event.kind == "deferred":
@@ -101,16 +106,16 @@ class View:
         where = f"{self.contacts} row {event.row}"
         if event.kind == "invalid" and event.diagnostics:
             shown = []
-            for diag in event.diagnostics:
+            for diag in advice.advise_all(event.diagnostics, advice.ROWS):
                 if diag.origin == where and diag.file is None:
                     shown.append(diag)
                 else:
                     self._err(f"{where}: {scrub(diag.text())}")
-            print_diagnostics(shown)
+            print_diagnostics(shown, advice.ROWS)
             return
         self._err(f"{where}: {event.kind}: {scrub(event.message)}")
 
-    def dry_run(self, row: int, e164: str, request: Any) -> None:
+    def dry_run(self, row: int, e164: str, request: Request) -> None:
         from runner.secrets import scrub
 
         line = {
@@ -125,7 +130,7 @@ class View:
         text = json.dumps(line, ensure_ascii=False)
         click.echo(text if self.show_secrets else scrub(text))
 
-    def progress(self, p: Any) -> None:
+    def progress(self, p: Progress) -> None:
         now = time.monotonic()
         if self.tty:
             if self.bar is None:
@@ -146,14 +151,14 @@ class View:
             self.last = now
             self._err(f"progress: {p.done}/{p.total} rows done, {self._status(p)}")
 
-    def _status(self, p: Any) -> str:
+    def _status(self, p: Progress) -> str:
         rate, eta = self._pace(p)
         return (
             f"placed {p.placed} failed {p.failed} unknown {p.unknown} skipped {p.skipped} "
             f"deferred {p.deferred} {rate:.1f}/s eta {eta}"
         )
 
-    def _pace(self, p: Any) -> tuple[float, str]:
+    def _pace(self, p: Progress) -> tuple[float, str]:
         """Calls per second over the last RATE_WINDOW seconds, and the time left at the pace
         rows are settling now (rows skipped or deferred settle without a call)."""
         now = time.monotonic()
@@ -179,7 +184,7 @@ class View:
             self.bar.__exit__(None, None, None)
             self.bar = None
 
-    def finish(self, outcome: Any) -> None:
+    def finish(self, outcome: Outcome) -> None:
         if self.hidden:
             self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
         code = outcome.exit_code()
@@ -231,7 +236,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def closing(outcome: Any, view: View | None = None) -> str:
+def closing(outcome: Outcome, view: View | None = None) -> str:
     """The last line: what the exit code means for this run. Exit 4 has two causes, and a
     401 that stopped the batch must not be reported as rows rejected by Telnyx. "See above"
     only when this run printed the invalid rows (a resumed batch recorded them earlier)."""

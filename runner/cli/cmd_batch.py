@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import sandbox_options as local
 from runner.cli.document import CODE_USAGE, output_option
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     complete,
@@ -24,6 +24,9 @@ from runner.cli.options import (
 from runner.cli.output import error
 from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.batch.window import Window
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 # Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
@@ -44,7 +47,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def parse_window(text: str | None) -> Any:
+def parse_window(text: str | None) -> Window | None:
     if text is None:
         return None
     from runner.batch.window import Window, WindowError
@@ -247,5 +250,5 @@ def sandbox_ledger(contacts: str) -> str:
 
 # Each row brings its own number; --to comes with the shared override options but is refused.
 for _param in batch.params:
-    if _param.name == "to":
+    if isinstance(_param, click.Option) and _param.name == "to":
         _param.hidden = True

@@ -5,7 +5,7 @@ import os
 import click
 
 from runner.cli.document import CODE_USAGE, emit, output_option
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 

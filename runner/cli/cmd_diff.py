@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from runner.cli.document import emit, output_option
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import complete
 from runner.exitcodes import ExitCode
 
@@ -53,7 +53,11 @@ def diff(
             f"no profile named {', '.join(map(repr, unknown))} at {base} or now",
             param_hint="'NAMES'",
         )
-    diffs = requestdiff.diff_stores(before, head, list(names) or None)
+    from runner.cli.advice import advise
+
+    diffs = requestdiff.diff_stores(
+        before, head, list(names) or None, describe=lambda d: advise(d).text()
+    )
     changed = any(d.status != "unchanged" for d in diffs)
     code = ExitCode.INVALID if exit_code and changed else ExitCode.OK
     if output == "json":

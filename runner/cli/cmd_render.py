@@ -26,9 +26,9 @@ def render(
 
     The output (YAML, or the JSON document) is itself a valid values file (-f).
     """
-    from runner.flow.build import build
+    from runner.flow.compose import compose
 
-    request = build(store_from(ctx), name, overrides_from(ctx, params))
+    request = compose(store_from(ctx), name, overrides_from(ctx, params)).request()
     values = {
         "connection_id": request.shown_connection_id(show_secrets),
         "call": request.redacted_body(show_secrets),

@@ -4,14 +4,14 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import sandbox_options as local
 from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.document import base as document_base
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     complete,
@@ -23,6 +23,10 @@ from runner.cli.options import (
 from runner.cli.output import error
 from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.flow.request import Request
+    from runner.send.submit import Result
 
 # Testing seam: the function that waits between attempts. Tests replace it (monkeypatch) to
 # run retries instantly and to act at the moment of a retry. It is a module attribute on
@@ -62,7 +66,7 @@ def run(
     Example: callprofile run appointment-reminder --to +13125550123 --var customer_name=Ada
     """
     from runner import secrets
-    from runner.flow.build import build
+    from runner.flow.compose import compose
     from runner.send import submit
 
     document_base({"status": "not-sent"})
@@ -76,12 +80,12 @@ def run(
     )
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
-    request = build(
+    request = compose(
         store_from(ctx),
         name,
         overrides_from(ctx, params),
         default_connection_id=default_connection,
-    )
+    ).request()
     secrets.remember(*request.secret_values())
     base = base_url or submit.DEFAULT_BASE_URL
     key = secrets.api_key()
@@ -120,7 +124,9 @@ def run(
                 local.running(steps, sandbox_log, _print_sandbox_record, request.secret_values())
             )
             base, key = server.base_url, local.SANDBOX_KEY
-        prepared = submit.prepare(request.connection_id, request.body, base_url=base, api_key=key)
+        prepared = submit.prepare(
+            request.connection_id, request.body, base_url=base, api_key=key or ""
+        )
         document_base({"status": "unknown"})  # from here on a failure may follow a sent POST
         client = submit.make_client(submit.Timeouts(read=timeout))
         try:
@@ -158,13 +164,11 @@ def _print_sandbox_record(record: dict[str, Any]) -> None:
     )
 
 
-def report(result: object, request: object, output: str) -> None:
+def report(result: Result, request: Request, output: str) -> None:
     """Print a submission result: the call on stdout, problems on stderr (``-o json``: one
     JSON object on stdout in every case)."""
     from runner.secrets import scrub
-    from runner.send.submit import Result
 
-    assert isinstance(result, Result)
     # Problems first, on stderr: a closed stdout must not hide "the call may have been placed".
     if result.status != "placed":
         click.echo(scrub(_problem_text(result, request)), err=True)
@@ -266,7 +270,7 @@ def _pointer_field(pointer: str) -> str:
     return ".".join(str(p) for p in _pointer_path(pointer)) or pointer
 
 
-def _pointer_origin(pointer: str | None, request: Any) -> str | None:
+def _pointer_origin(pointer: str | None, request: Request) -> str | None:
     if not pointer:
         return None
     path = _pointer_path(pointer)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli.document import emit, note, output_option
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.review.validate import Report
 
 
 @click.command()
@@ -58,18 +61,20 @@ def validate(
         _print_rules(fmt)
         raise CliExit(ExitCode.OK)
 
+    from runner.cli.advice import advise_all
     from runner.cli.options import store_from
     from runner.review.validate import validate_profiles
 
     report = validate_profiles(
         store_from(ctx), list(paths), lint=not no_lint, allow_empty=allow_empty
     )
+    findings = advise_all(report.diagnostics)
     if fmt == "text":
         from runner.cli.colour import painter
 
-        click.echo(reporters.plain(report.diagnostics, painter()), nl=False)
+        click.echo(reporters.plain(findings, painter()), nl=False)
     elif fmt != "json":
-        click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
+        click.echo(reporters.FORMATS[fmt](findings), nl=False)
     # Notes explain stand-ins; on a clean run they are noise unless asked for.
     _notes(report, show=verbose or bool(report.diagnostics))
     click.echo(
@@ -81,25 +86,25 @@ def validate(
     code = ExitCode.INVALID if failed else ExitCode.OK
     if fmt == "json":
         counts = {"checked": report.checked, "errors": report.errors, "warnings": report.warnings}
-        emit(code, counts, report.diagnostics)
+        emit(code, counts, findings)
     raise CliExit(code)
 
 
-def _notes(report: Any, show: bool) -> None:
+def _notes(report: Report, show: bool) -> None:
     from runner.review.standins import PLACEHOLDER_TO
 
-    dependents = getattr(report, "dependents", [])
+    dependents = report.dependents
     if dependents:
         note(f"also checked {_names(dependents)} extending the named files", show=show)
-    placeholder = getattr(report, "placeholder_to", [])
-    examples = getattr(report, "examples", [])
+    placeholder = report.placeholder_to
+    examples = report.examples
     if placeholder:
         note(
             f"no To in {_names(placeholder)}; rendered with the placeholder "
             f"{PLACEHOLDER_TO} (the real number comes from --to)",
             show=show,
         )
-    for var, users in getattr(report, "env_stand_ins", {}).items():
+    for var, users in report.env_stand_ins.items():
         note(
             f"environment variable {var} is not set here; {_names(users)} rendered with a "
             "stand-in (set it where run and batch run)",

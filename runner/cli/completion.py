@@ -17,9 +17,11 @@ from runner.cli.global_options import profiles_dir
 
 
 def _store(ctx: click.Context) -> Any:
+    from pathlib import Path
+
     from runner.profiles.store import Store
 
-    return Store(profiles_dir(ctx))
+    return Store(Path(profiles_dir(ctx)))
 
 
 def profile_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
@@ -56,7 +58,7 @@ def variable_names(ctx: click.Context, param: click.Parameter, incomplete: str) 
     if not name:
         return []
     from runner.diagnostics import ProfileError
-    from runner.flow.build import merged_document
+    from runner.flow.compose import merged_document
 
     try:
         document, _, _ = merged_document(_store(ctx), name)

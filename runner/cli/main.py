@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from runner import __version__
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
 # name -> (module, function, one-line help). The help is here so --help imports nothing.
@@ -31,13 +32,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
 }
-
-
-class CliExit(Exception):
-    """Raised by commands to end with a code after printing their own output."""
-
-    def __init__(self, code: int):
-        self.code = int(code)
 
 
 class RootGroup(click.Group):
@@ -93,10 +87,11 @@ class RootGroup(click.Group):
             from runner.diagnostics import ProfileError
 
             if isinstance(exc, ProfileError):
+                from runner.cli.advice import advise_all
                 from runner.cli.output import print_diagnostics
 
                 print_diagnostics(exc.diagnostics)
-                _document(ctx, ExitCode.INVALID, exc.diagnostics)
+                _document(ctx, ExitCode.INVALID, advise_all(exc.diagnostics))
                 ctx.exit(ExitCode.INVALID)
             log = write_crash_log()
             message = f"internal error ({type(exc).__name__}); this is a bug. Details: {log}"

@@ -7,16 +7,19 @@ from typing import Any
 
 import click
 
+from runner.cli import advice
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
 
-def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+def print_diagnostics(diagnostics: list[Diagnostic], where: str = advice.CALL) -> None:
+    """Print ``diagnostics`` on stderr with the flags that fix them (``where``: see advice),
+    coloured on a terminal."""
     from runner.cli.colour import painter
     from runner.review.reporters import line
 
     style = painter(err=True)
-    for diag in diagnostics:
+    for diag in advice.advise_all(diagnostics, where):
         click.echo(line(diag, style), err=True)
 
 

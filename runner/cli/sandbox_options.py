@@ -64,7 +64,7 @@ def steps(path: str | None) -> list[Any]:
     """The scripted answers in ``path``; a script that cannot be read is an error (exit 1)."""
     if not path:
         return []
-    from runner.cli.main import CliExit
+    from runner.cli.errors import CliExit
     from runner.cli.output import error
     from runner.exitcodes import ExitCode
     from runner.sandbox import ScriptError, load_script

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.source import Source
@@ -15,7 +17,7 @@ VALUES_FILE_KEYS = ("connection_id", "call")
 RENDER_DOCUMENT_KEYS = ("schema_version", "command", "exit_code", "diagnostics", "notes")
 
 
-def values_data(data: dict) -> dict:
+def values_data(data: dict[str, Any]) -> dict[str, Any]:
     """A values file's data, without the keys of a ``render -o json`` document around it."""
     if data.get("command") == "render" and "schema_version" in data:
         return {k: v for k, v in data.items() if k not in RENDER_DOCUMENT_KEYS}

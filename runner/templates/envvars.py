@@ -57,7 +57,7 @@ def _missing(name: str) -> Any:
     return StrictUndefined(hint=name, name=name, exc=_unset_error())
 
 
-class EnvVars(dict):  # type: ignore[type-arg]
+class EnvVars(dict[str, str]):
     """The ``env`` mapping templates see."""
 
     def __missing__(self, key: object) -> Any:
