@@ -168,23 +168,31 @@ def event_time(call: SimCall, event: str) -> datetime:
     return call.end
 
 
-def status_fields(call: SimCall, event: str, sequence: int) -> dict[str, str]:
-    status = WIRE_STATUS.get(event, event)
+def base_fields(call: SimCall) -> dict[str, str]:
+    """The fields every status callback of ``call`` carries."""
     out = {
         "AccountSid": call.account_sid,
         "CallSid": call.call_sid,
         "CallSidLegacy": call.legacy_sid,
-        "CallStatus": status,
+        "CallStatus": "",
         "CallbackSource": "call-progress-events",
         "CallInitiatedAt": stamp(call.start, millis=True),
         "ConnectionId": call.connection_id,
         "From": call.from_,
         "To": call.to,
-        "SequenceNumber": str(sequence),
-        "Timestamp": stamp(event_time(call, event)),
     }
     if call.caller_id is not None:
         out["CallerId"] = call.caller_id
+    return out
+
+
+def status_fields(
+    call: SimCall, event: str, sequence: int, base: dict[str, str] | None = None
+) -> dict[str, str]:
+    out = dict(base or base_fields(call))
+    out["CallStatus"] = WIRE_STATUS.get(event, event)
+    out["SequenceNumber"] = str(sequence)
+    out["Timestamp"] = stamp(event_time(call, event))
     if event == "ringing":
         out["CallDuration"] = "0"
     if event == "answered":
@@ -232,8 +240,9 @@ def plan_for(
     method = "GET" if body.get("StatusCallbackMethod") == "GET" else "POST"
     events = events_for(body, call.outcome) if status_targets else []
     groups: list[list[Delivery]] = []
+    base = base_fields(call) if events else {}
     for sequence, event in enumerate(events):
-        fields = status_fields(call, event, sequence)
+        fields = status_fields(call, event, sequence, base)
         groups.append([Delivery(u, t, method, fields, event) for u, t in status_targets])
         if event == "answered" and call.answered_by and call.amd_async:
             groups.append(_amd(call, body, peer, allow, plan))

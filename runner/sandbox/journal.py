@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-DEFAULT_WINDOW = 10_000
+DEFAULT_WINDOW = 2_000
 
 
 def now_text() -> str:
