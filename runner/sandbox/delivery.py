@@ -237,7 +237,7 @@ class Dispatcher:
         if delivery.method == "POST":
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
         if delivery.fault == "tampered":
-            body = body.replace(b"CallStatus=", b"CallStatus=x", 1)
+            body = _change_one_byte(body)
         return delivery.method, path, headers, body
 
     def _signature(self, delivery: Delivery, body: bytes) -> list[tuple[str, str]]:
@@ -262,6 +262,16 @@ class Dispatcher:
                 self._push_locked(_Due(time.monotonic() + gap, 0, due.plan, due.index + 1))
             else:
                 self._finish_locked()
+
+
+def _change_one_byte(body: bytes) -> bytes:
+    """The body with one byte of its AccountSid changed: the claim it makes stays readable,
+    the signature over the original no longer matches."""
+    at = body.find(b"AccountSid=") + len(b"AccountSid=")
+    if at < len(b"AccountSid=") or at >= len(body):
+        return body + b"&"
+    changed = b"0" if body[at : at + 1] != b"0" else b"1"
+    return body[:at] + changed + body[at + 1 :]
 
 
 def _entry(delivery: Delivery, call_sid: str) -> dict[str, Any]:

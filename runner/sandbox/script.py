@@ -100,7 +100,7 @@ def step_from_mapping(raw: Any, where: str) -> Step:
     to = data.get("to")
     if to is not None and (not isinstance(to, str) or not to.strip()):
         raise ScriptError(f"{where}: to must be a number pattern such as '*0' or '+1312*'")
-    times = data.get("times", FOREVER if to is not None else 1)
+    times = data.get("times", "forever" if to is not None else 1)
     if times in ("forever", "*"):
         times = FOREVER
     elif isinstance(times, bool) or not isinstance(times, int) or times < 1:

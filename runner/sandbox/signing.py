@@ -78,9 +78,10 @@ def load_key(path: str) -> Ed25519PrivateKey:
     if text.startswith(b"-----BEGIN"):
         try:
             key = load_pem_private_key(text, password=None)
-        except (ValueError, TypeError) as exc:
-            reason = "it is encrypted" if "encrypted" in str(exc).lower() else "not a valid key"
-            raise KeyFileError(f"{path}: cannot use the PEM signing key ({reason})") from None
+        except TypeError:  # cryptography's way of saying a password is needed
+            raise KeyFileError(f"{path}: the PEM signing key is encrypted") from None
+        except ValueError:
+            raise KeyFileError(f"{path}: cannot use the PEM signing key (not a valid key)") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path}: the PEM key is not an Ed25519 private key")
         return key
