@@ -81,7 +81,7 @@ def load_key(path: str) -> Ed25519PrivateKey:
         except TypeError:  # cryptography's way of saying a password is needed
             raise KeyFileError(f"{path}: the PEM signing key is encrypted") from None
         except ValueError:
-            raise KeyFileError(f"{path}: cannot use the PEM signing key (not a valid key)") from None
+            raise KeyFileError(f"{path}: the PEM signing key is not a valid key") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path}: the PEM key is not an Ed25519 private key")
         return key

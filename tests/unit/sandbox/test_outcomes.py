@@ -48,8 +48,7 @@ def receiver():
 def place(server: Sandbox, *bodies: dict) -> list[str]:
     with httpx.Client(trust_env=False, timeout=WAIT) as client:
         replies = [
-            client.post(f"{server.base_url}/texml/ai_calls/c", json=b, headers=AUTH)
-            for b in bodies
+            client.post(f"{server.base_url}/texml/ai_calls/c", json=b, headers=AUTH) for b in bodies
         ]
     return [r.json().get("call_sid") for r in replies]
 
@@ -163,7 +162,7 @@ def cli_script(tmp_path):
     return load
 
 
-# ------------------------------------------------------------------------- answering machine detection
+# ------------------------------------------------------------------------- machine detection
 
 
 def test_amd_only_for_calls_that_ask_for_it(sandbox, receiver):
@@ -216,9 +215,7 @@ def test_async_amd_sends_one_amd_callback(sandbox, receiver):
 
 def test_duplicate_and_out_of_order_deliveries(sandbox, receiver):
     hook = receiver(expected=5 + 4)
-    server = sandbox(
-        Step(callback_faults=("duplicate",)), Step(callback_faults=("out-of-order",))
-    )
+    server = sandbox(Step(callback_faults=("duplicate",)), Step(callback_faults=("out-of-order",)))
     body = call(StatusCallback=hook.url, StatusCallbackEvent=EVENTS)
     doubled, shuffled = place(server, body, body)
     assert hook.done.wait(WAIT)
