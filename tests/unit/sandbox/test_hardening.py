@@ -90,16 +90,17 @@ def test_a_request_trickled_in_is_cut_off(sandbox):
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--max-connections", "0", "--max-connections"),
-        ("--idle-timeout", "0", "--idle-timeout"),
+        ("--max-connections", "0", "0 is not in the range"),
+        ("--idle-timeout", "0", "0.0 is not in the range"),
         ("--callback-allow", "callbacks.example.com", "names are not looked up"),
-        ("--callback-cap", "0", "--callback-cap"),
+        ("--callback-cap", "0", "0 is not in the range"),
     ],
 )
 def test_sandbox_limits_are_checked(cli, flag, value, message):
     result = cli("sandbox", "--port", "0", flag, value)
     assert result.exit_code == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert flag in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # ------------------------------------------------------------------------- secrets in any encoding

@@ -104,7 +104,8 @@ def test_list_and_fetch_in_telnyxs_shape(sandbox):
     assert machine["answered_by"] == "machine"
     assert (human["to_formatted"], machine["to_formatted"]) == ("(312) 555-0101", "020 7183 8750")
     assert int(human["duration"]) > 0
-    start, end = parsedate_to_datetime(human["start_time"]), parsedate_to_datetime(human["end_time"])
+    start = parsedate_to_datetime(human["start_time"])
+    end = parsedate_to_datetime(human["end_time"])
     assert abs(start - datetime.now(timezone.utc)) < timedelta(minutes=1) and end > start
     assert human["uri"] == f"/v2/texml/Accounts/{server.account_sid}/Calls/{placed[0]}.json"
     for suffix in ("", ".json"):
