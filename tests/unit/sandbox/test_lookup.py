@@ -268,6 +268,7 @@ def test_sandbox_command_serves_lookups(tmp_path):
         base = proc.stdout.readline().split()[-1]
         assert proc.stdout.readline().startswith("public key: ")
         assert proc.stdout.readline() == "account sid: AC-test\n"
+        assert proc.stdout.readline().startswith("seed: ")
         with httpx.Client(trust_env=False, timeout=WAIT) as client:
             for n in range(3):
                 body = call(f"+1312555010{n}")
