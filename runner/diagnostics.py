@@ -1,4 +1,4 @@
-"""The single shape for every problem a user can fix (CONVENTIONS.md, "Diagnostics")."""
+"""The single shape for every problem a user can fix (docs/architecture.md, "Diagnostics")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one-way flow from a profile name to a request (CONVENTIONS.md, "One flow, one direction").
+"""The one-way flow from a profile name to a request (docs/architecture.md, "The flow").
 
 load -> resolve extends -> merge layers (provenance kept) -> render templates -> coerce -> validate.
 Plain data in, plain data out; no click, no I/O beyond reading the profile files.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.docs_examples import Example, examples_in, mismatch, run_example
+from tests.helpers.docs_examples import Example, crash_logs, examples_in, mismatch, run_example
 from tests.helpers.env import EXAMPLE_PROFILES, ROOT
 
 DOCS = sorted(
@@ -24,3 +24,5 @@ def test_example(example: Example, tmp_path):
     for outcome in run_example(example, tmp_path, EXAMPLE_PROFILES):
         problem = mismatch(example, outcome)
         assert problem is None, problem
+    # Exit 3 (a crash log) is a bug even where a pipe hid the exit code.
+    assert crash_logs(tmp_path) == []

@@ -228,6 +228,8 @@ def clean_env(home: Path, bin_dir: Path) -> dict[str, str]:
     return {
         "PATH": f"{bin_dir}{os.pathsep}{path}",
         "HOME": str(home),
+        # Crash logs land here, where the docs test looks for them.
+        "XDG_STATE_HOME": str(home / "state"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "TZ": "UTC",
@@ -247,7 +249,8 @@ def clean_env(home: Path, bin_dir: Path) -> dict[str, str]:
 
 
 def run_example(example: Example, tmp: Path, profiles: Path, timeout: float = 180) -> list[Outcome]:
-    """Run the steps in order, in one bash, in ``tmp/work`` holding a copy of ``profiles``."""
+    """Run the steps in order, in one bash, in ``tmp/work`` holding a copy of ``profiles``.
+    ``HOME`` is ``tmp/home``; crash logs go to ``crash_logs(tmp)``."""
     work, out, home = tmp / "work", tmp / "out", tmp / "home"
     shutil.copytree(profiles, work / "profiles")
     out.mkdir()
@@ -295,6 +298,11 @@ def run_example(example: Example, tmp: Path, profiles: Path, timeout: float = 18
             lines.pop()
         outcomes.append(Outcome(step, lines, rc))
     return outcomes
+
+
+def crash_logs(tmp: Path) -> list[Path]:
+    """Crash logs the commands of an example wrote (an internal error, even one a pipe hid)."""
+    return sorted((tmp / "home" / "state").glob("callprofile/crash-*.log"))
 
 
 def _quote(text: str) -> str:
