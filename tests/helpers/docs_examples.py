@@ -225,8 +225,10 @@ def callprofile_bin(shims: Path) -> Path:
 def clean_env(home: Path, bin_dir: Path) -> dict[str, str]:
     """Nothing of the developer's: no TELNYX_*, no CALLPROFILE_*, no colour, a fixed width."""
     path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    # This interpreter's directory next: an example's python3 can import callprofile.
+    here = Path(sys.executable).parent
     return {
-        "PATH": f"{bin_dir}{os.pathsep}{path}",
+        "PATH": os.pathsep.join(dict.fromkeys([str(bin_dir), str(here), path])),
         "HOME": str(home),
         # Crash logs land here, where the docs test looks for them.
         "XDG_STATE_HOME": str(home / "state"),
