@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from runner import __version__
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
 # name -> (module, function, one-line help). The help is here so --help imports nothing.
@@ -31,13 +32,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
 }
-
-
-class CliExit(Exception):
-    """Raised by commands to end with a code after printing their own output."""
-
-    def __init__(self, code: int):
-        self.code = int(code)
 
 
 class RootGroup(click.Group):
