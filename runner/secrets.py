@@ -50,8 +50,9 @@ def known() -> set[str]:
     key = os.environ.get("TELNYX_API_KEY")
     if key:
         remember(key)
-    remember(*environment_values())
-    return set(_known)
+    # Read, not remembered: a value is a secret while it is in the environment.
+    current = {v for v in environment_values() if len(v) >= MIN_SECRET_LENGTH}
+    return _known | current
 
 
 def spellings(secret: str) -> tuple[str, ...]:

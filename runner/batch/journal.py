@@ -39,9 +39,9 @@ CREATE INDEX IF NOT EXISTS calls_by_number ON calls (profile, e164, at);
 
 
 def default_path() -> str:
-    from runner.crashlog import log_directory
+    from runner.statedir import state_directory
 
-    return os.path.join(log_directory(), FILE_NAME)
+    return os.path.join(state_directory(), FILE_NAME)
 
 
 class Journal:

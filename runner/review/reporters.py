@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 from runner.textsafety import escape_controls, escape_json_text
 
 
-def plain(diagnostics: Iterable[Diagnostic]) -> str:
-    # One line per finding, whatever a hostile file name or value holds.
-    return "".join(
-        escape_controls(scrub(d.text()), keep_newlines=False) + "\n" for d in diagnostics
+def _unstyled(role: str, text: str) -> str:
+    return text
+
+
+def line(d: Diagnostic, style: Callable[[str, str], str] = _unstyled) -> str:
+    """``path:line:col: severity: message [CODE]``; ``style(role, text)`` may colour the location,
+    the severity and the code (the CLI passes one for terminals)."""
+    # One line per finding, whatever a hostile file name or value holds: control characters
+    # are escaped before any colour is added.
+    where = escape_controls(scrub(d.where), keep_newlines=False)
+    message = escape_controls(scrub(d.message), keep_newlines=False)
+    return f"{style('location', where)}: {style(d.severity, d.severity)}: {message} " + style(
+        "code", f"[{d.code}]"
     )
+
+
+def plain(diagnostics: Iterable[Diagnostic], style: Callable[[str, str], str] = _unstyled) -> str:
+    return "".join(line(d, style) + "\n" for d in diagnostics)
 
 
 def as_json(diagnostics: Iterable[Diagnostic]) -> str:

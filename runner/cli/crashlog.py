@@ -16,13 +16,6 @@ MASKED = "***"
 _VALUE_FLAGS = ("--set", "--set-json", "--var")
 
 
-def log_directory() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return os.path.join(base, "callprofile")
-
-
 def mask_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     """``argv`` with the values of secret-carrying flags replaced by ``***``, and the values
     that were hidden (so the rest of the log can be scrubbed of them too)."""
@@ -57,7 +50,7 @@ def _masked(flag: str, value: str, hidden: list[str]) -> str:
     shown = f"{name}={MASKED}"
     if flag != "--var":
         try:
-            from runner.profiles.overrides import flag_label
+            from runner.cli.flags import flag_label
 
             shown = flag_label(flag, name, raw).split(" ", 1)[1]
         except Exception:  # the crash handler must not fail on its own masking
@@ -84,7 +77,9 @@ def write(traceback_text: str, argv: list[str] | None = None) -> str:
     import tempfile
 
     stem = f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    for directory in (log_directory(), tempfile.gettempdir()):
+    from runner.statedir import state_directory
+
+    for directory in (state_directory(), tempfile.gettempdir()):
         try:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         except OSError:

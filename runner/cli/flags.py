@@ -1,0 +1,81 @@
+"""``--set``, ``--set-json`` and ``--var`` parsed into typed values at the command line's edge.
+
+The core receives ``SetValue``/``VariableValue`` data, never flag text. Each value keeps its flag
+as its origin (``--set Timeout=60``; a secret field's value shown as ``***``), so messages about
+it name what the user typed. Pure functions: no click here, so tests and other front ends can
+use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from runner import codes
+from runner.diagnostics import Diagnostic, ProfileError
+from runner.profiles.overrides import (
+    FieldError,
+    SetValue,
+    VariableValue,
+    field_path,
+    json_value,
+    typed_value,
+)
+from runner.schema import files as schemas
+
+SetKind = Literal["set", "set-json"]
+
+
+def flag_error(origin: str, message: str) -> ProfileError:
+    return ProfileError([Diagnostic(message, codes.BAD_OVERRIDE, origin=origin)])
+
+
+def split(flag: str, text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` -> (NAME, VALUE)."""
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        shown = _short(text)
+        raise flag_error(f"{flag} {shown}", f"{flag} takes NAME=VALUE, got {shown!r}")
+    return name.strip(), value
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def flag_label(flag: str, name: str, raw: str) -> str:
+    """How a --set/--set-json flag is named in messages and provenance. The value is shown only
+    for a known field that is not secret: a typo in a secret field's name must not echo the
+    secret, and a huge value is shortened."""
+    parts = tuple(name.split("."))
+    known = parts[0] in schemas.request_fields() and all(parts)
+    if not known or schemas.is_sensitive(parts):
+        return f"{flag} {name}=***"
+    return f"{flag} {name}={_short(raw)}"
+
+
+def parse_set(kind: SetKind, text: str) -> SetValue:
+    """``--set FIELD=VALUE`` (typed by the request schema) or ``--set-json FIELD=JSON``."""
+    flag = f"--{kind}"
+    name, raw = split(flag, text)
+    label = flag_label(flag, name, raw)
+    try:
+        path = field_path(name)
+    except FieldError as exc:
+        raise flag_error(label, exc.message) from None
+    try:
+        value = json_value(raw) if kind == "set-json" else typed_value(path, raw)
+    except FieldError as exc:
+        message = f"{exc.message}; use --set-json" if exc.needs_json else exc.message
+        raise flag_error(label, message) from None
+    return SetValue(path, value, label)
+
+
+def parse_sets(items: Iterable[tuple[SetKind, str]]) -> list[SetValue]:
+    return [parse_set(kind, text) for kind, text in items]
+
+
+def parse_var(text: str) -> VariableValue:
+    """``--var NAME=VALUE``: variable values are text, never typed."""
+    name, value = split("--var", text)
+    return VariableValue(name, value, f"--var {name}=...")
