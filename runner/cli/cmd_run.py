@@ -152,14 +152,15 @@ def _print_sandbox_record(record: dict[str, Any]) -> None:
     if record["kind"] != "callback":
         return
     if record.get("refused"):
-        click.echo(
-            f"sandbox: status callback to {record['url']} not sent: {record['refused']}", err=True
-        )
+        where = f" to {record['url']}" if record.get("url") else ""
+        click.echo(f"sandbox: status callback{where} not sent: {record['refused']}", err=True)
         return
     outcome = record.get("status", record.get("error"))
+    # AMD callbacks carry AnsweredBy instead of a CallStatus.
+    what = record.get("call_status")
+    shown = f"CallStatus={what}" if what else f"AnsweredBy={record.get('answered_by')}"
     click.echo(
-        f"sandbox: status callback {record['event']} (CallStatus={record['call_status']}) "
-        f"-> {record['url']}: {outcome}",
+        f"sandbox: status callback {record['event']} ({shown}) -> {record['url']}: {outcome}",
         err=True,
     )
 
