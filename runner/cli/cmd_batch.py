@@ -231,7 +231,7 @@ def batch(
         try:
             outcome = engine.run(store_from(ctx), opts, hooks)
         except GateClosed as closed:
-            error(closed.message)
+            error(closed.message, closed.diagnostic)
             raise CliExit(closed.code) from None
         except engine.BatchBusy as exc:
             error(str(exc))

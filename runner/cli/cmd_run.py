@@ -118,7 +118,8 @@ def run(
                 key_hint=", or add --sandbox to try the profile against a local sandbox",
             )
         except gate.GateClosed as closed:
-            error(closed.message, CODE_USAGE if closed.code == ExitCode.USAGE else None)
+            usage = closed.code == ExitCode.USAGE
+            error(closed.message, CODE_USAGE if usage else closed.diagnostic)
             raise CliExit(closed.code) from None
 
     with ExitStack() as stack:

@@ -25,11 +25,12 @@ _DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
 
 
 class GateClosed(Exception):
-    """Why nothing may be sent, and the exit code that says so."""
+    """Why nothing may be sent, the exit code that says so, and its diagnostic code."""
 
     def __init__(self, message: str, code: int = ExitCode.INVALID):
         self.message = message
         self.code = int(code)
+        self.diagnostic = CODE_GATE
         super().__init__(message)
 
 
@@ -51,7 +52,7 @@ def admit(base_url: str, api_key: str | None, *, key_hint: str = "") -> Destinat
         )
     for problem in (check_base_url(base_url), check_api_key(api_key)):
         if problem:
-            raise GateClosed(f"{problem} (nothing was sent) [{CODE_GATE}]")
+            raise GateClosed(f"{problem} (nothing was sent)")
     return Destination(base_url, api_key)
 
 

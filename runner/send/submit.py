@@ -217,11 +217,9 @@ def send(
     Ctrl-C while a request is being sent or answered returns an ``unknown`` result marked
     ``interrupted`` (the call may have been placed); before any byte left, it propagates.
     """
-    from runner.send import gate
-
     problem = _gate_problem(request)
     if problem:
-        return Result("invalid", f"{problem}; nothing was sent [{gate.CODE_GATE}]")
+        return Result("invalid", f"{problem}; nothing was sent")
     own_client = client is None
     if own_client:
         client = make_client()

@@ -57,7 +57,8 @@ def test_batch_refuses_base_urls_that_run_refuses(cli, profiles, tmp_path, monke
         result = batch(cli, profiles, contacts, "--base-url", url)
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     assert words in result.stderr and "nothing was sent" in result.stderr, result.stderr
-    assert "[CP507]" in result.stderr
+    as_json = batch(cli, profiles, contacts, "--base-url", url, "-o", "json")
+    assert [d["code"] for d in json.loads(as_json.stdout)["diagnostics"]] == ["CP507"]
     # Refused before anything was read or recorded: no ledger exists.
     assert not (tmp_path / "c.csv.ledger.db").exists()
 
