@@ -33,4 +33,6 @@ def batch_id(
         else None,
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a value that is not valid Unicode still names its batch (its rows are then
+    # reported invalid, one by one), never a crash.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

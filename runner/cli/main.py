@@ -78,6 +78,12 @@ class RootGroup(click.Group):
         except click.ClickException as exc:
             from runner.cli.document import CODE_USAGE
             from runner.diagnostics import Diagnostic
+            from runner.secrets import scrub
+            from runner.textsafety import escape_controls
+
+            # click quotes arguments in its messages ("unexpected extra argument (...)"): one
+            # may be a secret typed in the wrong place, or hold control characters.
+            exc.message = escape_controls(scrub(exc.message))
 
             hint = getattr(exc, "param_hint", None) or getattr(
                 getattr(exc, "param", None), "name", None

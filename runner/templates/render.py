@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -177,7 +178,13 @@ def _parse(t: Template, declared: set[str]) -> None:
             )
             t.problems.append(_diag(t, message, codes.TEMPLATE_SYNTAX))
             return
-        t.names = frozenset(meta.find_undeclared_variables(ast))
+        try:
+            with _quiet():
+                t.names = frozenset(meta.find_undeclared_variables(ast))
+        except Exception as exc:  # Jinja folds constants here: '{{ (none)[0] ~ 1 }}' raises
+            message = f"template error: {type(exc).__name__}: {exc}"[:300]
+            t.problems.append(_diag(t, message, codes.TEMPLATE_RUNTIME))
+            return
         t.ast = ast
     undeclared = sorted(t.names - declared - set(BUILTINS))
     if undeclared:
@@ -195,6 +202,17 @@ def _parse(t: Template, declared: set[str]) -> None:
                 codes.UNDECLARED_VARIABLE,
             )
         )
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Python's SyntaxWarnings about the code Jinja generates (``1.5[0]``): the
+    template's own error, if any, is reported when it renders."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        yield
 
 
 def env_read(t: Template) -> set[str]:
@@ -226,7 +244,8 @@ def _compile(t: Template) -> None:
     from jinja2.exceptions import TemplateError
 
     try:
-        t.compiled = environment().from_string(t.ast if t.ast is not None else t.text)
+        with _quiet():
+            t.compiled = environment().from_string(t.ast if t.ast is not None else t.text)
     except TemplateError as exc:
         t.failure = _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
     except RecursionError:
