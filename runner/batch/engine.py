@@ -20,7 +20,7 @@ from runner.batch import contacts as contacts_mod
 from runner.batch.budget import Budget
 from runner.batch.dnc import DoNotCall
 from runner.batch.identity import batch_id as make_batch_id
-from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, utc_now
+from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, is_postgres, open_ledger, utc_now
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
 from runner.batch.phone import mask
@@ -58,8 +58,11 @@ class Options:
     max_retries: int = 2
     report: str | None = None
 
+    lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
+
     @property
-    def ledger_path(self) -> str:
+    def ledger_spec(self) -> str:
+        """A SQLite file path or a postgresql:// URL."""
         return self.ledger or default_ledger(self.contacts)
 
 
@@ -335,7 +338,13 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
             to_column=opts.to_column,
             region=opts.region,
         )
-        lock = BatchLock(opts.ledger_path, batch)
+        from runner.batch.ledger import spec
+
+        spec.check(opts.ledger_spec)
+        if is_postgres(opts.ledger_spec):
+            # Shared: any number of runners cooperate through the database; no file lock.
+            return _run_locked(store, opts, hooks, batch, total, dnc)
+        lock = BatchLock(opts.ledger_spec, batch)
         try:
             lock.acquire()
         except Busy as exc:
@@ -359,14 +368,14 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
 def _run_locked(
     store: Store, opts: Options, hooks: Hooks, batch: str, total: int, dnc: DoNotCall | None
 ) -> Outcome:
-    ledger = Ledger(opts.ledger_path, now=hooks.now)
+    ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
     try:
         new = ledger.open_batch(
             batch, opts.profile, opts.contacts, contacts_mod.digest(opts.contacts)
         )
         ledger.set_total(batch, total)
         if not new:
-            hooks.on_notice(f"resuming batch {batch[:12]} from {opts.ledger_path}")
+            hooks.on_notice(f"resuming batch {batch[:12]} from {ledger.location}")
         recovered = ledger.recover_dialing(batch)
         if recovered:
             hooks.on_notice(

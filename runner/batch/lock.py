@@ -35,6 +35,21 @@ class BatchLock:
         os.write(fd, f"pid {os.getpid()}".encode())
         self._fd = fd
 
+    def held(self) -> bool:
+        """Whether a process holds the batch now (a shared probe, released at once)."""
+        import fcntl
+
+        if not os.path.exists(self.path):
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

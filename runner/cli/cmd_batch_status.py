@@ -11,7 +11,10 @@ from runner.exitcodes import ExitCode
 
 @click.command()
 @click.option(
-    "--ledger", required=True, type=click.Path(dir_okay=False), help="The batch's ledger file."
+    "--ledger",
+    required=True,
+    metavar="PATH|URL",
+    help="The batch's ledger: a file, or a postgresql:// URL.",
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
@@ -20,30 +23,25 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
 
     Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
     """
-    from runner.batch.ledger import Ledger, LedgerError
-    from runner.batch.lock import BatchLock, Busy
+    from runner.batch.ledger import LedgerError, display, is_postgres
     from runner.batch.report import summarise, write_csv
+    from runner.cli.ledger_errors import fail, open_or_exit
 
-    if not os.path.isfile(ledger):
-        error(f"no ledger at {ledger}")
+    if not is_postgres(ledger) and not os.path.isfile(ledger):
+        error(f"no ledger at {display(ledger)}")
         raise CliExit(ExitCode.INVALID)
-    try:
-        book = Ledger(ledger, readonly=True)
-    except LedgerError as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.INVALID) from None
+    book = open_or_exit(ledger, readonly=True)
     try:
         found = [b for b in book.batches() if b.batch_id.startswith(batch_prefix or "")]
         if not found:
-            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
+            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {book.location}")
             raise CliExit(ExitCode.INVALID)
         if report and len(found) > 1:
             error("the ledger holds several batches; pick one with --batch for --report")
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
         for i, info in enumerate(found):
-            running = _running(BatchLock, Busy, ledger, info.batch_id)
-            summary = summarise(book, info.batch_id, running=running)
+            summary = summarise(book, info.batch_id, running=book.running(info.batch_id))
             if i:
                 click.echo("")
             for line in summary.lines():
@@ -51,23 +49,8 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
             code = summary.exit_code()
         if report:
             write_csv(book, found[0].batch_id, report)
+    except LedgerError as exc:
+        raise fail(exc) from None
     finally:
         book.close()
     raise CliExit(code)
-
-
-def _running(lock_cls: type, busy: type, ledger: str, batch_id: str) -> bool:
-    """Whether a process holds the batch now (a shared lock probe; released at once)."""
-    import fcntl
-
-    path = lock_cls(ledger, batch_id).path
-    if not os.path.exists(path):
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

@@ -1,14 +1,11 @@
-"""The durable ledger: every row's state, written before anything irreversible happens.
+"""The embedded ledger: one SQLite file, owned by one process per batch.
 
 SQLite in WAL mode with ``synchronous=FULL``: each state change is one short transaction that is
 on disk when ``commit`` returns, so a power cut cannot roll back a ``dialing`` mark and let a
 restart call someone twice. The threads of one run share one connection behind a mutex: SQLite's
 own busy handler sleeps in steps of up to 100 ms when connections of one process contend, which
-would throttle a batch far below its rate.
-
-States (README, "The ledger"): ``pending`` and ``deferred`` may be claimed; ``dialing`` is written
-before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. After a crash,
-``dialing`` becomes ``unknown``, never ``pending``.
+would throttle a batch far below its rate. A second process on the same batch is kept off by
+``runner.batch.lock``, so this ledger has exactly one runner and never needs leases.
 """
 
 from __future__ import annotations
@@ -17,15 +14,27 @@ import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
+from runner.batch.ledger.base import (
+    CALLED,
+    CLAIMABLE,
+    EVENT_COLUMNS,
+    LOCAL_RUNNER,
+    ROW_COLUMNS,
+    STATES,
+    BatchDump,
+    BatchInfo,
+    Claim,
+    Ledger,
+    LedgerError,
+    RunnerShare,
+    stamp,
+    utc_now,
+)
+
 SCHEMA_VERSION = "1"
-STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
-CLAIMABLE = ("pending", "deferred")
-# Rows that count as "this number was (or may have been) called" for the repeat guard.
-CALLED = ("dialing", "placed", "unknown")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,47 +77,19 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class LedgerError(Exception):
-    pass
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def stamp(when: datetime) -> str:
-    # Fixed width, so text order is time order.
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass
-class BatchInfo:
-    batch_id: str
-    profile: str
-    contacts: str
-    rows_total: int | None
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Claim:
-    outcome: str  # "claimed" | "repeat" | "gone"
-    reason: str = ""
-
-
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
-    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: SqliteLedger, *args: Any, **kwargs: Any) -> Any:
         with self._mutex:
             return method(self, *args, **kwargs)
 
     return wrapper
 
 
-class Ledger:
+class SqliteLedger(Ledger):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
+        self.location = path
         self._now = now
         self._mutex = threading.RLock()
         try:
@@ -220,8 +201,8 @@ class Ledger:
     @_locked
     def batch(self, batch_id: str) -> BatchInfo | None:
         row = self.db.execute(
-            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
-            "FROM batches WHERE batch_id = ?",
+            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at, "
+            "contacts_sha256 FROM batches WHERE batch_id = ?",
             (batch_id,),
         ).fetchone()
         return BatchInfo(*row) if row else None
@@ -229,8 +210,8 @@ class Ledger:
     @_locked
     def batches(self) -> list[BatchInfo]:
         rows = self.db.execute(
-            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
-            "FROM batches ORDER BY created_at"
+            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at, "
+            "contacts_sha256 FROM batches ORDER BY created_at"
         ).fetchall()
         return [BatchInfo(*r) for r in rows]
 
@@ -246,6 +227,34 @@ class Ledger:
     def note(self, batch_id: str, kind: str, detail: str = "") -> None:
         with self._tx(durable=False):
             self._event(batch_id, None, kind, detail)
+
+    # --- runners: one process owns the batch (runner.batch.lock), so these are trivial -------
+
+    def join(self, batch_id: str, label: str, on_lost: Callable[[str], None]) -> str:
+        return LOCAL_RUNNER
+
+    def leave(self, runner: str, reason: str = "done") -> None:
+        pass
+
+    def reserve(self, batch_id: str, runner: str, rows: list[int]) -> list[int]:
+        return rows  # the claim itself checks the state
+
+    def adopt(self, batch_id: str, runner: str, limit: int) -> list[int]:
+        return []
+
+    def others_busy(self, batch_id: str, runner: str) -> bool:
+        return False
+
+    def runners(self, batch_id: str) -> list[RunnerShare]:
+        return []
+
+    def running(self, batch_id: str) -> bool:
+        from runner.batch.lock import BatchLock
+
+        return BatchLock(self.path, batch_id).held()
+
+    def rate_limiter(self, batch_id: str, rate: float, wait: Callable[[float], object]) -> Any:
+        return None
 
     # --- start-up repairs ------------------------------------------------------------------
 
@@ -359,10 +368,11 @@ class Ledger:
             )
 
     @_locked
-    def claim(self, batch_id: str, row_no: int, min_interval: timedelta | None) -> Claim:
-        """Mark the row ``dialing``, durably, unless it is no longer claimable or its number was
-        called by another batch within ``min_interval``. Runs under SQLite's write lock, so two
-        processes on different batches cannot both pass the repeat check for one number."""
+    def claim(
+        self, batch_id: str, row_no: int, min_interval: timedelta | None, runner: str = ""
+    ) -> Claim:
+        """Runs under SQLite's write lock, so two processes on different batches cannot both pass
+        the repeat check for one number. ``runner`` is always this process (see the lock)."""
         with self._tx():
             found = self.db.execute(
                 "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
@@ -474,3 +484,62 @@ class Ledger:
             "SELECT row_no, at, kind, detail FROM events WHERE batch_id = ? ORDER BY id",
             (batch_id,),
         ).fetchall()
+
+    # --- moving a batch ----------------------------------------------------------------------
+
+    def dump(self, batch_id: str) -> BatchDump:
+        info = self.batch(batch_id)
+        if info is None:
+            raise LedgerError(f"no batch {batch_id[:12]} in {self.path}")
+        return BatchDump(
+            info,
+            self._stream("rows", ROW_COLUMNS, batch_id, "row_no"),
+            self._stream("events", EVENT_COLUMNS, batch_id, "id"),
+        )
+
+    def _stream(
+        self, table: str, columns: tuple[str, ...], batch_id: str, order: str
+    ) -> Iterator[dict[str, Any]]:
+        # A cursor of its own: the copy reads while nothing else uses this connection.
+        cursor = self.db.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE batch_id = ? ORDER BY {order}",
+            (batch_id,),
+        )
+        for values in cursor:
+            yield dict(zip(columns, values, strict=True))
+
+    @_locked
+    def load(self, dump: BatchDump) -> int:
+        info = dump.info
+        copied = 0
+        with self._tx():
+            if self.db.execute(
+                "SELECT 1 FROM batches WHERE batch_id = ?", (info.batch_id,)
+            ).fetchone():
+                raise LedgerError(f"{self.path} already holds batch {info.batch_id[:12]}")
+            self.db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.batch_id,
+                    info.profile,
+                    info.contacts,
+                    info.contacts_sha256,
+                    info.rows_total,
+                    info.created_at,
+                    info.updated_at,
+                ),
+            )
+            row_sql = (
+                f"INSERT INTO rows (batch_id, {', '.join(ROW_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' for _ in ROW_COLUMNS)})"
+            )
+            for row in dump.rows:
+                self.db.execute(row_sql, (info.batch_id, *(row[c] for c in ROW_COLUMNS)))
+                copied += 1
+            event_sql = (
+                f"INSERT INTO events (batch_id, {', '.join(EVENT_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' for _ in EVENT_COLUMNS)})"
+            )
+            for event in dump.events:
+                self.db.execute(event_sql, (info.batch_id, *(event[c] for c in EVENT_COLUMNS)))
+        return copied
