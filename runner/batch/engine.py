@@ -8,31 +8,38 @@ the file and hands rows to a few worker threads through a small queue, so memory
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from runner.batch import contacts as contacts_mod
+from runner.batch import feed
 from runner.batch.budget import Budget
 from runner.batch.dnc import DoNotCall
 from runner.batch.identity import batch_id as make_batch_id
-from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError, is_postgres, open_ledger, utc_now
+from runner.batch.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerUnavailable,
+    is_postgres,
+    open_ledger,
+    utc_now,
+)
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.pacing import DEFAULT_RATE, TokenBucket
-from runner.batch.phone import mask
 from runner.batch.report import Summary, summarise, write_csv
-from runner.batch.rows import Prepared, RowInvalid, prepare_row
+from runner.batch.rows import Prepared
 from runner.batch.stopping import Stopper
 from runner.batch.window import Window, check
 from runner.diagnostics import Diagnostic
 from runner.profiles.overrides import Overrides
 from runner.profiles.store import Store
 
-TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
 
 
@@ -115,14 +122,21 @@ class Outcome:
     dry_run: dict[str, int] = field(default_factory=dict)
     stopped: str = ""  # why the run stopped early, if it did
     stop_code: int | None = None  # the exit code that reason calls for
+    lost: str = ""  # the ledger's database was lost (no summary could be read)
+    unrecorded: list[str] = field(default_factory=list)  # answers the ledger could not take
 
     def exit_code(self) -> int:
         from runner.exitcodes import ExitCode
 
+        if self.lost and self.summary is None:
+            return int(ExitCode.UNREACHABLE)
         if self.summary is not None:
             code = self.summary.exit_code()
+            # "Not finished" from a stop (e.g. the ledger was lost) is moot when the batch is in
+            # fact finished: other runners of a shared ledger completed it.
+            finished = code == ExitCode.OK and self.stop_code == ExitCode.UNREACHABLE
             if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
-                return self.stop_code
+                return int(code) if finished else self.stop_code
             return int(code)
         return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
 
@@ -142,16 +156,32 @@ def _kill_hook() -> tuple[str, int] | None:
 class _Run:
     """State shared by the main thread and the workers for one run."""
 
-    def __init__(self, store: Store, opts: Options, hooks: Hooks, batch: str, total: int):
+    def __init__(
+        self,
+        store: Store,
+        opts: Options,
+        hooks: Hooks,
+        batch: str,
+        total: int,
+        ledger: Ledger,
+        runner: str,
+    ):
         self.store = store
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
+        self.runner = runner
         self.progress = Progress(total)
         self.lock = threading.Lock()
         self.inflight: set[int] = set()
         self.budget = Budget(opts.max_calls)
-        self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # A shared ledger paces every runner of the batch together; otherwise this run paces
+        # itself.
+        self.limiter = (
+            ledger.rate_limiter(batch, opts.rate, hooks.sleep or hooks.stopper.hard.wait)
+            or hooks.limiter
+            or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        )
         # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
         # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
         # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
@@ -161,6 +191,16 @@ class _Run:
         self.claims = 0
         self.answers = 0
         self.error: BaseException | None = None
+        self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
+
+    def lose(self, exc: LedgerError) -> None:
+        """The ledger's database is gone: claim nothing more; the run exits 6."""
+        self.hooks.stopper.stop(f"{exc}; no new calls are claimed", code=6)
+
+    def tell(
+        self, row: int, kind: str, message: str, diagnostics: list[Diagnostic] | None = None
+    ) -> None:
+        self.hooks.on_row(RowEvent(row, kind, message, diagnostics or []))
 
     def count(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -175,6 +215,8 @@ class _Run:
                 return
             try:
                 self._dial(ledger, job)
+            except LedgerUnavailable as exc:
+                self.lose(exc)  # the rows still queued are dropped: the run is stopping
             except BaseException as exc:
                 self.error = exc
                 self.hooks.stopper.stop("internal error")
@@ -194,9 +236,19 @@ class _Run:
                 self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
-        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        try:
+            claim = ledger.claim(self.batch, job.row, self.opts.min_interval, runner=self.runner)
+        except LedgerUnavailable as exc:
+            # The claim may have committed: the row is not sent, and is handed back if the
+            # ledger can still be told.
+            self.budget.release()
+            self.lose(exc)
+            self._unclaim(ledger, job.row)
+            return
         if claim.outcome != "claimed":
             self.budget.release()
+            if claim.outcome == "lapsed":
+                self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
             if claim.outcome == "repeat":
                 self.count("skipped")
                 self.count("done")
@@ -217,10 +269,26 @@ class _Run:
             self.answers += 1
             answers = self.answers
         self._maybe_die("answer", answers)
-        if self._record(ledger, job, result):
-            self.count("done")
-        with self.lock:
-            self.inflight.discard(job.row)
+        try:
+            if self._record(ledger, job, result):
+                self.count("done")
+        except LedgerError as exc:
+            self.unrecorded.append(_answer(job.row, result))
+            if not isinstance(exc, LedgerUnavailable):
+                raise
+            self.lose(exc)
+        finally:
+            with self.lock:
+                self.inflight.discard(job.row)
+
+    def _unclaim(self, ledger: Ledger, row: int) -> None:
+        try:
+            ledger.finish(self.batch, row, "pending", reason="claimed, then not sent")
+        except LedgerError:
+            self.unrecorded.append(
+                f"row {row}: claimed but not sent; the ledger will show it as unknown "
+                "(it was not called)"
+            )
 
     def _send(self, job: Prepared) -> Any:
         from runner.send import submit
@@ -313,10 +381,6 @@ class _Run:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _rows(opts: Options) -> Iterator[contacts_mod.Row]:
-    return contacts_mod.read_rows(opts.contacts, opts.to_column)
-
-
 def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """Run (or resume) the batch. Raises ProfileError for input that stops the whole batch
     (unreadable contacts or do-not-call file, broken profile) and BatchBusy."""
@@ -369,6 +433,8 @@ def _run_locked(
     store: Store, opts: Options, hooks: Hooks, batch: str, total: int, dnc: DoNotCall | None
 ) -> Outcome:
     ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
+    runner = ""
+    state: _Run | None = None
     try:
         new = ledger.open_batch(
             batch, opts.profile, opts.contacts, contacts_mod.digest(opts.contacts)
@@ -376,6 +442,13 @@ def _run_locked(
         ledger.set_total(batch, total)
         if not new:
             hooks.on_notice(f"resuming batch {batch[:12]} from {ledger.location}")
+        runner = ledger.join(batch, _label(), on_lost=lambda why: hooks.stopper.stop(why, code=6))
+        if ledger.shared:
+            others = sum(1 for r in ledger.runners(batch) if r.alive and r.runner != runner)
+            hooks.on_notice(
+                f"runner {runner[:8]} joined batch {batch[:12]} on {ledger.location} "
+                f"({others} other runner(s) at work)"
+            )
         recovered = ledger.recover_dialing(batch)
         if recovered:
             hooks.on_notice(
@@ -388,124 +461,36 @@ def _run_locked(
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = _Run(store, opts, hooks, batch, total)
-        stopped = _drive(ledger, state, dnc)
-        summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
-        if opts.report:
-            write_csv(ledger, batch, opts.report)
-        ledger.note(batch, "end", stopped or "done")
-        return Outcome(summary, stopped=stopped, stop_code=hooks.stopper.code)
+        state = _Run(store, opts, hooks, batch, total, ledger, runner)
+        stopped = feed.drive(ledger, state, dnc)
+        try:
+            summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
+            if opts.report:
+                write_csv(ledger, batch, opts.report)
+            ledger.note(batch, "end", stopped or "done")
+        except LedgerUnavailable as exc:
+            return Outcome(
+                None, stopped=stopped, stop_code=6, lost=str(exc), unrecorded=state.unrecorded
+            )
+        return Outcome(
+            summary, stopped=stopped, stop_code=hooks.stopper.code, unrecorded=state.unrecorded
+        )
     finally:
+        if runner:
+            # If the database is gone, the runner's lock and lease end with this process.
+            with contextlib.suppress(LedgerUnavailable):
+                ledger.leave(runner, hooks.stopper.reason or "done")
         ledger.close()
 
 
-def _drive(ledger: Ledger, state: _Run, dnc: DoNotCall | None) -> str:
-    opts, hooks, batch = state.opts, state.hooks, state.batch
-    stopper = hooks.stopper
-    workers = [
-        threading.Thread(target=state.worker, args=(ledger,), name=f"batch-worker-{i}", daemon=True)
-        for i in range(max(1, opts.concurrency))
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        for row in _rows(opts):
-            if stopper.stopping:
-                break
-            state.count("scanned")
-            job = _admit(ledger, state, row, dnc)
-            hooks.on_progress(state.progress)
-            if job is None:
-                continue
-            if not state.budget.reserve(cancelled=lambda: stopper.stopping):
-                if state.budget.exhausted:
-                    stopper.stop(f"--max-calls {opts.max_calls} reached")
-                break
-            while not _offer(state, job):
-                if stopper.hard.is_set():
-                    break
-                hooks.on_progress(state.progress)
-            if stopper.hard.is_set():
-                break
-    except BaseException:
-        stopper.stop("stopped by an error")  # workers drop the rows still queued
-        raise
-    finally:
-        for _ in workers:
-            while not _offer(state, None):
-                if stopper.hard.is_set() or not any(w.is_alive() for w in workers):
-                    break
-                hooks.on_progress(state.progress)
-        for worker in workers:
-            while worker.is_alive() and not stopper.hard.is_set():
-                worker.join(TICK)
-                hooks.on_progress(state.progress)
-        if stopper.hard.is_set():
-            with state.lock:
-                stuck = sorted(state.inflight)
-            ledger.abandon(
-                batch,
-                stuck,
-                "stopped at once by a second Ctrl-C while the call was "
-                "being placed; the call may have been placed",
-            )
-    hooks.on_progress(state.progress)
-    if state.error is not None:
-        raise state.error
-    return stopper.reason
+def _label() -> str:
+    import socket
+
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _offer(state: _Run, job: Prepared | None) -> bool:
-    try:
-        state.jobs.put(job, timeout=TICK)
-        return True
-    except queue.Full:
-        return False
-
-
-def _admit(
-    ledger: Ledger, state: _Run, row: contacts_mod.Row, dnc: DoNotCall | None
-) -> Prepared | None:
-    """Record a row read from the file and return it if it should be dialled now."""
-    opts, hooks, batch = state.opts, state.hooks, state.batch
-    known = ledger.state_of(batch, row.line)
-    if known is not None and known not in CLAIMABLE:
-        state.count("done")
-        return None  # placed, failed, skipped or unknown in an earlier run
-    try:
-        job = prepare_row(state.store, opts, row)
-    except RowInvalid as exc:
-        if known is None:
-            ledger.add_skipped(batch, row.line, exc.e164, "invalid", str(exc))
-        else:
-            ledger.skip(batch, row.line, "invalid", str(exc))
-        state.count("skipped")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
-        return None
-    if known is None:
-        first = ledger.add_pending(batch, row.line, job.e164)
-        if first is not None:
-            state.count("skipped")
-            state.count("done")
-            hooks.on_row(
-                RowEvent(
-                    row.line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once"
-                )
-            )
-            return None
-    if dnc is not None and job.e164 in dnc:
-        ledger.skip(batch, row.line, "dnc", f"on the do-not-call list {dnc.path}")
-        state.count("skipped")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list"))
-        return None
-    if opts.window is not None:
-        verdict = check(opts.window, job.e164, hooks.now(), job.zone)
-        if not verdict.callable:
-            ledger.defer(batch, row.line, verdict.reason)
-            state.count("deferred")
-            state.count("done")
-            hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
-            return None
-    return job
+def _answer(row: int, result: Any) -> str:
+    """What Telnyx said about a row, for when the ledger cannot take it."""
+    if result.status == "placed":
+        return f"row {row}: placed, call sid {result.call_sid}"
+    return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"

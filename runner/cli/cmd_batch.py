@@ -309,6 +309,13 @@ class _View:
     def finish(self, outcome: Any) -> None:
         if self.hidden:
             self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
+        for line in outcome.unrecorded:
+            # Telnyx answered, but the ledger could not take the answer: say it here, once.
+            self._err(f"callprofile: not recorded in the ledger: {line}")
+        if outcome.summary is None and outcome.lost:
+            self._err(f"callprofile: stopped early: {outcome.lost}")
+            self._err(closing(outcome))
+            return
         if outcome.summary is None:
             s = outcome.dry_run
             click.echo(

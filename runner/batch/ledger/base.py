@@ -209,7 +209,7 @@ class Ledger(ABC):
 
     @abstractmethod
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, runner: str = ""
+        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
     ) -> Claim:
         """Mark the row ``dialing``, durably, unless it is no longer claimable (or another
         runner holds it) or its number was called by another batch within ``min_interval``."""

@@ -110,7 +110,7 @@ class PgRows:
         )
 
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, runner: str = ""
+        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
     ) -> Claim:
         def work(c: Any) -> Claim:
             c.execute(

@@ -109,7 +109,7 @@ class SqliteRows:
 
     @locked
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, runner: str = ""
+        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
     ) -> Claim:
         """Runs under SQLite's write lock, so two processes on different batches cannot both pass
         the repeat check for one number. ``runner`` is always this process (see the lock)."""

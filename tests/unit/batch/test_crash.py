@@ -11,22 +11,19 @@ right after its Nth claim or Nth answer.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
+from tests.helpers.batch_process import WAIT, Batch
 from tests.helpers.batch_server import LoggedSandbox
-from tests.helpers.env import API_KEY, ROOT, assert_no_secrets
+from tests.helpers.env import API_KEY
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-WAIT = 60  # seconds: only a bound for a hung test, never a pause
 
 
 @pytest.fixture
@@ -34,65 +31,6 @@ def server(tmp_path):
     sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
     yield sandbox
     sandbox.stop()
-
-
-class Batch:
-    """One ``callprofile batch`` process, its stderr read line by line."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        server: LoggedSandbox,
-        *args: str,
-        hook: str = "",
-        ledger: str | None = None,
-    ):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
-        env.update(TELNYX_API_KEY=API_KEY, TELNYX_BASE_URL=server.base_url, NO_COLOR="1")
-        env["PYTHONPATH"] = str(ROOT)
-        if hook:
-            env["CALLPROFILE_TEST_KILL_AFTER"] = hook
-        argv = [sys.executable, "-m", "runner", "--profiles-dir", str(tmp_path / "profiles")]
-        argv += ["batch", "remind", "--contacts", "c.csv", "--rate", "1000", *args]
-        if ledger is not None:
-            argv += ["--ledger", ledger]
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stderr: list[str] = []
-        self.stdout = ""
-        self.stopping = threading.Event()
-        self._readers = [
-            threading.Thread(target=self._read_err, daemon=True),
-            threading.Thread(target=self._read_out, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read_err(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-            if "stopping" in line:
-                self.stopping.set()
-
-    def _read_out(self) -> None:
-        self.stdout = self.proc.stdout.read()
-
-    def wait(self) -> int:
-        code = self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        assert_no_secrets(self.err + self.stdout)
-        return code
-
-    @property
-    def err(self) -> str:
-        return "".join(self.stderr)
 
 
 def check_exactly_once(server: LoggedSandbox, rows: int, spec: str) -> list[dict]:
