@@ -449,7 +449,7 @@ def _run_locked(
                 f"runner {runner[:8]} joined batch {batch[:12]} on {ledger.location} "
                 f"({others} other runner(s) at work)"
             )
-        recovered = ledger.recover_dialing(batch)
+        recovered = ledger.recover_dialing(batch, runner=runner)
         if recovered:
             hooks.on_notice(
                 f"{recovered} row(s) were left dialing by a run that ended; they are now "

@@ -341,6 +341,11 @@ def closing(outcome: Any) -> str:
     """The last line: what the exit code means for this run. Exit 4 has two causes, and a
     401 that stopped the batch must not be reported as rows rejected by Telnyx."""
     code = outcome.exit_code()
+    if outcome.lost and code == ExitCode.UNREACHABLE:
+        return (
+            "callprofile: the ledger database was lost, so the batch is not finished; run the "
+            "same command again when it is back (no row is called twice)"
+        )
     failed = outcome.summary.counts.get("failed", 0) if outcome.summary is not None else 0
     if code == ExitCode.REJECTED and outcome.stop_code == ExitCode.REJECTED:
         text = (

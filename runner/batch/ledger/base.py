@@ -52,6 +52,8 @@ class LedgerUsage(LedgerError):
 class LedgerUnavailable(LedgerError):
     """The ledger's database cannot be reached now; running again later may work."""
 
+    detail: str = ""  # the driver's own words, without the ledger's location
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -180,8 +182,9 @@ class Ledger(ABC):
     # --- start-up repairs --------------------------------------------------------------------
 
     @abstractmethod
-    def recover_dialing(self, batch_id: str) -> int:
-        """Rows left ``dialing`` by runners that are gone become ``unknown``; how many."""
+    def recover_dialing(self, batch_id: str, *, runner: str = "") -> int:
+        """Rows left ``dialing`` by runners that are gone become ``unknown``; how many.
+        ``runner`` (the caller) is never taken for gone, even in a blip of its own."""
 
     @abstractmethod
     def redial_unknown(self, batch_id: str) -> int: ...

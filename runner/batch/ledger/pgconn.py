@@ -85,9 +85,11 @@ class Session:
                 raise LedgerUsage(
                     f"cannot use the ledger database {self.where}: {_scrubbed(exc)}"
                 ) from None
-            raise LedgerUnavailable(
+            lost = LedgerUnavailable(
                 f"cannot reach the ledger database {self.where}: {_scrubbed(exc)}"
-            ) from None
+            )
+            lost.detail = _scrubbed(exc)
+            raise lost from None
         except psycopg.Error as exc:  # e.g. a malformed URL
             raise LedgerUsage(f"--ledger {self.where}: {_scrubbed(exc)}") from None
         try:
@@ -154,9 +156,10 @@ class Session:
                         f"the ledger database {self.where} refused: {_scrubbed(exc)}"
                     ) from None
                 if time.monotonic() + delay > deadline:
+                    detail = getattr(lost, "detail", None) or _scrubbed(lost)
                     raise LedgerUnavailable(
                         f"lost the connection to the ledger database {self.where} and could "
-                        f"not get it back within {self.retry_for:g}s: {_scrubbed(lost)}"
+                        f"not get it back within {self.retry_for:g}s: {detail}"
                     ) from None
                 self._sleep(delay)
                 delay = min(delay * 2, 2.0)

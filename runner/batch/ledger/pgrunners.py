@@ -38,15 +38,16 @@ def alive(x: str) -> str:
     )
 
 
-def reap(c: Any, batch_id: str) -> None:
+def reap(c: Any, batch_id: str, caller: str = "") -> None:
     """Mark the batch's runners that are no longer alive as ended (inside the caller's
-    transaction), so their rows can be recovered and taken over."""
+    transaction), so their rows can be recovered and taken over. The calling runner is spared:
+    its own connection may have just been replaced, and the lock with it."""
     c.execute(
         "UPDATE runners x SET ended_at = clock_timestamp(), end_reason = CASE "
         "WHEN x.lease_until <= clock_timestamp() THEN 'no heartbeat within its lease' "
         "ELSE 'its process ended without finishing (killed, crashed or cut off)' END "
-        f"WHERE x.batch_id = %s AND x.ended_at IS NULL AND NOT {alive('x')}",
-        (batch_id,),
+        f"WHERE x.batch_id = %s AND x.runner <> %s AND x.ended_at IS NULL AND NOT {alive('x')}",
+        (batch_id, caller),
     )
 
 
@@ -104,7 +105,7 @@ class Membership:
         lease: float,
         started: str,
         on_lost: Callable[[str], None],
-        recover: Callable[[Any, str], int],
+        recover: Callable[[Any, str, str], int],
     ):
         self.runner = uuid.uuid4().hex
         self.batch_id = batch_id
@@ -161,5 +162,5 @@ class Membership:
         )
         if c.fetchone() is None:
             return False
-        self._recover(c, self.batch_id)
+        self._recover(c, self.batch_id, self.runner)
         return True

@@ -171,7 +171,7 @@ class PostgresLedger(PgRows, Ledger):
 
     def adopt(self, batch_id: str, runner: str, limit: int) -> list[int]:
         def work(c: Any) -> list[int]:
-            self._recover(c, batch_id)
+            self._recover(c, batch_id, runner)
             c.execute(
                 "UPDATE rows SET runner = %s WHERE batch_id = %s AND row_no IN ("
                 " SELECT r.row_no FROM rows r WHERE r.batch_id = %s AND r.state = 'pending'"
@@ -214,11 +214,11 @@ class PostgresLedger(PgRows, Ledger):
 
     # --- start-up repairs --------------------------------------------------------------------
 
-    def recover_dialing(self, batch_id: str) -> int:
-        return self.session.run(lambda c: self._recover(c, batch_id))
+    def recover_dialing(self, batch_id: str, *, runner: str = "") -> int:
+        return self.session.run(lambda c: self._recover(c, batch_id, runner))
 
-    def _recover(self, c: Any, batch_id: str) -> int:
-        pgrunners.reap(c, batch_id)
+    def _recover(self, c: Any, batch_id: str, runner: str = "") -> int:
+        pgrunners.reap(c, batch_id, runner)
         c.execute(
             "UPDATE rows r SET state = 'unknown', reason = %s, updated_at = %s "
             f"WHERE r.batch_id = %s AND r.state = 'dialing' AND {_ENDED} RETURNING r.row_no",

@@ -236,7 +236,7 @@ class SqliteLedger(SqliteRows, Ledger):
     # --- start-up repairs ------------------------------------------------------------------
 
     @locked
-    def recover_dialing(self, batch_id: str) -> int:
+    def recover_dialing(self, batch_id: str, *, runner: str = "") -> int:
         """Rows left ``dialing`` by a run that ended mid-call become ``unknown``, never pending."""
         with self._tx():
             stuck = [
