@@ -116,9 +116,11 @@ def pg_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: Any) -> str:
+def pg_url(pg_cluster: Any) -> Iterator[str]:
     """The URL of a new, empty database on the session's PostgreSQL server."""
-    return str(pg_cluster.new_database())
+    url = str(pg_cluster.new_database())
+    yield url
+    pg_cluster.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

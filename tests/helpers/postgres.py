@@ -113,6 +113,15 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database (and end what is still connected to it), so a long session
+        does not pile up hundreds of megabytes."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 def query(url: str, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, object]]:
     """Rows of ``sql`` as dicts (tests read the ledger as data); [] for a statement."""

@@ -93,6 +93,8 @@ class Session:
         except psycopg.Error as exc:  # e.g. a malformed URL
             raise LedgerUsage(f"--ledger {self.where}: {_scrubbed(exc)}") from None
         try:
+            # Commits wait for the disk only where a transaction asks (durable=True).
+            conn.execute("SET synchronous_commit = off")
             if self.readonly:
                 conn.execute("SET default_transaction_read_only = on")
             if self._on_connect is not None:
@@ -111,11 +113,21 @@ class Session:
                 self._conn.close()
             self._conn = None
 
-    def run(self, work: Callable[[Any], T], *, durable: bool = True, retry: bool = True) -> T:
+    def run(
+        self,
+        work: Callable[[Any], T],
+        *,
+        durable: bool = True,
+        retry: bool = True,
+        single: bool = False,
+    ) -> T:
         """Run ``work(cursor)`` in one transaction and return its result. ``durable=False``
         skips waiting for the commit to reach disk (for bookkeeping the next run derives from
-        the contacts file again). ``retry``: the operation may be repeated after a lost
-        connection (the loss is otherwise raised as LedgerUnavailable at once)."""
+        the contacts file again, or that a later durable commit carries along: the log is
+        written in order). ``single``: ``work`` is one statement, run as its own transaction
+        and not waited for (saves the BEGIN and COMMIT round trips). ``retry``: the operation
+        may be repeated after a lost connection (the loss is otherwise raised as
+        LedgerUnavailable at once)."""
         psycopg = self.psycopg
         with self._mutex:
             if self.closed:
@@ -126,10 +138,7 @@ class Session:
                 lost: BaseException
                 try:
                     conn = self._conn or self._connect()
-                    with conn.transaction(), conn.cursor() as cursor:
-                        if not durable:
-                            cursor.execute("SET LOCAL synchronous_commit = off")
-                        return work(cursor)
+                    return self._once(conn, work, durable=durable and not single, single=single)
                 except psycopg.OperationalError as exc:
                     if (getattr(exc, "sqlstate", None) or "").startswith("40"):
                         # Class 40 (deadlock, serialization failure): the server rolled the
@@ -163,6 +172,22 @@ class Session:
                     ) from None
                 self._sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    def _once(self, conn: Any, work: Callable[[Any], T], *, durable: bool, single: bool) -> T:
+        with conn.cursor() as cursor:
+            if single:
+                return work(cursor)
+            # One round trip for both (no parameters: the simple protocol takes two statements).
+            cursor.execute(b"BEGIN; SET LOCAL synchronous_commit TO on" if durable else b"BEGIN")
+            try:
+                result = work(cursor)
+            except BaseException:
+                if not conn.broken:
+                    with contextlib.suppress(self.psycopg.Error):
+                        cursor.execute(b"ROLLBACK")
+                raise
+            cursor.execute(b"COMMIT")
+            return result
 
     def close(self) -> None:
         with self._mutex:

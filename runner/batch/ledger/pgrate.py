@@ -19,6 +19,9 @@ from runner.batch.ledger.pgconn import Session
 from runner.batch.pacing import TokenBucket
 
 TICK = 0.25  # seconds: how often a wait looks at ``cancelled``
+# After a wait this long, look for a 429 pause that began meanwhile (a shorter wait is no more
+# exposed than a request already on its way).
+RECHECK = 0.05
 
 
 class SharedRate:
@@ -42,12 +45,12 @@ class SharedRate:
             while True:
                 if cancelled():
                     return False
-                delay = self.session.run(self._take, durable=False)
+                delay = self.session.run(self._take, single=True)
                 if delay <= 0:
                     return True
                 if not self._sleep(delay, cancelled):
                     return False
-                if self.session.run(self._paused, durable=False) <= 0:
+                if delay < RECHECK or self.session.run(self._paused, single=True) <= 0:
                     return True
                 # A 429 paused the batch while this runner waited: take a slot after it.
         finally:
@@ -94,7 +97,8 @@ class SharedRate:
                 "UPDATE rate_slots SET paused_until = greatest(paused_until, "
                 "clock_timestamp() + make_interval(secs => %s)) WHERE batch_id = %s",
                 (max(0.0, seconds), self.batch_id),
-            )
+            ),
+            single=True,
         )
 
     def twin(self) -> TokenBucket:

@@ -32,7 +32,28 @@ class PgRows:
             (batch_id, row_no, self._stamp(), kind, detail),
         )
 
-    # --- rows ---------------------------------------------------------------------------------
+    def _change(
+        self,
+        c: Any,
+        batch_id: str,
+        row_no: int,
+        sets: str,
+        values: tuple[Any, ...],
+        when: str,
+        event: tuple[str, str],
+    ) -> bool:
+        """``UPDATE rows SET sets`` on the row if ``when`` holds, and its event, in one
+        statement; whether the row changed."""
+        c.execute(
+            f"WITH changed AS (UPDATE rows SET {sets}, updated_at = %s "
+            f"WHERE batch_id = %s AND row_no = %s AND {when} RETURNING row_no) "
+            "INSERT INTO events (batch_id, row_no, at, kind, detail) "
+            "SELECT %s, row_no, %s, %s, %s FROM changed",
+            (*values, self._stamp(), batch_id, row_no, batch_id, self._stamp(), *event),
+        )
+        return bool(c.rowcount == 1)
+
+    # --- rows -------------------------------------------------------------------------------
 
     def state_of(self, batch_id: str, row_no: int) -> str | None:
         def work(c: Any) -> str | None:
@@ -42,18 +63,21 @@ class PgRows:
             row = c.fetchone()
             return row[0] if row else None
 
-        return self.session.run(work)
+        return self.session.run(work, single=True)
 
     def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
         now = self._stamp()
 
-        def work(c: Any) -> int | None:
+        def insert(c: Any) -> bool:
             c.execute(
                 "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
                 "VALUES (%s, %s, %s, %s, 'pending', %s) ON CONFLICT DO NOTHING",
                 (batch_id, row_no, e164, e164, now),
             )
-            if c.rowcount == 1:
+            return bool(c.rowcount == 1)
+
+        def duplicate(c: Any) -> int | None:
+            if insert(c):
                 return None
             c.execute("SELECT 1 FROM rows WHERE batch_id = %s AND row_no = %s", (batch_id, row_no))
             if c.fetchone():
@@ -71,7 +95,11 @@ class PgRows:
             )
             return int(first[0])
 
-        return self.session.run(work, durable=False)
+        # Most rows are new: one statement; a conflict (a duplicate number, or a row another
+        # runner recorded first) is sorted out in a transaction.
+        if self.session.run(insert, single=True):
+            return None
+        return self.session.run(duplicate, durable=False)
 
     def add_skipped(
         self, batch_id: str, row_no: int, e164: str | None, kind: str, reason: str
@@ -82,21 +110,22 @@ class PgRows:
                 "VALUES (%s, %s, %s, 'skipped', %s, %s, %s) ON CONFLICT DO NOTHING",
                 (batch_id, row_no, e164, kind, reason, self._stamp()),
             ),
-            durable=False,
+            single=True,
         )
 
     def skip(self, batch_id: str, row_no: int, kind: str, reason: str) -> bool:
-        def work(c: Any) -> bool:
-            c.execute(
-                "UPDATE rows SET state = 'skipped', skip_kind = %s, reason = %s, updated_at = %s, "
-                f"runner = NULL WHERE batch_id = %s AND row_no = %s AND state IN {IN_CLAIMABLE}",
-                (kind, reason, self._stamp(), batch_id, row_no),
-            )
-            if c.rowcount:
-                self._event(c, batch_id, row_no, "skipped", f"{kind}: {reason}")
-            return bool(c.rowcount == 1)
-
-        return self.session.run(work, durable=False)
+        return self.session.run(
+            lambda c: self._change(
+                c,
+                batch_id,
+                row_no,
+                "state = 'skipped', skip_kind = %s, reason = %s, runner = NULL",
+                (kind, reason),
+                f"state IN {IN_CLAIMABLE}",
+                ("skipped", f"{kind}: {reason}"),
+            ),
+            single=True,
+        )
 
     def defer(self, batch_id: str, row_no: int, reason: str) -> None:
         # Released too: a row outside the window now is for a later run, whoever runs it.
@@ -106,7 +135,7 @@ class PgRows:
                 f"WHERE batch_id = %s AND row_no = %s AND state IN {IN_CLAIMABLE}",
                 (reason, self._stamp(), batch_id, row_no),
             ),
-            durable=False,
+            single=True,
         )
 
     def claim(
@@ -114,21 +143,17 @@ class PgRows:
     ) -> Claim:
         def work(c: Any) -> Claim:
             c.execute(
-                "SELECT state, e164, runner FROM rows WHERE batch_id = %s AND row_no = %s "
-                "FOR UPDATE",
-                (batch_id, row_no),
+                "SELECT r.state, r.e164, r.runner, (x.runner IS NOT NULL) FROM rows r "
+                "LEFT JOIN runners x ON x.runner = %s AND x.ended_at IS NULL "
+                "AND x.lease_until > clock_timestamp() "
+                "WHERE r.batch_id = %s AND r.row_no = %s FOR UPDATE OF r",
+                (runner, batch_id, row_no),
             )
             found = c.fetchone()
             if found is None or found[0] not in CLAIMABLE or (runner and found[2] != runner):
                 return Claim("gone")
-            if runner:
-                c.execute(
-                    "SELECT 1 FROM runners WHERE runner = %s AND ended_at IS NULL "
-                    "AND lease_until > clock_timestamp()",
-                    (runner,),
-                )
-                if c.fetchone() is None:
-                    return Claim("lapsed", "this runner's lease ran out (no heartbeat in time)")
+            if runner and not found[3]:
+                return Claim("lapsed", "this runner's lease ran out (no heartbeat in time)")
             now = self._now()
             if min_interval is not None and min_interval > timedelta(0):
                 # Claims of one number from different batches take turns, so two cannot both
@@ -147,20 +172,26 @@ class PgRows:
                         f"a call to this number was {verb} at {earlier[3]} "
                         f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
                     )
-                    c.execute(
-                        "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = %s, "
-                        "updated_at = %s, runner = NULL WHERE batch_id = %s AND row_no = %s",
-                        (reason, stamp(now), batch_id, row_no),
+                    self._change(
+                        c,
+                        batch_id,
+                        row_no,
+                        "state = 'skipped', skip_kind = 'repeat', reason = %s, runner = NULL",
+                        (reason,),
+                        "true",
+                        ("skipped", reason),
                     )
-                    self._event(c, batch_id, row_no, "skipped", reason)
                     return Claim("repeat", reason)
-            c.execute(
-                "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = %s, updated_at = %s, runner = coalesce(%s, runner) "
-                "WHERE batch_id = %s AND row_no = %s",
-                (stamp(now), stamp(now), runner or None, batch_id, row_no),
+            self._change(
+                c,
+                batch_id,
+                row_no,
+                "state = 'dialing', reason = NULL, attempts = attempts + 1, sent_at = %s, "
+                "runner = coalesce(%s, runner)",
+                (stamp(now), runner or None),
+                "true",
+                ("dialing", ""),
             )
-            self._event(c, batch_id, row_no, "dialing")
             return Claim("claimed")
 
         # Not repeated after a lost connection: the claim may have committed, and the caller
@@ -178,32 +209,28 @@ class PgRows:
         http_status: int | None = None,
         error_code: str | None = None,
     ) -> None:
-        def work(c: Any) -> None:
-            # A row that goes back to pending (never sent) is released for any runner.
-            c.execute(
-                "UPDATE rows SET state = %s, reason = %s, call_sid = %s, http_status = %s, "
-                "error_code = %s, updated_at = %s, "
-                "runner = CASE WHEN %s = 'pending' THEN NULL ELSE runner END "
-                "WHERE batch_id = %s AND row_no = %s AND state IN ('dialing', 'unknown')",
-                (state, reason, call_sid, http_status, error_code, self._stamp(), state,
-                 batch_id, row_no),
-            )  # fmt: skip
-            # Recording an answer may be repeated after a lost connection; the state test
-            # above makes the repeat a no-op, and the event is written once.
-            if c.rowcount:
-                self._event(c, batch_id, row_no, state, call_sid or reason or "")
-
-        self.session.run(work)
+        # A row that goes back to pending (never sent) is released for any runner. Recording
+        # an answer may be repeated after a lost connection: the state test makes a repeat a
+        # no-op, so the event is written once.
+        self.session.run(
+            lambda c: self._change(
+                c,
+                batch_id,
+                row_no,
+                "state = %s, reason = %s, call_sid = %s, http_status = %s, error_code = %s, "
+                "runner = CASE WHEN %s = 'pending' THEN NULL ELSE runner END",
+                (state, reason, call_sid, http_status, error_code, state),
+                "state IN ('dialing', 'unknown')",
+                (state, call_sid or reason or ""),
+            )
+        )
 
     def abandon(self, batch_id: str, rows: list[int], reason: str) -> None:
         def work(c: Any) -> None:
             for row_no in rows:
-                c.execute(
-                    "UPDATE rows SET state = 'unknown', reason = %s, updated_at = %s "
-                    "WHERE batch_id = %s AND row_no = %s AND state = 'dialing'",
-                    (reason, self._stamp(), batch_id, row_no),
-                )
-                if c.rowcount:
-                    self._event(c, batch_id, row_no, "unknown", reason)
+                self._change(
+                    c, batch_id, row_no, "state = 'unknown', reason = %s", (reason,),
+                    "state = 'dialing'", ("unknown", reason),
+                )  # fmt: skip
 
         self.session.run(work)

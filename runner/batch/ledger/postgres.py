@@ -111,7 +111,7 @@ class PostgresLedger(PgRows, Ledger):
             c.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE batch_id = %s", (batch_id,))
             return c.fetchone()
 
-        row = self.session.run(work)
+        row = self.session.run(work, single=True)
         return BatchInfo(*row) if row else None
 
     def batches(self) -> list[BatchInfo]:
@@ -119,7 +119,7 @@ class PostgresLedger(PgRows, Ledger):
             c.execute(f"SELECT {_BATCH_COLUMNS} FROM batches ORDER BY created_at, batch_id")
             return c.fetchall()
 
-        return [BatchInfo(*r) for r in self.session.run(work)]
+        return [BatchInfo(*r) for r in self.session.run(work, single=True)]
 
     def set_total(self, batch_id: str, total: int) -> None:
         self.session.run(
@@ -130,7 +130,7 @@ class PostgresLedger(PgRows, Ledger):
         )
 
     def note(self, batch_id: str, kind: str, detail: str = "") -> None:
-        self.session.run(lambda c: self._event(c, batch_id, None, kind, detail), durable=False)
+        self.session.run(lambda c: self._event(c, batch_id, None, kind, detail), single=True)
 
     # --- runners ---------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class PostgresLedger(PgRows, Ledger):
             )
             return sorted(r[0] for r in c.fetchall())
 
-        return self.session.run(work, durable=False)
+        return self.session.run(work, single=True)
 
     def adopt(self, batch_id: str, runner: str, limit: int) -> list[int]:
         def work(c: Any) -> list[int]:
@@ -192,7 +192,7 @@ class PostgresLedger(PgRows, Ledger):
             )
             return bool(c.fetchone()[0])
 
-        return self.session.run(work)
+        return self.session.run(work, single=True)
 
     def runners(self, batch_id: str) -> list[RunnerShare]:
         return pgrunners.shares(self.session, batch_id)
@@ -205,7 +205,7 @@ class PostgresLedger(PgRows, Ledger):
             )
             return bool(c.fetchone()[0])
 
-        return self.session.run(work)
+        return self.session.run(work, single=True)
 
     def rate_limiter(self, batch_id: str, rate: float, wait: Callable[[float], object]) -> Any:
         from runner.batch.ledger.pgrate import SharedRate
@@ -255,7 +255,7 @@ class PostgresLedger(PgRows, Ledger):
             return c.fetchall()
 
         out = dict.fromkeys(STATES, 0)
-        for state, count in self.session.run(work):
+        for state, count in self.session.run(work, single=True):
             out[state] = int(count)
         return out
 
@@ -268,7 +268,7 @@ class PostgresLedger(PgRows, Ledger):
             )
             return c.fetchall()
 
-        return {kind: int(count) for kind, count in self.session.run(work)}
+        return {kind: int(count) for kind, count in self.session.run(work, single=True)}
 
     def rows(self, batch_id: str) -> Iterator[dict[str, Any]]:
         return self._pages("rows", ROW_COLUMNS, batch_id, "row_no")
@@ -289,7 +289,7 @@ class PostgresLedger(PgRows, Ledger):
                 )
                 return c.fetchall()
 
-            page = self.session.run(work)
+            page = self.session.run(work, single=True)
             for values in page:
                 record = dict(zip(names.split(", "), values, strict=True))
                 after = record.pop(key) if key not in columns else record[key]
@@ -305,7 +305,7 @@ class PostgresLedger(PgRows, Ledger):
             )
             return c.fetchall()
 
-        return [tuple(r) for r in self.session.run(work)]
+        return [tuple(r) for r in self.session.run(work, single=True)]
 
     # --- moving a batch ------------------------------------------------------------------------
 
