@@ -12,402 +12,98 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
 
 from runner.batch import contacts as contacts_mod
-from runner.batch import feed
-from runner.batch.budget import Budget
+from runner.batch import sharing
+from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
+from runner.batch.dryrun import dry_run
 from runner.batch.identity import batch_id as make_batch_id
 from runner.batch.ledger import (
+    CLAIMABLE,
     Ledger,
     LedgerError,
     LedgerUnavailable,
     is_postgres,
     open_ledger,
-    utc_now,
 )
 from runner.batch.lock import BatchLock, Busy
-from runner.batch.pacing import DEFAULT_RATE, TokenBucket
-from runner.batch.report import Summary, summarise, write_csv
-from runner.batch.rows import Prepared
-from runner.batch.stopping import Stopper
-from runner.batch.window import Window, check
-from runner.diagnostics import Diagnostic
-from runner.profiles.overrides import Overrides
+from runner.batch.model import (
+    BatchBusy,
+    Hooks,
+    Options,
+    Outcome,
+    Prepared,
+    Progress,
+    RowEvent,
+    RowInvalid,
+    default_ledger,
+)
+from runner.batch.report import summarise, write_csv
+from runner.batch.rows import prepare_row
+from runner.batch.window import check
+from runner.diagnostics import ProfileError
+from runner.flow.compose import Composed, compose
+from runner.phone import mask
 from runner.profiles.store import Store
+from runner.templates.render import unset_env
 
-KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
-
-
-@dataclass
-class Options:
-    profile: str
-    contacts: str
-    overrides: Overrides = field(default_factory=Overrides)
-    ledger: str | None = None
-    to_column: str = "to"
-    region: str | None = None
-    rate: float = DEFAULT_RATE
-    concurrency: int = 4
-    window: Window | None = None
-    dnc: str | None = None
-    max_calls: int | None = None
-    min_interval: timedelta = timedelta(hours=24)
-    redial_unknown: bool = False
-    dry_run: bool = False
-    base_url: str = "https://api.telnyx.com/v2"
-    api_key: str = ""
-    timeout: float = 15.0
-    max_retries: int = 2
-    report: str | None = None
-
-    lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
-
-    @property
-    def ledger_spec(self) -> str:
-        """A SQLite file path or a postgresql:// URL."""
-        return self.ledger or default_ledger(self.contacts)
+TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 
 
-def default_ledger(contacts: str) -> str:
-    return f"{contacts}.ledger.db"
+__all__ = [
+    "BatchBusy",
+    "Hooks",
+    "Options",
+    "Outcome",
+    "Progress",
+    "RowEvent",
+    "default_ledger",
+    "run",
+]
 
 
-@dataclass
-class RowEvent:
-    """Something the user should see about one row (printed by the CLI)."""
-
-    row: int
-    kind: str  # invalid | duplicate | dnc | repeat | deferred | failed | unknown | redial
-    message: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
-@dataclass
-class Progress:
-    total: int
-    scanned: int = 0
-    done: int = 0  # rows settled, in this run or an earlier one
-    placed: int = 0
-    failed: int = 0
-    unknown: int = 0
-    skipped: int = 0
-    deferred: int = 0
-    sent: int = 0  # POSTs answered in this run (for the rate)
-
-
-@dataclass
-class Hooks:
-    """Everything a test (or another front end) may replace."""
-
-    now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
-    limiter: TokenBucket | None = None
-    gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
-    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
-    client: Any = None  # an httpx.Client
-    stopper: Stopper = field(default_factory=Stopper)
-    on_row: Callable[[RowEvent], None] = lambda event: None
-    on_progress: Callable[[Progress], None] = lambda progress: None
-    on_dry_run: Callable[[int, str, Any], None] = lambda row, e164, request: None
-    on_notice: Callable[[str], None] = lambda text: None
-
-
-@dataclass
-class Outcome:
-    summary: Summary | None  # None for a dry run
-    dry_run: dict[str, int] = field(default_factory=dict)
-    stopped: str = ""  # why the run stopped early, if it did
-    stop_code: int | None = None  # the exit code that reason calls for
-    lost: str = ""  # the ledger's database was lost (no summary could be read)
-    unrecorded: list[str] = field(default_factory=list)  # answers the ledger could not take
-
-    def exit_code(self) -> int:
-        from runner.exitcodes import ExitCode
-
-        if self.lost and self.summary is None:
-            return int(ExitCode.UNREACHABLE)
-        if self.summary is not None:
-            code = self.summary.exit_code()
-            # "Not finished" from a stop (e.g. the ledger was lost) is moot when the batch is in
-            # fact finished: other runners of a shared ledger completed it.
-            finished = code == ExitCode.OK and self.stop_code == ExitCode.UNREACHABLE
-            if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
-                return int(code) if finished else self.stop_code
-            return int(code)
-        return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
-
-
-class BatchBusy(Exception):
-    pass
-
-
-def _kill_hook() -> tuple[str, int] | None:
-    spec = os.environ.get(KILL_HOOK)
-    if not spec or ":" not in spec:
-        return None
-    point, _, count = spec.partition(":")
-    return (point, int(count)) if count.isdigit() else None
-
-
-class _Run:
-    """State shared by the main thread and the workers for one run."""
-
-    def __init__(
-        self,
-        store: Store,
-        opts: Options,
-        hooks: Hooks,
-        batch: str,
-        total: int,
-        ledger: Ledger,
-        runner: str,
-    ):
-        self.store = store
-        self.opts = opts
-        self.hooks = hooks
-        self.batch = batch
-        self.runner = runner
-        self.progress = Progress(total)
-        self.lock = threading.Lock()
-        self.inflight: set[int] = set()
-        self.budget = Budget(opts.max_calls)
-        # A shared ledger paces every runner of the batch together; otherwise this run paces
-        # itself.
-        self.limiter = (
-            ledger.rate_limiter(batch, opts.rate, hooks.sleep or hooks.stopper.hard.wait)
-            or hooks.limiter
-            or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
-        )
-        # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
-        # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
-        # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
-        self.gate = hooks.gate or self.limiter.twin()
-        self.jobs: queue.Queue[Prepared | None] = queue.Queue(maxsize=max(2, opts.concurrency * 2))
-        self.kill = _kill_hook()
-        self.claims = 0
-        self.answers = 0
-        self.error: BaseException | None = None
-        self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
-
-    def lose(self, exc: LedgerError) -> None:
-        """The ledger's database is gone: claim nothing more; the run exits 6."""
-        self.hooks.stopper.stop(f"{exc}; no new calls are claimed", code=6)
-
-    def tell(
-        self, row: int, kind: str, message: str, diagnostics: list[Diagnostic] | None = None
-    ) -> None:
-        self.hooks.on_row(RowEvent(row, kind, message, diagnostics or []))
-
-    def count(self, name: str, by: int = 1) -> None:
-        with self.lock:
-            setattr(self.progress, name, getattr(self.progress, name) + by)
-
-    # --- workers ---------------------------------------------------------------------------
-
-    def worker(self, ledger: Ledger) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            try:
-                self._dial(ledger, job)
-            except LedgerUnavailable as exc:
-                self.lose(exc)  # the rows still queued are dropped: the run is stopping
-            except BaseException as exc:
-                self.error = exc
-                self.hooks.stopper.stop("internal error")
-                return
-
-    def _dial(self, ledger: Ledger, job: Prepared) -> None:
-        stopper = self.hooks.stopper
-        if stopper.stopping or not self.limiter.acquire(cancelled=lambda: stopper.stopping):
-            self.budget.release()
-            return
-        if self.opts.window is not None:
-            verdict = check(self.opts.window, job.e164, self.hooks.now(), job.zone)
-            if not verdict.callable:
-                ledger.defer(self.batch, job.row, verdict.reason)
-                self.count("deferred")
-                self.count("done")
-                self.budget.release()
-                self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
-                return
-        try:
-            claim = ledger.claim(self.batch, job.row, self.opts.min_interval, runner=self.runner)
-        except LedgerUnavailable as exc:
-            # The claim may have committed: the row is not sent, and is handed back if the
-            # ledger can still be told.
-            self.budget.release()
-            self.lose(exc)
-            self._unclaim(ledger, job.row)
-            return
-        if claim.outcome != "claimed":
-            self.budget.release()
-            if claim.outcome == "lapsed":
-                self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
-            if claim.outcome == "repeat":
-                self.count("skipped")
-                self.count("done")
-                self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
-            return
-        if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
-            # Stopped while this row was being claimed: it was not sent, so it may wait.
-            ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
-            self.budget.release()
-            return
-        with self.lock:
-            self.inflight.add(job.row)
-            self.claims += 1
-            claims = self.claims
-        self._maybe_die("claim", claims)
-        result = self._send(job)
-        with self.lock:
-            self.answers += 1
-            answers = self.answers
-        self._maybe_die("answer", answers)
-        try:
-            if self._record(ledger, job, result):
-                self.count("done")
-        except LedgerError as exc:
-            self.unrecorded.append(_answer(job.row, result))
-            if not isinstance(exc, LedgerUnavailable):
-                raise
-            self.lose(exc)
-        finally:
-            with self.lock:
-                self.inflight.discard(job.row)
-
-    def _unclaim(self, ledger: Ledger, row: int) -> None:
-        try:
-            ledger.finish(self.batch, row, "pending", reason="claimed, then not sent")
-        except LedgerError:
-            self.unrecorded.append(
-                f"row {row}: claimed but not sent; the ledger will show it as unknown "
-                "(it was not called)"
-            )
-
-    def _send(self, job: Prepared) -> Any:
-        from runner.send import submit
-
-        hard = self.hooks.stopper.hard
-
-        def pause_everyone(seconds: float) -> None:
-            self.limiter.pause(seconds)
-            self.gate.pause(seconds)  # rows already claimed wait too
-            self.hooks.on_notice(f"Telnyx answered 429: pausing every worker for {seconds:.1f}s")
-            self.limiter.acquire(cancelled=hard.is_set)
-            self.gate.acquire(cancelled=hard.is_set)
-
-        prepared = submit.prepare(
-            job.request.connection_id,
-            job.request.body,
-            base_url=self.opts.base_url,
-            api_key=self.opts.api_key,
-        )
-        return submit.send(
-            prepared,
-            client=self.hooks.client,
-            max_retries=self.opts.max_retries,
-            sleep=self.hooks.sleep or hard.wait,
-            wait_for_rate_limit=pause_everyone,
-        )
-
-    def _record(self, ledger: Ledger, job: Prepared, result: Any) -> bool:
-        """Write the answer for a claimed row; True if the row is settled (not pending again)."""
-        from runner.secrets import scrub
-
-        row = job.row
-        message = scrub(result.message)
-        self.count("sent")
-        if result.status == "placed":
-            ledger.finish(
-                self.batch, row, "placed", call_sid=result.call_sid, http_status=result.http_status
-            )
-            self.budget.spent()
-            self.count("placed")
-            return True
-        elif result.status == "unknown":
-            ledger.finish(
-                self.batch, row, "unknown", reason=message, http_status=result.http_status
-            )
-            self.budget.spent()
-            self.count("unknown")
-            self.hooks.on_row(RowEvent(row, "unknown", message))
-            return True
-        elif result.status == "rejected" and result.http_status == 401:
-            # A bad API key fails every row alike: nothing was placed, so keep the row.
-            ledger.finish(
-                self.batch, row, "pending", reason=message, http_status=result.http_status
-            )
-            self.budget.release()
-            self.hooks.stopper.stop("Telnyx refused the API key (401); nothing was placed", code=4)
-            return False
-        elif result.status == "rejected":
-            code = result.errors[0].code if result.errors else None
-            detail = "; ".join(
-                f"{e.code or '?'} {e.title or ''}: {e.detail or ''}".strip(": ")
-                for e in result.errors
-            )
-            reason = scrub(f"{message}: {detail}" if detail else message)
-            ledger.finish(
-                self.batch,
-                row,
-                "failed",
-                reason=reason,
-                http_status=result.http_status,
-                error_code=code,
-            )
-            self.budget.release()
-            self.count("failed")
-            self.hooks.on_row(RowEvent(row, "failed", reason))
-            return True
-        else:  # unreachable: provably never reached Telnyx, so the row may be sent later
-            ledger.finish(
-                self.batch, row, "pending", reason=message, http_status=result.http_status
-            )
-            self.budget.release()
-            self.hooks.stopper.stop(f"{message}; the row stays pending")
-            return False
-
-    def _maybe_die(self, point: str, count: int) -> None:
-        # Test hook: end the process the hard way at an exact point of the protocol.
-        if self.kill and self.kill[0] == point and count >= self.kill[1]:
-            import signal
-
-            os.kill(os.getpid(), signal.SIGKILL)
+def _rows(opts: Options) -> Iterator[contacts_mod.Row]:
+    return contacts_mod.read_rows(opts.contacts, opts.to_column)
 
 
 def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """Run (or resume) the batch. Raises ProfileError for input that stops the whole batch
-    (unreadable contacts or do-not-call file, broken profile) and BatchBusy."""
+    (unreadable contacts or do-not-call file, broken profile) and BatchBusy.
+
+    The profile is composed once; each row only renders it. A dry run reads the contacts file
+    once. A real run reads it twice: once to the end before anything is sent (a file that
+    cannot be read to the end is refused before the first call; the pass also gives the row
+    count for progress and the sha256 that names the batch), then row by row to send.
+    """
     hooks = hooks or Hooks()
-    # Read the whole file once before anything is sent: a file that cannot be read to the end
-    # is refused before the first call, and the count drives the progress display.
-    total = contacts_mod.count_rows(opts.contacts, opts.to_column)
+    composed = compose(store, opts.profile, opts.overrides)
+    # An unset env.CALLPROFILE_* would make every row fail alike, and rows recorded invalid are
+    # never called again: stop the whole batch before anything is recorded.
+    unset = unset_env(composed.templates, composed.env)
+    if unset:
+        raise ProfileError(unset)
+    if opts.dry_run:
+        dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
+        try:
+            return dry_run(composed, opts, hooks, dnc)
+        finally:
+            if dnc is not None:
+                dnc.close()
+    scanned = contacts_mod.scan(opts.contacts, opts.to_column)
+    assert scanned.sha256 is not None
     dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
     try:
-        if opts.dry_run:
-            from runner.batch.dryrun import dry_run
-
-            return dry_run(store, opts, hooks, dnc)
         batch = make_batch_id(
-            store,
-            opts.profile,
-            opts.overrides,
-            contacts_mod.digest(opts.contacts),
-            to_column=opts.to_column,
-            region=opts.region,
+            composed, scanned.sha256, to_column=opts.to_column, region=opts.region
         )
         from runner.batch.ledger import spec
 
         spec.check(opts.ledger_spec)
         if is_postgres(opts.ledger_spec):
             # Shared: any number of runners cooperate through the database; no file lock.
-            return _run_locked(store, opts, hooks, batch, total, dnc)
+            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
         lock = BatchLock(opts.ledger_spec, batch)
         try:
             lock.acquire()
@@ -421,7 +117,7 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
                 f"cannot create the lock file {lock.path}: {exc.strerror}; nothing was sent"
             ) from None
         try:
-            return _run_locked(store, opts, hooks, batch, total, dnc)
+            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
         finally:
             lock.release()
     finally:
@@ -430,15 +126,18 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
 
 
 def _run_locked(
-    store: Store, opts: Options, hooks: Hooks, batch: str, total: int, dnc: DoNotCall | None
+    composed: Composed,
+    opts: Options,
+    hooks: Hooks,
+    batch: str,
+    scanned: contacts_mod.Contacts,
+    dnc: DoNotCall | None,
 ) -> Outcome:
     ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
+    total = scanned.count
     runner = ""
-    state: _Run | None = None
     try:
-        new = ledger.open_batch(
-            batch, opts.profile, opts.contacts, contacts_mod.digest(opts.contacts)
-        )
+        new = ledger.open_batch(batch, opts.profile, opts.contacts, scanned.sha256 or "")
         ledger.set_total(batch, total)
         if not new:
             hooks.on_notice(f"resuming batch {batch[:12]} from {ledger.location}")
@@ -461,8 +160,8 @@ def _run_locked(
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = _Run(store, opts, hooks, batch, total, ledger, runner)
-        stopped = feed.drive(ledger, state, dnc)
+        state = Dialer(composed, opts, hooks, batch, total, ledger, runner)
+        stopped = _drive(ledger, state, dnc)
         try:
             summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
             if opts.report:
@@ -489,8 +188,149 @@ def _label() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _answer(row: int, result: Any) -> str:
-    """What Telnyx said about a row, for when the ledger cannot take it."""
-    if result.status == "placed":
-        return f"row {row}: placed, call sid {result.call_sid}"
-    return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"
+def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
+    opts, hooks, batch = state.opts, state.hooks, state.batch
+    stopper = hooks.stopper
+    workers = [
+        threading.Thread(target=state.worker, args=(ledger,), name=f"batch-worker-{i}", daemon=True)
+        for i in range(max(1, opts.concurrency))
+    ]
+    for worker in workers:
+        worker.start()
+
+    def hand_over(job: Prepared) -> bool:
+        if not state.budget.reserve(cancelled=lambda: stopper.stopping):
+            if state.budget.exhausted:
+                stopper.stop(f"--max-calls {opts.max_calls} reached")
+            return False
+        while not _offer(state, job):
+            if stopper.hard.is_set():
+                return False
+            hooks.on_progress(state.progress)
+        return not stopper.hard.is_set()
+
+    def admit(row: contacts_mod.Row) -> Prepared | None:
+        job = _admit(ledger, state, row, dnc)
+        hooks.on_progress(state.progress)
+        return job
+
+    # Rows are reserved for this runner a chunk at a time (one row unless the ledger is
+    # shared); after the pass, rows no live runner holds any more are adopted (sharing).
+    size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
+    try:
+        chunk: list[Prepared] = []
+        going = True
+        for row in _rows(opts):
+            if stopper.stopping:
+                going = False
+                break
+            state.count("scanned")
+            job = admit(row)
+            if job is None:
+                continue
+            chunk.append(job)
+            if len(chunk) >= size:
+                going = sharing.dispatch(ledger, batch, state.runner, chunk, hand_over)
+                chunk = []
+                if not going:
+                    break
+        if going and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
+            sharing.sweep(
+                ledger,
+                batch,
+                state.runner,
+                rows=lambda: _rows(opts),
+                admit=admit,
+                hand_over=hand_over,
+                stopping=lambda: stopper.stopping,
+                wait=stopper.soft.wait,
+                chunk=size,
+            )
+    except LedgerUnavailable as exc:
+        state.lose(exc)
+    except BaseException:
+        stopper.stop("stopped by an error")  # workers drop the rows still queued
+        raise
+    finally:
+        for _ in workers:
+            while not _offer(state, None):
+                if stopper.hard.is_set() or not any(w.is_alive() for w in workers):
+                    break
+                hooks.on_progress(state.progress)
+        for worker in workers:
+            while worker.is_alive() and not stopper.hard.is_set():
+                worker.join(TICK)
+                hooks.on_progress(state.progress)
+        if stopper.hard.is_set():
+            with state.lock:
+                stuck = sorted(state.inflight)
+            try:
+                ledger.abandon(
+                    batch,
+                    stuck,
+                    "stopped at once by a second Ctrl-C while the call was "
+                    "being placed; the call may have been placed",
+                )
+            except LedgerUnavailable as exc:
+                state.lose(exc)
+    hooks.on_progress(state.progress)
+    if state.error is not None:
+        raise state.error
+    return stopper.reason
+
+
+def _offer(state: Dialer, job: Prepared | None) -> bool:
+    try:
+        state.jobs.put(job, timeout=TICK)
+        return True
+    except queue.Full:
+        return False
+
+
+def _admit(
+    ledger: Ledger, state: Dialer, row: contacts_mod.Row, dnc: DoNotCall | None
+) -> Prepared | None:
+    """Record a row read from the file and return it if it should be dialled now."""
+    opts, hooks, batch = state.opts, state.hooks, state.batch
+    known = ledger.state_of(batch, row.line)
+    if known is not None and known not in CLAIMABLE:
+        state.count("done")
+        return None  # placed, failed, skipped or unknown in an earlier run
+    try:
+        job = prepare_row(state.composed, opts, row)
+    except RowInvalid as exc:
+        if known is None:
+            # The number column as given (E.164 when valid): the report's "to" for this row.
+            ledger.add_skipped(batch, row.line, exc.given, "invalid", str(exc))
+        else:
+            ledger.skip(batch, row.line, "invalid", str(exc))
+        state.count("skipped")
+        state.count("done")
+        hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
+        return None
+    if known is None:
+        first = ledger.add_pending(batch, row.line, job.e164)
+        if first is not None:
+            state.count("skipped")
+            state.count("done")
+            hooks.on_row(
+                RowEvent(
+                    row.line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once"
+                )
+            )
+            return None
+    if dnc is not None and job.e164 in dnc:
+        ledger.skip(batch, row.line, "dnc", f"on the do-not-call list {dnc.path}")
+        state.count("skipped")
+        state.count("done")
+        hooks.on_row(RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list"))
+        return None
+    if opts.window is not None:
+        verdict = check(opts.window, job.e164, hooks.now(), job.zone)
+        if not verdict.callable:
+            ledger.defer(batch, row.line, verdict.reason)
+            state.count("deferred")
+            state.count("done")
+            hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
+            return None
+    return job

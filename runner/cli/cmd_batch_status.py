@@ -4,7 +4,8 @@ import os
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.document import CODE_USAGE, emit, output_option
+from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 
@@ -18,7 +19,8 @@ from runner.exitcodes import ExitCode
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> None:
+@output_option("text", "json")
+def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
     Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
@@ -27,25 +29,31 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
     from runner.batch.report import summarise, write_csv
     from runner.cli.ledger_errors import fail, open_or_exit
 
+    where = display(ledger)
     if not is_postgres(ledger) and not os.path.isfile(ledger):
-        error(f"no ledger at {display(ledger)}")
+        error(f"no ledger at {where}")
         raise CliExit(ExitCode.INVALID)
     book = open_or_exit(ledger, readonly=True)
     try:
         found = [b for b in book.batches() if b.batch_id.startswith(batch_prefix or "")]
         if not found:
-            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {book.location}")
+            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {where}")
             raise CliExit(ExitCode.INVALID)
         if report and len(found) > 1:
-            error("the ledger holds several batches; pick one with --batch for --report")
+            error(
+                "the ledger holds several batches; pick one with --batch for --report", CODE_USAGE
+            )
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
+        summaries = []
         for i, info in enumerate(found):
             summary = summarise(book, info.batch_id, running=book.running(info.batch_id))
-            if i:
-                click.echo("")
-            for line in summary.lines():
-                click.echo(line)
+            summaries.append(summary.as_dict())
+            if output != "json":
+                if i:
+                    click.echo("")
+                for line in summary.lines():
+                    click.echo(line)
             code = summary.exit_code()
         if report:
             write_csv(book, found[0].batch_id, report)
@@ -53,4 +61,6 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
         raise fail(exc) from None
     finally:
         book.close()
+    if output == "json":
+        emit(code, {"ledger": where, "batches": summaries, "report": report})
     raise CliExit(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 
@@ -22,10 +22,12 @@ def exit_code(exc: Exception) -> ExitCode:
 
 
 def fail(exc: Exception) -> CliExit:
-    from runner.secrets import scrub
+    """Print the problem (scrubbed by ``error``) and return the exit to raise."""
+    from runner.cli.document import CODE_USAGE
 
-    error(scrub(str(exc)))
-    return CliExit(exit_code(exc))
+    code = exit_code(exc)
+    error(str(exc), CODE_USAGE if code == ExitCode.USAGE else None)
+    return CliExit(code)
 
 
 def open_or_exit(spec: str, **kwargs: Any) -> Any:

@@ -22,6 +22,9 @@ from tests.helpers.postgres import query
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 JOINED = "joined batch"
+# A runner whose answer the sandbox holds while other processes start: a read timeout only as a
+# bound for a hung test (on a busy machine starting a runner can take seconds).
+HELD = ("--timeout", "120")
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def test_three_runners_share_one_batch_and_call_each_number_once(tmp_path, serve
     # The first runner's first call is held until the two others have joined, so all three
     # get rows; the others start while it runs and join it.
     reached, release = server.hold_at(1)
-    first = Batch(tmp_path, server, "--concurrency", "1", ledger=pg_url)
+    first = Batch(tmp_path, server, "--concurrency", "1", *HELD, ledger=pg_url)
     try:
         assert reached.wait(WAIT)
         later = [Batch(tmp_path, server, "--concurrency", "2", ledger=pg_url) for _ in range(2)]
@@ -55,7 +58,8 @@ def test_three_runners_share_one_batch_and_call_each_number_once(tmp_path, serve
     finally:
         release.set()
     for runner in (first, *later):
-        assert runner.wait() == 0, runner.err
+        code = runner.wait()
+        assert code == 0, (runner.err, [r for r in ledger_rows(pg_url) if r["state"] != "placed"])
     each_number_once(server, 150)
 
     rows = ledger_rows(pg_url)
@@ -114,7 +118,7 @@ def test_a_runner_silent_past_its_lease_is_taken_for_dead_and_stops(tmp_path, se
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(40))
     reached, release = server.hold_at(1)
-    frozen = Batch(tmp_path, server, "--concurrency", "1", "--lease", "1", ledger=pg_url)
+    frozen = Batch(tmp_path, server, "--concurrency", "1", "--lease", "1", *HELD, ledger=pg_url)
     try:
         assert reached.wait(WAIT)
         frozen.proc.send_signal(signal.SIGSTOP)
