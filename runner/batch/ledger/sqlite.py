@@ -1,31 +1,35 @@
-"""The durable ledger: every row's state, written before anything irreversible happens.
+"""The embedded ledger: one SQLite file, owned by one process per batch.
 
 SQLite in WAL mode with ``synchronous=FULL``: each state change is one short transaction that is
 on disk when ``commit`` returns, so a power cut cannot roll back a ``dialing`` mark and let a
 restart call someone twice. The threads of one run share one connection behind a mutex: SQLite's
 own busy handler sleeps in steps of up to 100 ms when connections of one process contend, which
-would throttle a batch far below its rate.
-
-States (README, "The ledger"): ``pending`` and ``deferred`` may be claimed; ``dialing`` is written
-before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. After a crash,
-``dialing`` becomes ``unknown``, never ``pending``.
+would throttle a batch far below its rate. A second process on the same batch is kept off by
+``runner.batch.lock``, so this ledger has exactly one runner and never needs leases.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from runner.batch.ledger.base import (
+    EVENT_COLUMNS,
+    LOCAL_RUNNER,
+    ROW_COLUMNS,
+    STATES,
+    BatchDump,
+    BatchInfo,
+    Ledger,
+    LedgerError,
+    RunnerShare,
+    utc_now,
+)
+from runner.batch.ledger.sqlite_rows import SqliteRows, locked
+
 SCHEMA_VERSION = "1"
-STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
-CLAIMABLE = ("pending", "deferred")
-# Rows that count as "this number was (or may have been) called" for the repeat guard.
-CALLED = ("dialing", "placed", "unknown")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,47 +72,10 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class LedgerError(Exception):
-    pass
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def stamp(when: datetime) -> str:
-    # Fixed width, so text order is time order.
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@dataclass
-class BatchInfo:
-    batch_id: str
-    profile: str
-    contacts: str
-    rows_total: int | None
-    created_at: str
-    updated_at: str
-
-
-@dataclass
-class Claim:
-    outcome: str  # "claimed" | "repeat" | "gone"
-    reason: str = ""
-
-
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        with self._mutex:
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-class Ledger:
+class SqliteLedger(SqliteRows, Ledger):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
+        self.location = path
         self._now = now
         self._mutex = threading.RLock()
         try:
@@ -136,7 +103,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
 
-    @_locked
+    @locked
     def close(self) -> None:
         self.db.close()
 
@@ -193,18 +160,9 @@ class Ledger:
 
         return Tx()
 
-    def _stamp(self) -> str:
-        return stamp(self._now())
-
-    def _event(self, batch_id: str, row_no: int | None, kind: str, detail: str = "") -> None:
-        self.db.execute(
-            "INSERT INTO events (batch_id, row_no, at, kind, detail) VALUES (?, ?, ?, ?, ?)",
-            (batch_id, row_no, self._stamp(), kind, detail),
-        )
-
     # --- batches -------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def open_batch(self, batch_id: str, profile: str, contacts: str, sha256: str) -> bool:
         """Register the batch; True if it is new."""
         now = self._stamp()
@@ -217,24 +175,24 @@ class Ledger:
             self._event(batch_id, None, "start", "new batch" if new else "resumed")
         return new
 
-    @_locked
+    @locked
     def batch(self, batch_id: str) -> BatchInfo | None:
         row = self.db.execute(
-            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
-            "FROM batches WHERE batch_id = ?",
+            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at, "
+            "contacts_sha256 FROM batches WHERE batch_id = ?",
             (batch_id,),
         ).fetchone()
         return BatchInfo(*row) if row else None
 
-    @_locked
+    @locked
     def batches(self) -> list[BatchInfo]:
         rows = self.db.execute(
-            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at "
-            "FROM batches ORDER BY created_at"
+            "SELECT batch_id, profile, contacts, rows_total, created_at, updated_at, "
+            "contacts_sha256 FROM batches ORDER BY created_at"
         ).fetchall()
         return [BatchInfo(*r) for r in rows]
 
-    @_locked
+    @locked
     def set_total(self, batch_id: str, total: int) -> None:
         with self._tx():
             self.db.execute(
@@ -242,15 +200,43 @@ class Ledger:
                 (total, self._stamp(), batch_id),
             )
 
-    @_locked
+    @locked
     def note(self, batch_id: str, kind: str, detail: str = "") -> None:
         with self._tx(durable=False):
             self._event(batch_id, None, kind, detail)
 
+    # --- runners: one process owns the batch (runner.batch.lock), so these are trivial -------
+
+    def join(self, batch_id: str, label: str, on_lost: Callable[[str], None]) -> str:
+        return LOCAL_RUNNER
+
+    def leave(self, runner: str, reason: str = "done") -> None:
+        pass
+
+    def reserve(self, batch_id: str, runner: str, rows: list[int]) -> list[int]:
+        return rows  # the claim itself checks the state
+
+    def adopt(self, batch_id: str, runner: str, limit: int) -> list[int]:
+        return []
+
+    def others_busy(self, batch_id: str, runner: str) -> bool:
+        return False
+
+    def runners(self, batch_id: str) -> list[RunnerShare]:
+        return []
+
+    def running(self, batch_id: str) -> bool:
+        from runner.batch.lock import BatchLock
+
+        return BatchLock(self.path, batch_id).held()
+
+    def rate_limiter(self, batch_id: str, rate: float, wait: Callable[[float], object]) -> Any:
+        return None
+
     # --- start-up repairs ------------------------------------------------------------------
 
-    @_locked
-    def recover_dialing(self, batch_id: str) -> int:
+    @locked
+    def recover_dialing(self, batch_id: str, *, runner: str = "") -> int:
         """Rows left ``dialing`` by a run that ended mid-call become ``unknown``, never pending."""
         with self._tx():
             stuck = [
@@ -274,7 +260,7 @@ class Ledger:
                 self._event(batch_id, row_no, "recovered", "dialing -> unknown")
         return len(stuck)
 
-    @_locked
+    @locked
     def redial_unknown(self, batch_id: str) -> int:
         """``--redial-unknown``: put ``unknown`` rows back to pending, and say so in the log."""
         with self._tx():
@@ -291,153 +277,9 @@ class Ledger:
                 self._event(batch_id, row_no, "redial-unknown", f"was unknown: {reason or ''}")
         return len(rows)
 
-    # --- rows -------------------------------------------------------------------------------
-
-    @_locked
-    def state_of(self, batch_id: str, row_no: int) -> str | None:
-        row = self.db.execute(
-            "SELECT state FROM rows WHERE batch_id = ? AND row_no = ?", (batch_id, row_no)
-        ).fetchone()
-        return row[0] if row else None
-
-    @_locked
-    def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
-        """Record a valid row as pending. If the number already has a row in this batch, the
-        row is recorded as a skipped duplicate and the first row's number is returned."""
-        now = self._stamp()
-        with self._tx(durable=False):
-            try:
-                self.db.execute(
-                    "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
-                    "VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (batch_id, row_no, e164, e164, now),
-                )
-                return None
-            except sqlite3.IntegrityError:
-                pass
-            first = self.db.execute(
-                "SELECT row_no FROM rows WHERE batch_id = ? AND owner_e164 = ?", (batch_id, e164)
-            ).fetchone()[0]
-            self.db.execute(
-                "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, updated_at) "
-                "VALUES (?, ?, ?, 'skipped', 'duplicate', ?, ?)",
-                (batch_id, row_no, e164, f"duplicate of row {first}", now),
-            )
-            return int(first)
-
-    @_locked
-    def add_skipped(
-        self, batch_id: str, row_no: int, e164: str | None, kind: str, reason: str
-    ) -> None:
-        with self._tx(durable=False):
-            self.db.execute(
-                "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, updated_at) "
-                "VALUES (?, ?, ?, 'skipped', ?, ?, ?)",
-                (batch_id, row_no, e164, kind, reason, self._stamp()),
-            )
-
-    @_locked
-    def skip(self, batch_id: str, row_no: int, kind: str, reason: str) -> bool:
-        """Skip a claimable row (e.g. it is on the do-not-call list now)."""
-        with self._tx(durable=False):
-            cursor = self.db.execute(
-                "UPDATE rows SET state = 'skipped', skip_kind = ?, reason = ?, updated_at = ? "
-                f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
-                (kind, reason, self._stamp(), batch_id, row_no),
-            )
-            if cursor.rowcount:
-                self._event(batch_id, row_no, "skipped", f"{kind}: {reason}")
-        return cursor.rowcount == 1
-
-    @_locked
-    def defer(self, batch_id: str, row_no: int, reason: str) -> None:
-        with self._tx(durable=False):
-            self.db.execute(
-                "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
-                f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
-                (reason, self._stamp(), batch_id, row_no),
-            )
-
-    @_locked
-    def claim(self, batch_id: str, row_no: int, min_interval: timedelta | None) -> Claim:
-        """Mark the row ``dialing``, durably, unless it is no longer claimable or its number was
-        called by another batch within ``min_interval``. Runs under SQLite's write lock, so two
-        processes on different batches cannot both pass the repeat check for one number."""
-        with self._tx():
-            found = self.db.execute(
-                "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
-                (batch_id, row_no),
-            ).fetchone()
-            if found is None or found[0] not in CLAIMABLE:
-                return Claim("gone")
-            now = self._now()
-            if min_interval is not None and min_interval > timedelta(0):
-                earlier = self.db.execute(
-                    "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = ? "
-                    f"AND batch_id != ? AND state IN {CALLED} AND sent_at >= ? "
-                    "ORDER BY sent_at DESC LIMIT 1",
-                    (found[1], batch_id, stamp(now - min_interval)),
-                ).fetchone()
-                if earlier is not None:
-                    verb = "placed" if earlier[2] == "placed" else "possibly placed"
-                    reason = (
-                        f"a call to this number was {verb} at {earlier[3]} "
-                        f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
-                    )
-                    self.db.execute(
-                        "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
-                        "updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                        (reason, stamp(now), batch_id, row_no),
-                    )
-                    self._event(batch_id, row_no, "skipped", reason)
-                    return Claim("repeat", reason)
-            self.db.execute(
-                "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                (stamp(now), stamp(now), batch_id, row_no),
-            )
-            self._event(batch_id, row_no, "dialing")
-        return Claim("claimed")
-
-    @_locked
-    def finish(
-        self,
-        batch_id: str,
-        row_no: int,
-        state: str,
-        *,
-        reason: str | None = None,
-        call_sid: str | None = None,
-        http_status: int | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        """Record the answer for a claimed row (``placed``, ``failed``, ``unknown``, or
-        ``pending`` when the request provably never reached Telnyx)."""
-        with self._tx():
-            self.db.execute(
-                "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, "
-                "error_code = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? "
-                "AND state IN ('dialing', 'unknown')",
-                (state, reason, call_sid, http_status, error_code, self._stamp(), batch_id, row_no),
-            )
-            self._event(batch_id, row_no, state, call_sid or reason or "")
-
-    @_locked
-    def abandon(self, batch_id: str, rows: list[int], reason: str) -> None:
-        """A hard stop: rows still ``dialing`` become ``unknown`` now."""
-        with self._tx():
-            for row_no in rows:
-                cursor = self.db.execute(
-                    "UPDATE rows SET state = 'unknown', reason = ?, updated_at = ? "
-                    "WHERE batch_id = ? AND row_no = ? AND state = 'dialing'",
-                    (reason, self._stamp(), batch_id, row_no),
-                )
-                if cursor.rowcount:
-                    self._event(batch_id, row_no, "unknown", reason)
-
     # --- reading ----------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def counts(self, batch_id: str) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
         for state, count in self.db.execute(
@@ -446,7 +288,7 @@ class Ledger:
             out[state] = count
         return out
 
-    @_locked
+    @locked
     def skip_counts(self, batch_id: str) -> dict[str, int]:
         return {
             kind: count
@@ -468,9 +310,68 @@ class Ledger:
         for values in cursor:
             yield dict(zip(names, values, strict=True))
 
-    @_locked
+    @locked
     def events(self, batch_id: str) -> list[tuple[Any, ...]]:
         return self.db.execute(
             "SELECT row_no, at, kind, detail FROM events WHERE batch_id = ? ORDER BY id",
             (batch_id,),
         ).fetchall()
+
+    # --- moving a batch ----------------------------------------------------------------------
+
+    def dump(self, batch_id: str) -> BatchDump:
+        info = self.batch(batch_id)
+        if info is None:
+            raise LedgerError(f"no batch {batch_id[:12]} in {self.path}")
+        return BatchDump(
+            info,
+            self._stream("rows", ROW_COLUMNS, batch_id, "row_no"),
+            self._stream("events", EVENT_COLUMNS, batch_id, "id"),
+        )
+
+    def _stream(
+        self, table: str, columns: tuple[str, ...], batch_id: str, order: str
+    ) -> Iterator[dict[str, Any]]:
+        # A cursor of its own: the copy reads while nothing else uses this connection.
+        cursor = self.db.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE batch_id = ? ORDER BY {order}",
+            (batch_id,),
+        )
+        for values in cursor:
+            yield dict(zip(columns, values, strict=True))
+
+    @locked
+    def load(self, dump: BatchDump) -> int:
+        info = dump.info
+        copied = 0
+        with self._tx():
+            if self.db.execute(
+                "SELECT 1 FROM batches WHERE batch_id = ?", (info.batch_id,)
+            ).fetchone():
+                raise LedgerError(f"{self.path} already holds batch {info.batch_id[:12]}")
+            self.db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.batch_id,
+                    info.profile,
+                    info.contacts,
+                    info.contacts_sha256,
+                    info.rows_total,
+                    info.created_at,
+                    info.updated_at,
+                ),
+            )
+            row_sql = (
+                f"INSERT INTO rows (batch_id, {', '.join(ROW_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' for _ in ROW_COLUMNS)})"
+            )
+            for row in dump.rows:
+                self.db.execute(row_sql, (info.batch_id, *(row[c] for c in ROW_COLUMNS)))
+                copied += 1
+            event_sql = (
+                f"INSERT INTO events (batch_id, {', '.join(EVENT_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' for _ in EVENT_COLUMNS)})"
+            )
+            for event in dump.events:
+                self.db.execute(event_sql, (info.batch_id, *(event[c] for c in EVENT_COLUMNS)))
+        return copied
