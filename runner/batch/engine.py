@@ -191,7 +191,10 @@ class _Run:
                 self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
-        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        caller = job.request.body.get("From")
+        claim = ledger.claim(
+            self.batch, job.row, self.opts.min_interval, caller if isinstance(caller, str) else None
+        )
         if claim.outcome != "claimed":
             self.budget.release()
             if claim.outcome == "repeat":

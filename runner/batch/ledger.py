@@ -8,7 +8,9 @@ would throttle a batch far below its rate.
 
 States (README, "The ledger"): ``pending`` and ``deferred`` may be claimed; ``dialing`` is written
 before the POST; ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. After a crash,
-``dialing`` becomes ``unknown``, never ``pending``.
+``dialing`` becomes ``unknown``, never ``pending``. ``batch-reconcile`` settles ``unknown`` rows
+from Telnyx's call list as ``placed`` or ``not-placed`` (which, like ``unknown``, is called again
+only with ``--redial-unknown``). The outcome tables live in ``ledger_outcomes``.
 """
 
 from __future__ import annotations
@@ -21,23 +23,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-SCHEMA_VERSION = "1"
-STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
+from runner.batch.ledger_outcomes import OUTCOME_SCHEMA, OutcomesMixin, migrate_rows_v2, run_script
+
+# Format 2 added the not-placed state, rows.from_e164 and the outcome tables (ledger_outcomes).
+SCHEMA_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
+STATES = (
+    "pending",
+    "deferred",
+    "dialing",
+    "placed",
+    "failed",
+    "skipped",
+    "unknown",
+    "not-placed",
+)
 CLAIMABLE = ("pending", "deferred")
+# Rows --redial-unknown sends again: no trustworthy answer, or Telnyx's list showed no call.
+REDIALLABLE = ("unknown", "not-placed")
 # Rows that count as "this number was (or may have been) called" for the repeat guard.
 CALLED = ("dialing", "placed", "unknown")
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    profile TEXT NOT NULL,
-    contacts TEXT NOT NULL,
-    contacts_sha256 TEXT NOT NULL,
-    rows_total INTEGER,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_ROWS = f"""
 CREATE TABLE IF NOT EXISTS rows (
     batch_id TEXT NOT NULL REFERENCES batches(batch_id),
     row_no INTEGER NOT NULL,
@@ -52,11 +60,25 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts INTEGER NOT NULL DEFAULT 0,
     sent_at TEXT,
     updated_at TEXT NOT NULL,
+    from_e164 TEXT,
     PRIMARY KEY (batch_id, row_no),
     UNIQUE (batch_id, owner_e164)
 );
 CREATE INDEX IF NOT EXISTS rows_by_number ON rows (e164, sent_at);
 CREATE INDEX IF NOT EXISTS rows_by_state ON rows (batch_id, state);
+"""
+_SCHEMA = f"""
+{_META};
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    contacts TEXT NOT NULL,
+    contacts_sha256 TEXT NOT NULL,
+    rows_total INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+{_ROWS}
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     batch_id TEXT NOT NULL,
@@ -106,7 +128,7 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class Ledger:
+class Ledger(OutcomesMixin):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
         self._now = now
@@ -142,24 +164,28 @@ class Ledger:
 
     def _migrate(self) -> None:
         with self._tx():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            self.db.execute(_META)
             found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if found is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif found[0] != SCHEMA_VERSION:
+            if found is not None and found[0] not in READABLE_VERSIONS:
                 raise LedgerError(
                     f"the ledger {self.path} has format {found[0]}; this version uses "
                     f"{SCHEMA_VERSION}"
                 )
+            if found is not None and found[0] == "1":
+                migrate_rows_v2(self.db, _ROWS)
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+                self._event("", None, "migrated", f"ledger format 1 -> {SCHEMA_VERSION}")
+            run_script(self.db, _SCHEMA)
+            run_script(self.db, OUTCOME_SCHEMA)
+            if found is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     def _check_version(self) -> None:
         try:
             found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.OperationalError:
             found = None
-        if found is None or found[0] != SCHEMA_VERSION:
+        if found is None or found[0] not in READABLE_VERSIONS:
             raise LedgerError(f"{self.path} is not a callprofile ledger")
 
     def _tx(self, durable: bool = True) -> Any:
@@ -276,19 +302,21 @@ class Ledger:
 
     @_locked
     def redial_unknown(self, batch_id: str) -> int:
-        """``--redial-unknown``: put ``unknown`` rows back to pending, and say so in the log."""
+        """``--redial-unknown``: put ``unknown`` and ``not-placed`` rows back to pending, and say
+        so in the log."""
         with self._tx():
             rows = self.db.execute(
-                "SELECT row_no, reason FROM rows WHERE batch_id = ? AND state = 'unknown'",
+                "SELECT row_no, state, reason FROM rows WHERE batch_id = ? "
+                f"AND state IN {REDIALLABLE}",
                 (batch_id,),
             ).fetchall()
-            for row_no, reason in rows:
+            for row_no, state, reason in rows:
                 self.db.execute(
                     "UPDATE rows SET state = 'pending', reason = ?, updated_at = ? "
                     "WHERE batch_id = ? AND row_no = ?",
                     ("redial requested with --redial-unknown", self._stamp(), batch_id, row_no),
                 )
-                self._event(batch_id, row_no, "redial-unknown", f"was unknown: {reason or ''}")
+                self._event(batch_id, row_no, "redial-unknown", f"was {state}: {reason or ''}")
         return len(rows)
 
     # --- rows -------------------------------------------------------------------------------
@@ -359,10 +387,17 @@ class Ledger:
             )
 
     @_locked
-    def claim(self, batch_id: str, row_no: int, min_interval: timedelta | None) -> Claim:
+    def claim(
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        caller: str | None = None,
+    ) -> Claim:
         """Mark the row ``dialing``, durably, unless it is no longer claimable or its number was
         called by another batch within ``min_interval``. Runs under SQLite's write lock, so two
-        processes on different batches cannot both pass the repeat check for one number."""
+        processes on different batches cannot both pass the repeat check for one number.
+        ``caller`` is the call's From, kept so ``batch-reconcile`` can look the call up."""
         with self._tx():
             found = self.db.execute(
                 "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
@@ -393,8 +428,8 @@ class Ledger:
                     return Claim("repeat", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                (stamp(now), stamp(now), batch_id, row_no),
+                "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
+                (stamp(now), stamp(now), caller, batch_id, row_no),
             )
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")

@@ -53,16 +53,18 @@ class Summary:
 
     def exit_code(self) -> ExitCode:
         """Precedence: unknown (5), interrupted (130), not finished (6: rows deferred by the
-        window, pending after --max-calls or a stop, or not reached), failed (4), invalid rows
-        (1), else 0. "Not finished" outranks the permanent outcomes so a scheduler can re-run
-        the same command while it exits 6; the finished batch then reports how it ended."""
+        window, pending after --max-calls or a stop, not reached, or not placed according to
+        batch-reconcile), failed (4), invalid rows (1), else 0. "Not finished" outranks the
+        permanent outcomes so a scheduler can re-run the same command while it exits 6; the
+        finished batch then reports how it ended."""
         c = self.counts
         unknown = c["unknown"] + (0 if self.running else c["dialing"])
         if unknown:
             return ExitCode.UNKNOWN
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if c["pending"] or c["deferred"] or c["dialing"] or (self.not_read or 0):
+        waiting = c["pending"] or c["deferred"] or c["dialing"] or c.get("not-placed", 0)
+        if waiting or (self.not_read or 0):
             return ExitCode.UNREACHABLE
         if c["failed"]:
             return ExitCode.REJECTED
@@ -96,6 +98,11 @@ class Summary:
             + ("  (outside the calling window: run again later)" if c["deferred"] else "")
         )
         out.append(f"  pending   {c['pending']:>7}")
+        if c.get("not-placed"):
+            out.append(
+                f"  not placed {c['not-placed']:>6}  (batch-reconcile found no call: "
+                "call them with --redial-unknown)"
+            )
         if self.not_read:
             out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
         return out
