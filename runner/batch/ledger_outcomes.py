@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from runner.outcomes.callbacks import Callback
@@ -97,6 +98,16 @@ def migrate_rows_v2(db: sqlite3.Connection, create_rows: str) -> None:
     run_script(db, create_rows)
     db.execute(f"INSERT INTO rows ({_V1_ROW_COLUMNS}) SELECT {_V1_ROW_COLUMNS} FROM rows_v1")
     db.execute("DROP TABLE rows_v1")
+
+
+@dataclass
+class OutcomeCounts:
+    """The placed rows of one batch by outcome category (``runner.outcomes.record.OUTCOMES``);
+    ``heard`` of them had at least one callback recorded."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    heard: int = 0
+    placed: int = 0
 
 
 class OutcomesMixin:
@@ -215,23 +226,25 @@ class OutcomesMixin:
             return None
         return CallRecord(call_sid, **dict(zip(_RECORD_FIELDS, found, strict=True)))
 
-    def outcome_counts(self, batch_id: str) -> dict[str, int]:
-        """Placed rows of the batch by outcome category (``runner.outcomes.record.OUTCOMES``)."""
-        out: dict[str, int] = {}
+    def outcome_counts(self, batch_id: str) -> OutcomeCounts:
+        """What the callbacks said about the batch's placed rows."""
+        out = OutcomeCounts()
         with self._mutex:
             if not self.has_outcomes():
-                query = "SELECT NULL, NULL, count(*) FROM rows r WHERE r.batch_id = ? AND "
+                query = "SELECT 0, NULL, NULL, count(*) FROM rows r WHERE r.batch_id = ? AND "
                 query += "r.state = 'placed'"
             else:
                 query = (
-                    "SELECT o.status, o.answered_by, count(*) FROM rows r LEFT JOIN outcomes o "
-                    "ON o.call_sid = r.call_sid WHERE r.batch_id = ? AND r.state = 'placed' "
-                    "GROUP BY o.status, o.answered_by"
+                    "SELECT o.call_sid IS NOT NULL, o.status, o.answered_by, count(*) FROM rows r "
+                    "LEFT JOIN outcomes o ON o.call_sid = r.call_sid WHERE r.batch_id = ? AND "
+                    "r.state = 'placed' GROUP BY 1, 2, 3"
                 )
-            for status, answered, count in self.db.execute(query, (batch_id,)):
+            for heard, status, answered, count in self.db.execute(query, (batch_id,)):
                 if count:
                     key = classify(status, answered)
-                    out[key] = out.get(key, 0) + count
+                    out.counts[key] = out.counts.get(key, 0) + count
+                    out.placed += count
+                    out.heard += count if heard else 0
         return out
 
     def unmatched_count(self) -> int:

@@ -8,7 +8,9 @@ import tempfile
 from dataclasses import dataclass, field
 
 from runner.batch.ledger import Ledger
+from runner.batch.ledger_outcomes import OutcomeCounts
 from runner.exitcodes import ExitCode
+from runner.outcomes.record import OUTCOMES
 
 REPORT_COLUMNS = (
     "row",
@@ -36,6 +38,7 @@ class Summary:
     skipped_by_kind: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     running: bool = False  # another process holds the batch (batch-status)
+    outcomes: OutcomeCounts = field(default_factory=OutcomeCounts)
 
     @property
     def recorded(self) -> int:
@@ -105,7 +108,33 @@ class Summary:
             )
         if self.not_read:
             out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
+        if self.outcomes.heard:
+            out.extend(self.outcome_lines())
         return out
+
+    def outcome_lines(self) -> list[str]:
+        """What the callbacks said (shown once any callback for the batch was recorded)."""
+        o = self.outcomes
+        out = [f"  outcomes (callbacks heard for {o.heard} of {o.placed} placed)"]
+        for key, label in OUTCOMES:
+            count = o.counts.get(key, 0)
+            if count or key not in ("answered", "canceled"):
+                out.append(f"    {label:<26}{count:>7}")
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "batch_id": self.batch_id,
+            "profile": self.profile,
+            "contacts": self.contacts,
+            "rows_total": self.rows_total,
+            "states": dict(self.counts),
+            "skipped_by_kind": dict(self.skipped_by_kind),
+            "running": self.running,
+            "exit_code": int(self.exit_code()),
+            "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
+            "callbacks_heard": self.outcomes.heard,
+        }
 
 
 def summarise(
@@ -122,6 +151,7 @@ def summarise(
         skipped_by_kind=ledger.skip_counts(batch_id),
         interrupted=interrupted,
         running=running,
+        outcomes=ledger.outcome_counts(batch_id),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from runner.cli.cmd_listen import KEY_HELP, NO_VERIFY_HELP
 from runner.cli.main import CliExit
 from runner.cli.options import (
     OrderedCommand,
@@ -34,11 +35,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, param_hint: str = "--min-interval") -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise click.BadParameter(
-            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
+            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint=param_hint
         )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
@@ -98,6 +99,21 @@ def parse_window(text: str | None) -> Any:
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@click.option(
+    "--listen",
+    metavar="[HOST:]PORT",
+    help="Also receive the calls' callbacks while the batch runs (as callprofile listen, into "
+    "the same ledger; host 127.0.0.1 unless given).",
+)
+@click.option(
+    "--listen-grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="With --listen: seconds to keep receiving after the last call while outcomes are due.",
+)
+@click.option("--public-key", envvar="TELNYX_PUBLIC_KEY", metavar="KEY", help=KEY_HELP)
+@click.option("--no-verify", is_flag=True, help="With --listen: " + NO_VERIFY_HELP)
 @sending_options
 @click.pass_context
 def batch(
@@ -116,6 +132,10 @@ def batch(
     redial_unknown: bool,
     dry_run: bool,
     report: str | None,
+    listen: str | None,
+    listen_grace: float,
+    public_key: str | None,
+    no_verify: bool,
     base_url: str | None,
     timeout: float,
     max_retries: int,
@@ -129,7 +149,6 @@ def batch(
     """
     from runner import secrets
     from runner.batch import engine
-    from runner.batch.pacing import TokenBucket
     from runner.send import submit
 
     if params.get("to") is not None:
@@ -167,7 +186,72 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
-    view = _View(contacts, show_secrets, opts)
+    if listen and dry_run:
+        raise click.UsageError("--listen and --dry-run do not go together")
+    if no_verify and not listen:
+        raise click.UsageError("--no-verify applies to --listen only")
+    receiver = _listen(listen, opts.ledger_path, public_key, no_verify) if listen else None
+    try:
+        outcome, view = _run_batch(ctx, opts, show_secrets, dry_run, concurrency, rate, timeout)
+        if receiver is not None and outcome.summary is not None:
+            from runner.cli.cmd_listen import linger
+
+            linger(receiver, outcome.summary.batch_id, listen_grace)
+    finally:
+        if receiver is not None:
+            receiver.stop()
+            receiver.journal.close()
+    if receiver is not None and outcome.summary is not None:
+        outcome.summary.outcomes = _outcomes(opts.ledger_path, outcome.summary.batch_id)
+    view.finish(outcome)
+    if receiver is not None:
+        click.echo(f"callprofile: callbacks: {receiver.journal.summary()}", err=True)
+    raise CliExit(outcome.exit_code())
+
+
+def _listen(address: str, ledger: str, public_key: str | None, no_verify: bool) -> Any:
+    from runner.cli.cmd_listen import open_receiver, parse_address
+
+    host, port = parse_address(address)
+    receiver = open_receiver(
+        host=host,
+        port=port,
+        ledger=ledger,
+        public_key=public_key,
+        no_verify=no_verify,
+        log_path=None,
+        quiet=True,
+    )
+    click.echo(f"callprofile: receiving callbacks on {receiver.url}", err=True)
+    return receiver
+
+
+def _outcomes(ledger: str, batch_id: str) -> Any:
+    """The outcomes once the receiver has stored its last callbacks (the batch's own summary
+    was taken when its last call was answered)."""
+    from runner.batch.ledger import Ledger
+
+    book = Ledger(ledger, readonly=True)
+    try:
+        return book.outcome_counts(batch_id)
+    finally:
+        book.close()
+
+
+def _run_batch(
+    ctx: click.Context,
+    opts: Any,
+    show_secrets: bool,
+    dry_run: bool,
+    concurrency: int,
+    rate: float,
+    timeout: float,
+) -> Any:
+    from runner.batch import engine
+    from runner.batch.pacing import TokenBucket
+    from runner.send import submit
+
+    view = _View(opts.contacts, show_secrets, opts)
     hooks = engine.Hooks(
         on_row=view.row,
         on_progress=view.progress,
@@ -196,8 +280,7 @@ def batch(
         view.close()
         if client is not None and not hooks.stopper.hard.is_set():
             client.close()
-    view.finish(outcome)
-    raise CliExit(outcome.exit_code())
+    return outcome, view
 
 
 class _View:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 
 import click
@@ -15,10 +16,16 @@ from runner.exitcodes import ExitCode
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> None:
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
-    Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
+    Once callbacks were recorded (callprofile listen, batch --listen), the summary also shows
+    the calls' outcomes: answered by a person or a machine, no answer, busy, failed, or still
+    awaiting a callback. Exits with the code the newest batch shown would end with (0, 1, 4, 5
+    or 6).
     """
     from runner.batch.ledger import Ledger, LedgerError
     from runner.batch.lock import BatchLock, Busy
@@ -41,14 +48,27 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
             error("the ledger holds several batches; pick one with --batch for --report")
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
+        shown = []
         for i, info in enumerate(found):
             running = _running(BatchLock, Busy, ledger, info.batch_id)
             summary = summarise(book, info.batch_id, running=running)
-            if i:
-                click.echo("")
-            for line in summary.lines():
-                click.echo(line)
+            shown.append(summary.as_dict())
+            if output == "text":
+                if i:
+                    click.echo("")
+                for line in summary.lines():
+                    click.echo(line)
             code = summary.exit_code()
+        unmatched = book.unmatched_count()
+        if output == "json":
+            document = {"ledger": ledger, "batches": shown, "unmatched_callbacks": unmatched}
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        elif unmatched:
+            click.echo(
+                f"callprofile: {unmatched} call(s) sent callbacks that match no row of this "
+                "ledger (kept; matched when a row gets that call_sid)",
+                err=True,
+            )
         if report:
             write_csv(book, found[0].batch_id, report)
     finally:

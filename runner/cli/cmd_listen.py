@@ -204,3 +204,45 @@ def describe(entry: dict[str, Any]) -> str:
         seq = f" seq {entry['sequence']}" if entry.get("sequence") is not None else ""
         text = f"{when}  {result:<9} {entry.get('call_sid')}  {status}{extra}{seq}"
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+# ---------------------------------------------------------------------------- batch --listen
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``PORT`` or ``HOST:PORT`` (``[::1]:PORT`` for IPv6), for ``batch --listen``."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host):
+        raise click.BadParameter(
+            f"{text!r} is not PORT or HOST:PORT (e.g. 8788 or 127.0.0.1:8788)",
+            param_hint="--listen",
+        )
+    return host, int(port)
+
+
+def linger(receiver: Any, batch_id: str, grace: float) -> None:
+    """After the batch: keep receiving while calls it placed still await their final
+    callback, for at most ``grace`` seconds (Ctrl-C stops waiting)."""
+    import time
+
+    writer = receiver.writer
+    if writer is None or grace <= 0:
+        return
+    deadline = time.monotonic() + grace
+    announced = False
+    try:
+        while time.monotonic() < deadline:
+            waiting = writer.ledger.awaiting_outcomes(batch_id)
+            if not waiting:
+                return
+            if not announced:
+                click.echo(
+                    f"callprofile: waiting up to {grace:g}s for the final callbacks of "
+                    f"{waiting} call(s) (Ctrl-C to stop waiting)",
+                    err=True,
+                )
+                announced = True
+            threading.Event().wait(0.2)
+    except KeyboardInterrupt:
+        click.echo("callprofile: stopped waiting for callbacks", err=True)

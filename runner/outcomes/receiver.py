@@ -264,6 +264,7 @@ class _Connection(asyncio.Protocol):
         # One slot per request in arrival order: [status, text, keep_alive] once answered.
         self.pending: deque[list[Any]] = deque()
         self.closing = False
+        self.eof = False
         self.paused = False
         self.last = 0.0
         self.started: float | None = None  # when the current partial request began
@@ -288,6 +289,16 @@ class _Connection(asyncio.Protocol):
                 self.receiver.busy(-1)
                 slot[0] = 0  # answered into the void: nothing to write to
         self.pending.clear()
+
+    def eof_received(self) -> bool | None:
+        if self.reader.partial and not self.closing:
+            reason = "the connection closed in the middle of a request"
+            self.receiver.log(self.remote, None, 400, "rejected", codes.BAD_REQUEST, reason)
+            self._queue_answer([400, f"{reason}\n", False])
+        self.eof = True
+        # A client may half-close after its last request: keep the connection until every
+        # request it sent is answered.
+        return True if self.pending else None
 
     def _now(self) -> float:
         loop = self.receiver.loop
@@ -355,6 +366,10 @@ class _Connection(asyncio.Protocol):
                 self.closing = True
                 transport.close()
                 return
+        if self.eof and not self.pending:
+            self.closing = True
+            transport.close()
+            return
         if self.paused and len(self.pending) < MAX_PIPELINE // 2:
             self.paused = False
             transport.resume_reading()

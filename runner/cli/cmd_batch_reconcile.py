@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from runner.cli.main import CliExit
+from runner.cli.options import sending_options
+from runner.cli.output import error
+from runner.exitcodes import ExitCode
+
+
+@click.command()
+@click.option(
+    "--ledger", required=True, type=click.Path(dir_okay=False), help="The batch's ledger file."
+)
+@click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
+@click.option(
+    "--account-sid",
+    envvar="TELNYX_ACCOUNT_SID",
+    metavar="SID",
+    help="Telnyx account id for the call list (env: TELNYX_ACCOUNT_SID; default: the one "
+    "recorded callbacks named).",
+)
+@click.option(
+    "--margin",
+    default="10m",
+    show_default=True,
+    help="How old a claim must be before 'no call listed' counts as not placed (the list is "
+    "eventually consistent).",
+)
+@click.option("--dry-run", is_flag=True, help="Look the calls up and print; change nothing.")
+@click.option(
+    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@sending_options
+def batch_reconcile(
+    ledger: str,
+    batch_prefix: str | None,
+    account_sid: str | None,
+    margin: str,
+    dry_run: bool,
+    output: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    show_secrets: bool,
+) -> None:
+    """Settle the ledger's unknown rows from Telnyx's call list.
+
+    For each row whose call may or may not have been placed, asks GET
+    /texml/Accounts/{account_sid}/Calls for calls to that number from the profile's From that
+    started after the claim. One call: the row becomes placed with its call_sid. None, and the
+    claim is older than --margin: not-placed, which --redial-unknown calls again. Several:
+    reported and never redialled. Every decision is logged in the ledger with its evidence.
+
+    Exits 0 when no unknown row is left, 5 when some are left (too recent to decide), 4 when
+    Telnyx refused the lookup, 6 when it could not be reached or the batch is running.
+    """
+    from runner import secrets
+    from runner.batch.ledger import Ledger, LedgerError
+    from runner.cli.cmd_batch import parse_duration
+    from runner.send import submit
+
+    window = parse_duration(margin, param_hint="--margin")
+    if not os.path.isfile(ledger):
+        error(f"no ledger at {ledger}")
+        raise CliExit(ExitCode.INVALID)
+    key = secrets.api_key()
+    if not key:
+        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was changed)")
+        raise CliExit(ExitCode.USAGE)
+    base = base_url or submit.DEFAULT_BASE_URL
+    for problem in (submit.check_base_url(base), submit.check_api_key(key)):
+        if problem:
+            error(f"{problem} (nothing was looked up)")
+            raise CliExit(ExitCode.INVALID)
+    try:
+        book = Ledger(ledger)
+    except LedgerError as exc:
+        error(str(exc))
+        raise CliExit(ExitCode.INVALID) from None
+    try:
+        code = _run(
+            book,
+            ledger,
+            batch_prefix,
+            account_sid,
+            window,
+            dry_run,
+            output,
+            base,
+            key,
+            timeout,
+            max_retries,
+        )
+    finally:
+        book.close()
+    raise CliExit(code)
+
+
+def _run(
+    book: Any,
+    ledger: str,
+    batch_prefix: str | None,
+    account_sid: str | None,
+    window: Any,
+    dry_run: bool,
+    output: str,
+    base: str,
+    key: str,
+    timeout: float,
+    max_retries: int,
+) -> int:
+    from runner.batch.lock import BatchLock, Busy
+    from runner.outcomes import calls_api, codes, reconcile
+    from runner.send import submit
+
+    found = [b for b in book.batches() if b.batch_id.startswith(batch_prefix or "")]
+    if not found:
+        error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
+        return ExitCode.INVALID
+    todo = [(info, book.unknown_rows(info.batch_id)) for info in found]
+    if not any(rows for _, rows in todo):
+        click.echo("batch-reconcile: no unknown rows; nothing to do", err=True)
+        return ExitCode.OK
+    account = account_sid or _learned_account(book)
+    if not account:
+        error(
+            "no Telnyx account sid: pass --account-sid or set TELNYX_ACCOUNT_SID (Mission "
+            "Control, Account settings); it is also learnt from recorded callbacks, and this "
+            f"ledger has {len(book.account_sids())} distinct ones [{codes.NO_ACCOUNT_SID}]"
+        )
+        return ExitCode.USAGE
+    from runner.batch.ledger import utc_now
+
+    client = submit.make_client(submit.Timeouts(read=timeout))
+
+    def lookup(row: dict[str, Any]) -> Any:
+        return calls_api.fetch(
+            client,
+            base_url=base,
+            api_key=key,
+            account_sid=account,
+            to=row["e164"],
+            from_=row.get("from_e164"),
+            since=reconcile.parse_stamp(row.get("sent_at")) or utc_now(),
+            max_retries=max_retries,
+        )
+
+    decisions: list[Any] = []
+    failure = None
+    busy = 0
+    try:
+        for info, rows in todo:
+            if not rows:
+                continue
+            lock = BatchLock(ledger, info.batch_id)
+            try:
+                lock.acquire()
+            except Busy as exc:
+                busy += len(rows)
+                error(
+                    f"batch {info.batch_id[:12]} is running ({exc.holder}); reconcile it after "
+                    f"it ends ({len(rows)} unknown row(s) left as they are)"
+                )
+                continue
+            try:
+                done, failure = reconcile.reconcile_rows(
+                    book,
+                    rows,
+                    lookup,
+                    now=utc_now,
+                    margin=window,
+                    dry_run=dry_run,
+                    on_decision=(lambda d: None) if output == "json" else _print_decision,
+                )
+                decisions.extend(done)
+            finally:
+                lock.release()
+            if failure is not None:
+                break
+    finally:
+        client.close()
+    if not dry_run:
+        book.match_unmatched()
+    if output == "json":
+        click.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
+    return _finish(decisions, failure, busy, dry_run)
+
+
+def _learned_account(book: Any) -> str | None:
+    seen = book.account_sids()
+    return seen[0] if len(seen) == 1 else None
+
+
+def _print_decision(decision: Any) -> None:
+    from runner.batch.phone import mask
+    from runner.secrets import scrub
+
+    text = (
+        f"batch {decision.batch_id[:12]} row {decision.row_no} {mask(decision.e164)}: "
+        f"{decision.message}"
+    )
+    if decision.code:
+        text += f" [{decision.code}]"
+    click.echo(scrub(text))
+
+
+def _finish(decisions: list[Any], failure: Any, busy: int, dry_run: bool) -> int:
+    from collections import Counter
+
+    from runner.outcomes import reconcile
+    from runner.secrets import scrub
+
+    count = Counter(d.verdict for d in decisions)
+    left = count[reconcile.WAIT] + count[reconcile.FAILED] + busy
+    prefix = "batch-reconcile (dry run, nothing changed)" if dry_run else "batch-reconcile"
+    click.echo(
+        f"{prefix}: {count[reconcile.PLACED]} placed, {count[reconcile.NOT_PLACED]} not placed, "
+        f"{count[reconcile.SEVERAL]} with several calls, {left} still unknown",
+        err=True,
+    )
+    if failure is not None:
+        error(scrub(failure.message))
+        return ExitCode.REJECTED
+    if count[reconcile.FAILED] or busy:
+        return ExitCode.UNREACHABLE
+    if left:
+        return ExitCode.UNKNOWN
+    return ExitCode.OK
