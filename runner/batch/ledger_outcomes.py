@@ -268,12 +268,15 @@ class OutcomesMixin:
 
     # --- reconciling unknown rows -----------------------------------------------------------
 
-    def unknown_rows(self, batch_id: str) -> list[dict[str, Any]]:
+    def unknown_rows(
+        self, batch_id: str, states: tuple[str, ...] = ("unknown",)
+    ) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(states))
         with self._mutex:
             cursor = self.db.execute(
                 "SELECT batch_id, row_no, e164, from_e164, sent_at, reason FROM rows "
-                "WHERE batch_id = ? AND state = 'unknown' ORDER BY row_no",
-                (batch_id,),
+                f"WHERE batch_id = ? AND state IN ({marks}) ORDER BY row_no",
+                (batch_id, *states),
             )
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, values, strict=True)) for values in cursor]

@@ -122,8 +122,8 @@ def _run(
     if not found:
         error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
         return ExitCode.INVALID
-    todo = [(info, book.unknown_rows(info.batch_id)) for info in found]
-    if not any(rows for _, rows in todo):
+    todo = [info for info in found if _unsettled(book.counts(info.batch_id))]
+    if not todo:
         click.echo("batch-reconcile: no unknown rows; nothing to do", err=True)
         return ExitCode.OK
     account = account_sid or _learned_account(book)
@@ -154,20 +154,19 @@ def _run(
     failure = None
     busy = 0
     try:
-        for info, rows in todo:
-            if not rows:
-                continue
+        for info in todo:
             lock = BatchLock(ledger, info.batch_id)
             try:
                 lock.acquire()
             except Busy as exc:
-                busy += len(rows)
+                busy += _unsettled(book.counts(info.batch_id))
                 error(
                     f"batch {info.batch_id[:12]} is running ({exc.holder}); reconcile it after "
-                    f"it ends ({len(rows)} unknown row(s) left as they are)"
+                    "it ends (its unknown rows are left as they are)"
                 )
                 continue
             try:
+                rows = _rows(book, info.batch_id, dry_run)
                 done, failure = reconcile.reconcile_rows(
                     book,
                     rows,
@@ -189,6 +188,26 @@ def _run(
     if output == "json":
         click.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
     return _finish(decisions, failure, busy, dry_run)
+
+
+def _unsettled(counts: dict[str, int]) -> int:
+    return counts.get("unknown", 0) + counts.get("dialing", 0)
+
+
+def _rows(book: Any, batch_id: str, dry_run: bool) -> list[dict[str, Any]]:
+    """The batch's unknown rows. Rows still ``dialing`` were left by a run that ended (the
+    batch lock is ours, so none is running): they are unknown, as a resumed batch would
+    record them first."""
+    if dry_run:
+        return list(book.unknown_rows(batch_id, ("unknown", "dialing")))
+    recovered = book.recover_dialing(batch_id)
+    if recovered:
+        click.echo(
+            f"batch-reconcile: {recovered} row(s) of batch {batch_id[:12]} were left dialing by "
+            "a run that ended; they are unknown now, and looked up below",
+            err=True,
+        )
+    return list(book.unknown_rows(batch_id))
 
 
 def _learned_account(book: Any) -> str | None:

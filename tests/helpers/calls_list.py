@@ -57,6 +57,7 @@ class CallsList:
         self.status: int | None = None  # answer every request with this status when set
         self.body: Any = None
         self.next_page_override: str | None = None
+        self.ignored: set[str] = set()  # filters to ignore, as a lagging or lax API might
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,7 +92,8 @@ class CallsList:
             self._send(handler, 404, {"errors": [{"detail": "Resource not found"}]})
             return
         account = parts.path[len(prefix) :].split("/", 1)[0]
-        found = [c for c in self.calls if self._keep(c, query, account)]
+        kept = {k: v for k, v in query.items() if k not in self.ignored}
+        found = [c for c in self.calls if self._keep(c, kept, account)]
         size = min(int(query.get("PageSize", "20")), self.page_cap)
         page = int(query.get("Page", "0"))
         chunk = found[page * size : (page + 1) * size]
