@@ -12,7 +12,8 @@ interleaved, because absolute times drift on shared machines.
 
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
-arrived from the sandbox's JSON-lines log.
+arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/listenbench.py) sends signed
+status callbacks to ``callprofile listen`` from a separate load process.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import listenbench  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / ".work"
@@ -61,11 +63,13 @@ TARGETS: dict[str, tuple[float, str]] = {
     "pacing_busiest_5s_window": (100, "at most"),
     "memory_peak_rss_1m_rows_mb": (100.0, "at most"),
     "memory_1m_vs_10k_rows": (1.1, "at most"),
+    "listen_verified_per_s": (2000.0, "at least"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
+    "listen_verified_per_s": "/s",
 }
 
 
@@ -279,14 +283,27 @@ def bench_memory(runs: int) -> dict[str, Any]:
     return batchbench.bench_memory(_tools(), runs)
 
 
+def bench_listen(runs: int) -> dict[str, Any]:
+    """6. Verified callbacks per second through `callprofile listen` at concurrency 50."""
+    return listenbench.bench_listen(_tools(), runs)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
+    "listen": bench_listen,
 }
-DEFAULT_RUNS = {"startup": 21, "validate": 5, "batch_overhead": 3, "pacing": 3, "memory": 3}
+DEFAULT_RUNS = {
+    "startup": 21,
+    "validate": 5,
+    "batch_overhead": 3,
+    "pacing": 3,
+    "memory": 3,
+    "listen": 5,
+}
 
 
 # ---------------------------------------------------------------------------- report
