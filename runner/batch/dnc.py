@@ -11,10 +11,10 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator
 
+from runner import codes
 from runner.batch.phone import NumberError, normalise
 from runner.diagnostics import Diagnostic, ProfileError
 
-CODE_DNC = "CP506"
 MAX_REPORTED = 20
 
 
@@ -39,13 +39,15 @@ class DoNotCall:
             raise ProfileError(
                 [
                     Diagnostic(
-                        f"cannot read the do-not-call list: {exc.strerror}", CODE_DNC, file=path
+                        f"cannot read the do-not-call list: {exc.strerror}",
+                        codes.DNC_LIST,
+                        file=path,
                     )
                 ]
             ) from None
         except UnicodeDecodeError as exc:
             raise ProfileError(
-                [Diagnostic(f"not UTF-8 text (byte {exc.start})", CODE_DNC, file=path)]
+                [Diagnostic(f"not UTF-8 text (byte {exc.start})", codes.DNC_LIST, file=path)]
             ) from None
         if problems:
             raise ProfileError(problems[:MAX_REPORTED])
@@ -66,7 +68,7 @@ class DoNotCall:
                     problems.append(
                         Diagnostic(
                             f"not a phone number on the do-not-call list: {exc}",
-                            CODE_DNC,
+                            codes.DNC_LIST,
                             file=path,
                             line=line,
                             col=1,
