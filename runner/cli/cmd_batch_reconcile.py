@@ -114,8 +114,9 @@ def _run(
     timeout: float,
     max_retries: int,
 ) -> int:
+    from runner import codes
     from runner.batch.lock import BatchLock, Busy
-    from runner.outcomes import calls_api, codes, reconcile
+    from runner.outcomes import calls_api, reconcile
     from runner.send import submit
 
     found = [b for b in book.batches() if b.batch_id.startswith(batch_prefix or "")]

@@ -94,7 +94,7 @@ def open_receiver(
 ) -> Any:
     """Check the options, open the ledger and the log, and start a receiver (fail closed:
     without a key it does not start, unless --no-verify on a loopback host)."""
-    from runner.outcomes import codes
+    from runner import codes
     from runner.outcomes.receiver import Receiver
     from runner.outcomes.verify import PublicKeyError, Verifier, load_public_key, public_key_text
     from runner.sandbox.server import is_loopback_host

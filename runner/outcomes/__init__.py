@@ -6,5 +6,6 @@ a TeXML form callback or a JSON webhook into one :class:`~runner.outcomes.callba
 is the small HTTP/1.1 reader the receiver needs, ``receiver`` serves callbacks (verify, parse,
 record, answer), ``writer`` commits them to the ledger in groups, ``journal`` is the receiver's
 log, ``calls_api`` reads Telnyx's call list and ``reconcile`` settles ``unknown`` rows from it.
-``codes`` names the diagnostics (CP700-CP749). No click here; ``runner/cli`` prints.
+Its diagnostics (CP700-CP749) are registered in ``runner.codes``. No click here; ``runner/cli``
+prints.
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from runner.outcomes import codes
+from runner import codes
 
 STATUSES = (
     "initiated",
@@ -150,10 +150,10 @@ def _digest(pairs: list[tuple[str, str]] | Any) -> str:
 
 def _sid(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise CallbackError(codes.NO_CALL_SID, f"the callback has no {name}")
+        raise CallbackError(codes.CALLBACK_NO_CALL, f"the callback has no {name}")
     sid = value.strip()
     if len(sid) > MAX_SID or not sid.isprintable():
-        raise CallbackError(codes.BAD_FIELD, f"{name} is not a call id")
+        raise CallbackError(codes.CALLBACK_FIELD, f"{name} is not a call id")
     return sid
 
 
@@ -173,7 +173,7 @@ def _int(value: Any, name: str, strict: bool) -> int | None:
             number = int(text)
     if number is None:
         if strict:
-            raise CallbackError(codes.BAD_FIELD, f"{name} is not a whole number")
+            raise CallbackError(codes.CALLBACK_FIELD, f"{name} is not a whole number")
         return None
     return number
 
@@ -199,7 +199,7 @@ def parse_form(text: str) -> dict[str, str]:
         return out
     parts = text.split("&")
     if len(parts) > MAX_FIELDS:
-        raise CallbackError(codes.BAD_FORM, f"the form has more than {MAX_FIELDS} fields")
+        raise CallbackError(codes.CALLBACK_FORM, f"the form has more than {MAX_FIELDS} fields")
     for part in parts:
         if not part:
             continue
@@ -209,12 +209,12 @@ def parse_form(text: str) -> dict[str, str]:
         if "%" in value or "+" in value:
             value = unquote_plus(value)
         if len(value) > MAX_VALUE or len(name) > 128:
-            raise CallbackError(codes.BAD_FORM, "a form field is too long")
+            raise CallbackError(codes.CALLBACK_FORM, "a form field is too long")
         if name in out and out[name] != value:
-            raise CallbackError(codes.BAD_FORM, f"the field {name!r} is sent twice")
+            raise CallbackError(codes.CALLBACK_FORM, f"the field {name!r} is sent twice")
         out[name] = value
     if not out and text.strip():
-        raise CallbackError(codes.BAD_FORM, "the body is not a form (name=value&...)")
+        raise CallbackError(codes.CALLBACK_FORM, "the body is not a form (name=value&...)")
     return out
 
 
@@ -270,16 +270,16 @@ def from_form(form: dict[str, str]) -> Callback:
 
 def from_json(data: Any) -> Callback:
     if not isinstance(data, dict):
-        raise CallbackError(codes.BAD_JSON, "the JSON body is not an object")
+        raise CallbackError(codes.CALLBACK_JSON, "the JSON body is not an object")
     event = data.get("data", data)
     if not isinstance(event, dict):
-        raise CallbackError(codes.BAD_JSON, "'data' is not an object")
+        raise CallbackError(codes.CALLBACK_JSON, "'data' is not an object")
     payload = event.get("payload")
     if not isinstance(payload, dict):
-        raise CallbackError(codes.BAD_JSON, "the webhook has no 'payload' object")
+        raise CallbackError(codes.CALLBACK_JSON, "the webhook has no 'payload' object")
     event_type = _text(event.get("event_type"), 128)
     if event_type is None:
-        raise CallbackError(codes.BAD_JSON, "the webhook has no 'event_type'")
+        raise CallbackError(codes.CALLBACK_JSON, "the webhook has no 'event_type'")
     sid = _sid(payload.get("call_control_id"), "call_control_id")
     event_id = _text(event.get("id"), 128)
     key = f"json:{event_id}" if event_id else f"json:{sid}:{_digest(event)}"
@@ -313,17 +313,17 @@ def parse(body: bytes, content_type: str | None) -> Callback:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise CallbackError(codes.BAD_ENCODING, "the body is not UTF-8 text") from None
+        raise CallbackError(codes.CALLBACK_ENCODING, "the body is not UTF-8 text") from None
     media = (content_type or "").split(";", 1)[0].strip().lower()
     is_json = media.endswith("json") if media else text.lstrip().startswith("{")
     if is_json:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):
-            raise CallbackError(codes.BAD_JSON, "the body is not valid JSON") from None
+            raise CallbackError(codes.CALLBACK_JSON, "the body is not valid JSON") from None
         return from_json(data)
     if media and media != "application/x-www-form-urlencoded":
         raise CallbackError(
-            codes.BAD_FORM, f"unexpected Content-Type {media[:60]!r} (form or JSON expected)"
+            codes.CALLBACK_FORM, f"unexpected Content-Type {media[:60]!r} (form or JSON expected)"
         )
     return from_form(parse_form(text))

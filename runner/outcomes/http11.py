@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from runner.outcomes import codes
+from runner import codes
 
 MAX_HEAD = 16 * 1024  # request line and headers
 MAX_HEADERS = 100
@@ -74,30 +74,32 @@ def parse_head(head: bytes) -> Request:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1]:
-        raise HttpError(400, codes.BAD_REQUEST, "the request line is not METHOD TARGET VERSION")
+        raise HttpError(
+            400, codes.HTTP_BAD_REQUEST, "the request line is not METHOD TARGET VERSION"
+        )
     method, target, version = parts
     if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise HttpError(505, codes.BAD_REQUEST, "only HTTP/1.0 and HTTP/1.1 are spoken here")
+        raise HttpError(505, codes.HTTP_BAD_REQUEST, "only HTTP/1.0 and HTTP/1.1 are spoken here")
     if not target.startswith("/") or not target.isprintable():
-        raise HttpError(400, codes.BAD_REQUEST, "the request target is not a path")
+        raise HttpError(400, codes.HTTP_BAD_REQUEST, "the request target is not a path")
     if len(lines) - 1 > MAX_HEADERS:
-        raise HttpError(431, codes.BAD_REQUEST, f"more than {MAX_HEADERS} header fields")
+        raise HttpError(431, codes.HTTP_BAD_REQUEST, f"more than {MAX_HEADERS} header fields")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not _TOKEN.fullmatch(name):
             # Also refuses obsolete line folding (a line starting with white space).
-            raise HttpError(400, codes.BAD_REQUEST, "a header line is not NAME: VALUE")
+            raise HttpError(400, codes.HTTP_BAD_REQUEST, "a header line is not NAME: VALUE")
         key = name.lower()
         value = value.strip(" \t")
         if key in headers:
             if key in ("content-length", "transfer-encoding", "host"):
                 if headers[key] != value:
-                    raise HttpError(400, codes.BAD_REQUEST, f"conflicting {name} headers")
+                    raise HttpError(400, codes.HTTP_BAD_REQUEST, f"conflicting {name} headers")
                 continue
             # Two signatures or timestamps would leave the choice to whoever reads first.
             if key.startswith("telnyx-"):
-                raise HttpError(400, codes.BAD_REQUEST, f"the {name} header appears twice")
+                raise HttpError(400, codes.HTTP_BAD_REQUEST, f"the {name} header appears twice")
             headers[key] = f"{headers[key]}, {value}"
         else:
             headers[key] = value
@@ -108,7 +110,7 @@ def body_length(request: Request, max_body: int) -> int:
     if "transfer-encoding" in request.headers:
         raise HttpError(
             411,
-            codes.NO_LENGTH,
+            codes.BODY_NO_LENGTH,
             "chunked or encoded bodies are not accepted; send Content-Length",
             request,
         )
@@ -116,12 +118,12 @@ def body_length(request: Request, max_body: int) -> int:
     if raw is None:
         return 0
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise HttpError(400, codes.BAD_REQUEST, "Content-Length is not a number", request)
+        raise HttpError(400, codes.HTTP_BAD_REQUEST, "Content-Length is not a number", request)
     size = int(raw)
     if size > max_body:
         raise HttpError(
             413,
-            codes.TOO_LARGE,
+            codes.BODY_TOO_LARGE,
             f"the body is {size} bytes; at most {max_body} are accepted",
             request,
         )
@@ -163,7 +165,7 @@ class RequestReader:
             if end < 0:
                 if len(self.buffer) > MAX_HEAD:
                     raise HttpError(
-                        431, codes.BAD_REQUEST, f"the head is larger than {MAX_HEAD} bytes"
+                        431, codes.HTTP_BAD_REQUEST, f"the head is larger than {MAX_HEAD} bytes"
                     )
                 return None
             head = parse_head(bytes(self.buffer[:end]))

@@ -21,7 +21,8 @@ import threading
 from collections import deque
 from typing import Any
 
-from runner.outcomes import codes, http11
+from runner import codes
+from runner.outcomes import http11
 from runner.outcomes.callbacks import Callback, CallbackError, parse
 from runner.outcomes.journal import Journal
 from runner.outcomes.verify import SIGNATURE_HEADER, TIMESTAMP_HEADER, Verifier
@@ -173,7 +174,7 @@ class Receiver:
             return
         elif request.method != "POST":
             reason = f"{request.method[:16]} is not accepted"
-            answer(*self._refuse(request, remote, 405, codes.BAD_METHOD, reason))
+            answer(*self._refuse(request, remote, 405, codes.HTTP_BAD_METHOD, reason))
             return
         if self.verifier is not None:
             verdict = self.verifier.check(
@@ -211,7 +212,7 @@ class Receiver:
     ) -> None:
         if result == "error":
             reason = "the ledger could not be written; the sender will retry"
-            self.log(remote, request, 503, "error", codes.LEDGER_WRITE, reason, callback)
+            self.log(remote, request, 503, "error", codes.CALLBACK_NOT_STORED, reason, callback)
             answer(503, "not recorded; try again\n")
             return
         self.log(remote, request, 200, result, None, None, callback)
@@ -293,7 +294,7 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         if self.reader.partial and not self.closing:
             reason = "the connection closed in the middle of a request"
-            self.receiver.log(self.remote, None, 400, "rejected", codes.BAD_REQUEST, reason)
+            self.receiver.log(self.remote, None, 400, "rejected", codes.HTTP_BAD_REQUEST, reason)
             self._queue_answer([400, f"{reason}\n", False])
         self.eof = True
         # A client may half-close after its last request: keep the connection until every
@@ -380,7 +381,12 @@ class _Connection(asyncio.Protocol):
             return
         if self.started is not None and self.reader.partial and now - self.started > PART_TIMEOUT:
             self.receiver.log(
-                self.remote, None, 408, "rejected", codes.BAD_REQUEST, "the request took too long"
+                self.remote,
+                None,
+                408,
+                "rejected",
+                codes.HTTP_BAD_REQUEST,
+                "the request took too long",
             )
             self._queue_answer([408, "the request took too long\n", False])
         elif now - self.last > IDLE_TIMEOUT:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from runner.outcomes import codes
+from runner import codes
 from runner.outcomes.calls_api import FoundCall, Listing, LookupError_
 
 DEFAULT_MARGIN = timedelta(minutes=10)

@@ -152,3 +152,49 @@ def stored_callbacks(ledger: Path) -> list[dict[str, Any]]:
 
 def unmatched(ledger: Path) -> list[dict[str, Any]]:
     return _query(ledger, "SELECT * FROM unmatched")
+
+
+class Process:
+    """A ``python -m runner ...`` subprocess whose stdout and stderr are read line by line."""
+
+    def __init__(self, cwd: Path, argv: list[str], env: dict[str, str]):
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
+        base.update(env, NO_COLOR="1", PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", *argv],
+            cwd=cwd,
+            env=base,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._seen = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: Any, keep: list[str]) -> None:
+        for line in stream:
+            with self._seen:
+                keep.append(line)
+                self._seen.notify_all()
+
+    def wait_for_line(self, text: str) -> str:
+        def found() -> str | None:
+            return next((line for line in self.out + self.err if text in line), None)
+
+        with self._seen:
+            if not self._seen.wait_for(lambda: found() is not None, WAIT):
+                raise AssertionError(f"no line with {text!r}: {self.out!r} {self.err!r}")
+        return found() or ""
+
+    def wait(self) -> int:
+        code = self.proc.wait(WAIT)
+        for reader in self._readers:
+            reader.join(WAIT)
+        return code
