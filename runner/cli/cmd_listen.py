@@ -180,11 +180,10 @@ def _journal(path: str | None, printer: Callable[[dict[str, Any]], None]) -> Any
 
 def _printer(quiet: bool) -> Callable[[dict[str, Any]], None]:
     def show(entry: dict[str, Any]) -> None:
-        text = describe(entry)
         if entry.get("result") in ("rejected", "error"):
-            click.echo(text, err=True)
+            click.echo(describe(entry), err=True)
         elif not quiet:
-            click.echo(text)
+            click.echo(describe(entry))
 
     return show
 

@@ -64,6 +64,8 @@ class Receiver:
         self._stopping: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._busy = 0
+        # Callbacks verified during one turn of the event loop go to the writer together.
+        self._outbox: list[tuple[Callback, Any]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -200,7 +202,14 @@ class Receiver:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._stored, request, remote, callback, result, answer)
 
-        self.writer.submit(callback, stored)
+        if not self._outbox:
+            loop.call_soon(self._hand_over)
+        self._outbox.append((callback, stored))
+
+    def _hand_over(self) -> None:
+        items, self._outbox = self._outbox, []
+        if self.writer is not None:
+            self.writer.submit_all(items)
 
     def _stored(
         self,

@@ -42,7 +42,12 @@ class Writer:
     def submit(self, callback: Callback, done: Done) -> None:
         """Queue ``callback``; ``done(result)`` is called from the writer thread with
         ``recorded``, ``unmatched``, ``duplicate`` or ``error``."""
-        self._queue.put((callback, done))
+        self._queue.put([(callback, done)])
+
+    def submit_all(self, items: list[tuple[Callback, Done]]) -> None:
+        """Queue several at once (one wake-up of the writer thread for all of them)."""
+        if items:
+            self._queue.put(items)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued, match what can be matched, and close the ledger."""
@@ -59,7 +64,7 @@ class Writer:
                     continue
                 if first is _STOP:
                     break
-                group = [first]
+                group = list(first)
                 stopping = False
                 deadline = time.monotonic() + GROUP_WINDOW
                 while len(group) < MAX_GROUP:
@@ -73,7 +78,7 @@ class Writer:
                     if item is _STOP:
                         stopping = True
                         break
-                    group.append(item)
+                    group.extend(item)
                 self._write(group)
                 if stopping:
                     break
