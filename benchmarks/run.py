@@ -70,6 +70,7 @@ UNITS = {
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
     "listen_verified_per_s": "/s",
+    "listen_per_cpu_second": "/s",
 }
 
 

@@ -190,52 +190,28 @@ def batch(
         raise click.UsageError("--listen and --dry-run do not go together")
     if no_verify and not listen:
         raise click.UsageError("--no-verify applies to --listen only")
-    receiver = _listen(listen, opts.ledger_path, public_key, no_verify) if listen else None
+    from runner.cli import cmd_listen
+
+    receiver = None
+    if listen:
+        receiver = cmd_listen.for_batch(listen, opts.ledger_path, public_key, no_verify)
     try:
         outcome, view = _run_batch(ctx, opts, show_secrets, dry_run, concurrency, rate, timeout)
         if receiver is not None and outcome.summary is not None:
-            from runner.cli.cmd_listen import linger
-
-            linger(receiver, outcome.summary.batch_id, listen_grace)
+            cmd_listen.linger(receiver, outcome.summary.batch_id, listen_grace)
     finally:
         if receiver is not None:
             receiver.stop()
             receiver.journal.close()
     if receiver is not None and outcome.summary is not None:
-        outcome.summary.outcomes = _outcomes(opts.ledger_path, outcome.summary.batch_id)
+        # The summary was taken when the last call was answered; the outcomes came after.
+        outcome.summary.outcomes = cmd_listen.outcomes_now(
+            opts.ledger_path, outcome.summary.batch_id
+        )
     view.finish(outcome)
     if receiver is not None:
         click.echo(f"callprofile: callbacks: {receiver.journal.summary()}", err=True)
     raise CliExit(outcome.exit_code())
-
-
-def _listen(address: str, ledger: str, public_key: str | None, no_verify: bool) -> Any:
-    from runner.cli.cmd_listen import open_receiver, parse_address
-
-    host, port = parse_address(address)
-    receiver = open_receiver(
-        host=host,
-        port=port,
-        ledger=ledger,
-        public_key=public_key,
-        no_verify=no_verify,
-        log_path=None,
-        quiet=True,
-    )
-    click.echo(f"callprofile: receiving callbacks on {receiver.url}", err=True)
-    return receiver
-
-
-def _outcomes(ledger: str, batch_id: str) -> Any:
-    """The outcomes once the receiver has stored its last callbacks (the batch's own summary
-    was taken when its last call was answered)."""
-    from runner.batch.ledger import Ledger
-
-    book = Ledger(ledger, readonly=True)
-    try:
-        return book.outcome_counts(batch_id)
-    finally:
-        book.close()
 
 
 def _run_batch(

@@ -220,6 +220,33 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def for_batch(address: str, ledger: str, public_key: str | None, no_verify: bool) -> Any:
+    """``batch --listen``: a receiver on ``address`` recording into the batch's ledger."""
+    host, port = parse_address(address)
+    receiver = open_receiver(
+        host=host,
+        port=port,
+        ledger=ledger,
+        public_key=public_key,
+        no_verify=no_verify,
+        log_path=None,
+        quiet=True,
+    )
+    click.echo(f"callprofile: receiving callbacks on {receiver.url}", err=True)
+    return receiver
+
+
+def outcomes_now(ledger: str, batch_id: str) -> Any:
+    """The batch's outcomes once the receiver has stored its last callbacks."""
+    from runner.batch.ledger import Ledger
+
+    book = Ledger(ledger, readonly=True)
+    try:
+        return book.outcome_counts(batch_id)
+    finally:
+        book.close()
+
+
 def linger(receiver: Any, batch_id: str, grace: float) -> None:
     """After the batch: keep receiving while calls it placed still await their final
     callback, for at most ``grace`` seconds (Ctrl-C stops waiting)."""
