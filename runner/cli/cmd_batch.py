@@ -197,8 +197,9 @@ def batch(
         receiver = cmd_listen.for_batch(listen, opts.ledger_path, public_key, no_verify)
     try:
         outcome, view = _run_batch(ctx, opts, show_secrets, dry_run, concurrency, rate, timeout)
-        if receiver is not None and outcome.summary is not None:
-            cmd_listen.linger(receiver, outcome.summary.batch_id, listen_grace)
+        summary = outcome.summary
+        if receiver is not None and summary is not None and not summary.interrupted:
+            cmd_listen.linger(receiver, summary.batch_id, listen_grace)
     finally:
         if receiver is not None:
             receiver.stop()

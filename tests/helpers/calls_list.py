@@ -85,6 +85,9 @@ class CallsList:
         if self.status is not None:
             self._send(handler, self.status, self.body or {"errors": [{"code": "10009"}]})
             return
+        if self.body is not None:
+            self._send(handler, 200, self.body)
+            return
         prefix = "/v2/texml/Accounts/"
         if not parts.path.startswith(prefix) or not parts.path.rstrip("/").endswith(
             ("/Calls", "/Calls.json")
@@ -136,7 +139,7 @@ class CallsList:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))

@@ -300,3 +300,11 @@ def test_pipelined_requests_are_answered_in_order_even_after_a_half_close(listen
     assert answer.count(b"HTTP/1.1 200 OK") == 4
     assert answer.index(b"unmatched") < answer.rindex(b"unmatched")
     assert outcomes(tmp_path / "l.db")["v3:pipe"]["callbacks"] == 4
+
+
+def test_a_ledger_or_log_that_cannot_be_opened_is_a_clear_error(cli, keys, tmp_path):
+    missing = tmp_path / "no" / "such" / "dir"
+    for flag in ("--ledger", "--log"):
+        result = cli("listen", "--port", "0", "--public-key", keys.public, flag, str(missing / "x"))
+        assert result.exit_code == 1, (flag, result.stderr)
+        assert "Traceback" not in result.stderr and str(missing) in result.stderr

@@ -274,3 +274,29 @@ def test_nothing_unknown_is_nothing_to_do(cli, env, server, calls, tmp_path):
     result = reconcile(cli, tmp_path, calls)
     assert result.exit_code == 0 and "nothing to do" in result.stderr
     assert calls.requests == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [{"calls": "not a list"}, ["not", "an", "object"], "<html>502</html>"],
+    ids=["calls-not-a-list", "array", "html"],
+)
+def test_a_reply_not_in_telnyx_shape_leaves_the_row_unknown(
+    cli, env, server, calls, tmp_path, reply
+):
+    unknown_batch(cli, env, server, tmp_path, unknown=(2,))
+    calls.status, calls.body = 200, reply
+    result = reconcile(cli, tmp_path, calls, "--account-sid", ACCOUNT, "--margin", "0")
+    assert result.exit_code == 6
+    assert "could not look the call up" in result.stdout and "Traceback" not in result.stderr
+    assert rows_by_number(tmp_path)[number(1)]["state"] == "unknown"
+
+
+def test_a_list_that_never_ends_is_not_read_forever(cli, env, server, calls, tmp_path):
+    unknown_batch(cli, env, server, tmp_path, unknown=(2,))
+    calls.next_page_override = f"/v2/texml/Accounts/{ACCOUNT}/Calls.json?Page=0&PageSize=100"
+    result = reconcile(cli, tmp_path, calls, "--account-sid", ACCOUNT, "--margin", "0")
+    assert result.exit_code == 5
+    assert "more pages than callprofile reads" in result.stdout
+    assert len(calls.requests) == 50
+    assert rows_by_number(tmp_path)[number(1)]["state"] == "unknown"
