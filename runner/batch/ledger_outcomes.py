@@ -247,6 +247,32 @@ class OutcomesMixin:
                     out.heard += count if heard else 0
         return out
 
+    def report_rows(self, batch_id: str) -> Any:
+        """Every row of the batch with its call's outcome (None where there is none), streamed
+        in row order for the CSV report."""
+        columns = (
+            "r.row_no, r.e164, r.state, r.skip_kind, r.reason, r.call_sid, r.http_status, "
+            "r.error_code, r.attempts, r.sent_at, r.updated_at"
+        )
+        if self.has_outcomes():
+            query = (
+                f"SELECT {columns}, o.status AS call_status, o.answered_by, o.duration "
+                "FROM rows r LEFT JOIN outcomes o ON o.call_sid = r.call_sid "
+                "WHERE r.batch_id = ? ORDER BY r.row_no"
+            )
+        else:
+            query = (
+                f"SELECT {columns}, NULL AS call_status, NULL AS answered_by, NULL AS duration "
+                "FROM rows r WHERE r.batch_id = ? ORDER BY r.row_no"
+            )
+        cursor = self.db.execute(query, (batch_id,))
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            placed = row["state"] == "placed"
+            row["outcome"] = classify(row["call_status"], row["answered_by"]) if placed else None
+            yield row
+
     def unmatched_count(self) -> int:
         if not self.has_outcomes():
             return 0

@@ -24,6 +24,10 @@ REPORT_COLUMNS = (
     "attempts",
     "sent_at",
     "updated_at",
+    "outcome",
+    "call_status",
+    "answered_by",
+    "duration",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -162,7 +166,8 @@ def escape_cell(value: object) -> str:
 
 
 def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
-    """Each recorded row's state, call_sid or reason. Written to a temporary file first, so a
+    """Each recorded row's state, call_sid or reason, and for a placed row its outcome as the
+    callbacks told it (empty until they arrive). Written to a temporary file first, so a
     half-written report never replaces a good one."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".csv", dir=directory)
@@ -170,7 +175,7 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(REPORT_COLUMNS)
-            for row in ledger.rows(batch_id):
+            for row in ledger.report_rows(batch_id):
                 writer.writerow(
                     [
                         escape_cell(v)
@@ -186,6 +191,10 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
                             row["attempts"],
                             row["sent_at"],
                             row["updated_at"],
+                            row["outcome"],
+                            row["call_status"],
+                            row["answered_by"],
+                            row["duration"],
                         )
                     ]
                 )

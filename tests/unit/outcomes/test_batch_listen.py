@@ -8,6 +8,7 @@ shows that without it every unsigned callback is refused and the ledger keeps no
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 
@@ -106,6 +107,14 @@ def test_outcomes_arrive_in_the_same_ledger_and_show_in_the_summary(
         "awaiting": 0,
     }
     assert summary["states"]["placed"] == 6 and summary["exit_code"] == 0
+    report = tmp_path / "r.csv"
+    assert cli("batch-status", "--ledger", str(ledger), "--report", str(report)).exit_code == 0
+    with open(report, encoding="utf-8", newline="") as fh:
+        lines = list(csv.DictReader(fh))
+    assert sorted(r["outcome"] for r in lines) == sorted(
+        ["answered"] * 3 + ["busy", "no-answer", "failed"]
+    )
+    assert {r["call_status"] for r in lines} == {"completed", "busy", "no-answer", "failed"}
 
 
 def test_without_a_key_the_batch_does_not_start(cli, env, server, port, tmp_path):
