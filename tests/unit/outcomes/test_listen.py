@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 
 import httpx
@@ -308,3 +309,31 @@ def test_a_ledger_or_log_that_cannot_be_opened_is_a_clear_error(cli, keys, tmp_p
         result = cli("listen", "--port", "0", "--public-key", keys.public, flag, str(missing / "x"))
         assert result.exit_code == 1, (flag, result.stderr)
         assert "Traceback" not in result.stderr and str(missing) in result.stderr
+
+
+def test_a_pem_public_key_works_too(tmp_path, keys):
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    pem = keys.private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    server = Listen(tmp_path, "--public-key", pem.decode())
+    try:
+        body = form(status_callback("v3:pem", "completed", 3))
+        assert server.post(body, {**FORM, **keys.headers(body)}).text == "accepted\n"
+    finally:
+        code, out, _ = server.stop()
+    assert code == 0 and "accepted  v3:pem" in out
+
+
+def test_a_ledger_that_cannot_take_the_write_answers_503_so_telnyx_retries(listen, keys, tmp_path):
+    server = listen()
+    db = sqlite3.connect(tmp_path / "l.db")
+    db.execute("DROP TABLE callbacks")  # another process broke the ledger under the receiver
+    db.commit()
+    db.close()
+    reply = signed_post(server, keys, status_callback("v3:lost", "completed", 3))
+    assert reply.status_code == 503
+    assert "[CP730]" in server.wait_for("error 503")
+    assert "ledger error: OperationalError" in server.wait_for("ledger error")
+    code, out, err = server.stop()
+    assert code == 0 and "Traceback" not in out + err
+    assert "1 not recorded (ledger error; the sender retries)" in err
