@@ -12,8 +12,10 @@ interleaved, because absolute times drift on shared machines.
 
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
-arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/listenbench.py) sends signed
-status callbacks to ``callprofile listen`` from a separate load process.
+arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
+sandbox itself with raw-socket load generators whose own CPU cost is reported. Benchmark 7
+(benchmarks/listenbench.py) sends signed status callbacks to ``callprofile listen`` from a
+separate load process.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if str(HERE) not in sys.path:
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
 import listenbench  # noqa: E402
+import sandboxbench  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / ".work"
@@ -63,12 +66,21 @@ TARGETS: dict[str, tuple[float, str]] = {
     "pacing_busiest_5s_window": (100, "at most"),
     "memory_peak_rss_1m_rows_mb": (100.0, "at most"),
     "memory_1m_vs_10k_rows": (1.1, "at most"),
+    "sandbox_latency_p50_us": (500.0, "at most"),
+    "sandbox_calls_per_s_c50_callbacks": (sandboxbench.TARGET_RATE, "at least"),
+    "sandbox_burst_failed_connections": (0, "at most"),
+    "sandbox_rss_growth_mb": (5.0, "at most"),
     "listen_verified_per_s": (2000.0, "at least"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
+    "sandbox_latency_p50_us": " us",
+    "sandbox_calls_per_s_c50": "/s",
+    "sandbox_calls_per_s_c50_callbacks": "/s",
+    "sandbox_burst_failed_connections": " conns",
+    "sandbox_rss_growth_mb": " MB",
     "listen_verified_per_s": "/s",
     "listen_per_cpu_second": "/s",
 }
@@ -284,8 +296,13 @@ def bench_memory(runs: int) -> dict[str, Any]:
     return batchbench.bench_memory(_tools(), runs)
 
 
+def bench_sandbox(runs: int) -> dict[str, Any]:
+    """6. The sandbox: latency, throughput with signed callbacks, bursts, memory."""
+    return sandboxbench.bench_sandbox([str(CALLPROFILE)], str(PYTHON), WORK / "sandbox", runs)
+
+
 def bench_listen(runs: int) -> dict[str, Any]:
-    """6. Verified callbacks per second through `callprofile listen` at concurrency 50."""
+    """7. Verified callbacks per second through `callprofile listen` at concurrency 50."""
     return listenbench.bench_listen(_tools(), runs)
 
 
@@ -295,6 +312,7 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
+    "sandbox": bench_sandbox,
     "listen": bench_listen,
 }
 DEFAULT_RUNS = {
@@ -303,6 +321,7 @@ DEFAULT_RUNS = {
     "batch_overhead": 3,
     "pacing": 3,
     "memory": 3,
+    "sandbox": 3,
     "listen": 5,
 }
 
@@ -318,8 +337,10 @@ def measured(results: dict[str, Any]) -> Iterator[tuple[str, float]]:
 
 def shown(name: str, value: float) -> str:
     unit = UNITS.get(name, "x")
-    if unit == " calls":
+    if unit in (" calls", " conns"):
         return f"{value:g}{unit}"
+    if unit == " us" or (unit == "/s" and value >= 100):
+        return f"{value:.0f}{unit}"
     return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
 
 
@@ -340,6 +361,9 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def table(results: dict[str, Any]) -> str:
     lines = [f"{'benchmark':<14} {'command':<38} {'median':>10} {'min':>10} {'max':>10}"]
     for bench, result in results.items():
+        if "table" in result:  # a benchmark with its own layout (the sandbox's scenarios)
+            lines.extend(f"{bench:<14} {line}" for line in result["table"].splitlines())
+            continue
         if "figures" not in result:
             lines.append(f"{bench:<14} {result.get('status', '')}: {result.get('reason', '')}")
             continue

@@ -30,12 +30,14 @@ from runner.batch.model import (
     RowInvalid,
     default_ledger,
 )
-from runner.batch.phone import mask
 from runner.batch.report import summarise, write_csv
 from runner.batch.rows import prepare_row
 from runner.batch.window import check
+from runner.diagnostics import ProfileError
 from runner.flow.compose import Composed, compose
+from runner.phone import mask
 from runner.profiles.store import Store
+from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 
@@ -67,6 +69,11 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """
     hooks = hooks or Hooks()
     composed = compose(store, opts.profile, opts.overrides)
+    # An unset env.CALLPROFILE_* would make every row fail alike, and rows recorded invalid are
+    # never called again: stop the whole batch before anything is recorded.
+    unset = unset_env(composed.templates, composed.env)
+    if unset:
+        raise ProfileError(unset)
     if opts.dry_run:
         dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
         try:
@@ -217,7 +224,8 @@ def _admit(
         job = prepare_row(state.composed, opts, row)
     except RowInvalid as exc:
         if known is None:
-            ledger.add_skipped(batch, row.line, exc.e164, "invalid", str(exc))
+            # The number column as given (E.164 when valid): the report's "to" for this row.
+            ledger.add_skipped(batch, row.line, exc.given, "invalid", str(exc))
         else:
             ledger.skip(batch, row.line, "invalid", str(exc))
         state.count("skipped")

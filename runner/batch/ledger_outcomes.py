@@ -256,22 +256,41 @@ class OutcomesMixin:
         )
         if self.has_outcomes():
             query = (
-                f"SELECT {columns}, o.status AS call_status, o.answered_by, o.duration "
+                f"SELECT {columns}, o.status AS call_status, o.answered_by, o.duration, "
+                "o.call_sid IS NOT NULL AS heard "
                 "FROM rows r LEFT JOIN outcomes o ON o.call_sid = r.call_sid "
                 "WHERE r.batch_id = ? ORDER BY r.row_no"
             )
         else:
             query = (
-                f"SELECT {columns}, NULL AS call_status, NULL AS answered_by, NULL AS duration "
+                f"SELECT {columns}, NULL AS call_status, NULL AS answered_by, NULL AS duration, "
+                "0 AS heard "
                 "FROM rows r WHERE r.batch_id = ? ORDER BY r.row_no"
             )
         cursor = self.db.execute(query, (batch_id,))
         names = [d[0] for d in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            placed = row["state"] == "placed"
-            row["outcome"] = classify(row["call_status"], row["answered_by"]) if placed else None
+            heard = row.pop("heard") and row["state"] == "placed"
+            row["outcome"] = classify(row["call_status"], row["answered_by"]) if heard else None
             yield row
+
+    def still_unmatched(self, call_sids: Iterable[str]) -> int:
+        """How many of ``call_sids`` no row holds (their callbacks are kept as unmatched)."""
+        wanted = list(call_sids)
+        if not wanted or not self.has_outcomes():
+            return 0
+        found = 0
+        with self._mutex:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found += int(
+                    self.db.execute(
+                        f"SELECT count(*) FROM unmatched WHERE call_sid IN ({marks})", chunk
+                    ).fetchone()[0]
+                )
+        return found
 
     def unmatched_count(self) -> int:
         if not self.has_outcomes():

@@ -79,6 +79,25 @@ class Summary:
             return ExitCode.INVALID
         return ExitCode.OK
 
+    def as_dict(self) -> dict[str, object]:
+        """The summary as data (``-o json``): every row of the file is in one of the counts,
+        or in ``not_reached``."""
+        return {
+            "batch_id": self.batch_id,
+            "profile": self.profile,
+            "contacts": self.contacts,
+            "rows": self.rows_total,
+            "counts": dict(self.counts),
+            "skipped_by_kind": dict(self.skipped_by_kind),
+            "not_reached": self.not_read,
+            "running": self.running,
+            "interrupted": self.interrupted,
+            "exit_code": int(self.exit_code()),
+            # What the callbacks said about the placed rows (listen, batch --listen).
+            "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
+            "callbacks_heard": self.outcomes.heard,
+        }
+
     def lines(self) -> list[str]:
         c = self.counts
         total = "?" if self.rows_total is None else str(self.rows_total)
@@ -125,20 +144,6 @@ class Summary:
             if count or key not in ("answered", "canceled"):
                 out.append(f"    {label:<26}{count:>7}")
         return out
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "batch_id": self.batch_id,
-            "profile": self.profile,
-            "contacts": self.contacts,
-            "rows_total": self.rows_total,
-            "states": dict(self.counts),
-            "skipped_by_kind": dict(self.skipped_by_kind),
-            "running": self.running,
-            "exit_code": int(self.exit_code()),
-            "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
-            "callbacks_heard": self.outcomes.heard,
-        }
 
 
 def summarise(

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import click
 
+from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.errors import CliExit
-from runner.cli.options import sending_options
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 
@@ -32,10 +31,28 @@ from runner.exitcodes import ExitCode
     "eventually consistent).",
 )
 @click.option("--dry-run", is_flag=True, help="Look the calls up and print; change nothing.")
+@output_option("text", "json")
 @click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--base-url",
+    envvar="TELNYX_BASE_URL",
+    default=None,
+    help="API base URL, as for run (env: TELNYX_BASE_URL; default https://api.telnyx.com/v2).",
 )
-@sending_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05),
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for each page of the call list.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Retries of a page after a connection failure, a timeout, 429 or 5xx (a GET changes "
+    "nothing).",
+)
 def batch_reconcile(
     ledger: str,
     batch_prefix: str | None,
@@ -46,7 +63,6 @@ def batch_reconcile(
     base_url: str | None,
     timeout: float,
     max_retries: int,
-    show_secrets: bool,
 ) -> None:
     """Settle the ledger's unknown rows from Telnyx's call list.
 
@@ -70,7 +86,10 @@ def batch_reconcile(
         raise CliExit(ExitCode.INVALID)
     key = secrets.api_key()
     if not key:
-        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was changed)")
+        error(
+            "TELNYX_API_KEY is not set; export your Telnyx API key (nothing was changed)",
+            CODE_USAGE,
+        )
         raise CliExit(ExitCode.USAGE)
     base = base_url or submit.DEFAULT_BASE_URL
     for problem in (submit.check_base_url(base), submit.check_api_key(key)):
@@ -126,13 +145,16 @@ def _run(
     todo = [info for info in found if _unsettled(book.counts(info.batch_id))]
     if not todo:
         click.echo("batch-reconcile: no unknown rows; nothing to do", err=True)
+        if output == "json":
+            emit(ExitCode.OK, {"ledger": ledger, "dry_run": dry_run, "decisions": []})
         return ExitCode.OK
     account = account_sid or _learned_account(book)
     if not account:
         error(
             "no Telnyx account sid: pass --account-sid or set TELNYX_ACCOUNT_SID (Mission "
             "Control, Account settings); it is also learnt from recorded callbacks, and this "
-            f"ledger has {len(book.account_sids())} distinct ones [{codes.NO_ACCOUNT_SID}]"
+            f"ledger has {len(book.account_sids())} distinct ones [{codes.NO_ACCOUNT_SID}]",
+            codes.NO_ACCOUNT_SID,
         )
         return ExitCode.USAGE
     from runner.batch.ledger import utc_now
@@ -186,9 +208,13 @@ def _run(
         client.close()
     if not dry_run:
         book.match_unmatched()
+    code = _finish(decisions, failure, busy, dry_run)
     if output == "json":
-        click.echo(json.dumps([d.as_dict() for d in decisions], indent=2, ensure_ascii=False))
-    return _finish(decisions, failure, busy, dry_run)
+        emit(
+            code,
+            {"ledger": ledger, "dry_run": dry_run, "decisions": [d.as_dict() for d in decisions]},
+        )
+    return code
 
 
 def _unsettled(counts: dict[str, int]) -> int:
@@ -217,7 +243,7 @@ def _learned_account(book: Any) -> str | None:
 
 
 def _print_decision(decision: Any) -> None:
-    from runner.batch.phone import mask
+    from runner.phone import mask
     from runner.secrets import scrub
 
     text = (
@@ -232,6 +258,7 @@ def _print_decision(decision: Any) -> None:
 def _finish(decisions: list[Any], failure: Any, busy: int, dry_run: bool) -> int:
     from collections import Counter
 
+    from runner import codes
     from runner.outcomes import reconcile
     from runner.secrets import scrub
 
@@ -244,7 +271,7 @@ def _finish(decisions: list[Any], failure: Any, busy: int, dry_run: bool) -> int
         err=True,
     )
     if failure is not None:
-        error(scrub(failure.message))
+        error(scrub(failure.message), codes.LOOKUP_FAILED)
         return ExitCode.REJECTED
     if count[reconcile.FAILED] or busy:
         return ExitCode.UNREACHABLE

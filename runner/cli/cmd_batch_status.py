@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 import os
 
 import click
 
+from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
@@ -16,9 +16,7 @@ from runner.exitcodes import ExitCode
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
@@ -45,34 +43,36 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None, outp
             error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
             raise CliExit(ExitCode.INVALID)
         if report and len(found) > 1:
-            error("the ledger holds several batches; pick one with --batch for --report")
+            error(
+                "the ledger holds several batches; pick one with --batch for --report", CODE_USAGE
+            )
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
-        shown = []
+        summaries = []
         for i, info in enumerate(found):
             running = _running(BatchLock, Busy, ledger, info.batch_id)
             summary = summarise(book, info.batch_id, running=running)
-            shown.append(summary.as_dict())
-            if output == "text":
+            summaries.append(summary.as_dict())
+            if output != "json":
                 if i:
                     click.echo("")
                 for line in summary.lines():
                     click.echo(line)
             code = summary.exit_code()
-        unmatched = book.unmatched_count()
-        if output == "json":
-            document = {"ledger": ledger, "batches": shown, "unmatched_callbacks": unmatched}
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-        elif unmatched:
-            click.echo(
-                f"callprofile: {unmatched} call(s) sent callbacks that match no row of this "
-                "ledger (kept; matched when a row gets that call_sid)",
-                err=True,
-            )
         if report:
             write_csv(book, found[0].batch_id, report)
+        unmatched = book.unmatched_count()
     finally:
         book.close()
+    if unmatched and output != "json":
+        click.echo(
+            f"callprofile: {unmatched} call(s) sent callbacks that match no row of this ledger "
+            "(kept; matched when a row gets that call_sid)",
+            err=True,
+        )
+    if output == "json":
+        document = {"ledger": ledger, "batches": summaries, "report": report}
+        emit(code, {**document, "unmatched_callbacks": unmatched})
     raise CliExit(code)
 
 

@@ -78,7 +78,8 @@ def listen(
         signal.signal(signal.SIGTERM, previous)
         receiver.stop()
         receiver.journal.close()
-    click.echo(f"callprofile listen: stopped: {receiver.journal.summary()}", err=True)
+    summary = receiver.journal.summary(receiver.still_unmatched)
+    click.echo(f"callprofile listen: stopped: {summary}", err=True)
 
 
 def open_receiver(
@@ -117,7 +118,8 @@ def open_receiver(
             "no public key to verify callbacks with: pass --public-key or set TELNYX_PUBLIC_KEY "
             "(Mission Control, Keys & Credentials, Public Key); refusing to start, since a "
             "receiver that does not verify would record forged callbacks (--no-verify exists "
-            f"for local tests on loopback) [{codes.NO_PUBLIC_KEY}]"
+            f"for local tests on loopback) [{codes.NO_PUBLIC_KEY}]",
+            codes.NO_PUBLIC_KEY,
         )
         raise CliExit(ExitCode.USAGE)
     else:
@@ -208,6 +210,43 @@ def describe(entry: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- batch --listen
 
 
+def listen_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``batch``'s options for running the receiver beside the batch."""
+    decorators = [
+        click.option(
+            "--listen",
+            metavar="[HOST:]PORT",
+            help="Also receive the calls' callbacks while the batch runs (as callprofile "
+            "listen, into the same ledger; host 127.0.0.1 unless given).",
+        ),
+        click.option(
+            "--listen-grace",
+            type=click.FloatRange(min=0),
+            default=30.0,
+            show_default=True,
+            help="With --listen: seconds to keep receiving after the last call while outcomes "
+            "are due.",
+        ),
+        click.option(
+            "--public-key",
+            envvar="TELNYX_PUBLIC_KEY",
+            metavar="KEY",
+            help="With --listen: " + KEY_HELP + " With --sandbox: the sandbox's own key.",
+        ),
+        click.option("--no-verify", is_flag=True, help="With --listen: " + NO_VERIFY_HELP),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def check_batch_usage(listen: str | None, no_verify: bool, dry_run: bool) -> None:
+    if listen and dry_run:
+        raise click.UsageError("--listen and --dry-run do not go together")
+    if no_verify and not listen:
+        raise click.UsageError("--no-verify applies to --listen only")
+
+
 def parse_address(text: str) -> tuple[str, int]:
     """``PORT`` or ``HOST:PORT`` (``[::1]:PORT`` for IPv6), for ``batch --listen``."""
     host, sep, port = text.rpartition(":")
@@ -236,30 +275,36 @@ def for_batch(address: str, ledger: str, public_key: str | None, no_verify: bool
     return receiver
 
 
-def outcomes_now(ledger: str, batch_id: str) -> Any:
+def stop(receiver: Any) -> None:
+    receiver.stop()
+    receiver.journal.close()
+
+
+def outcomes_now(ledger: str, summary: Any) -> Any:
     """The batch's outcomes once the receiver has stored its last callbacks."""
     from runner.batch.ledger import Ledger
 
     book = Ledger(ledger, readonly=True)
     try:
-        return book.outcome_counts(batch_id)
+        return book.outcome_counts(summary.batch_id)
     finally:
         book.close()
 
 
-def linger(receiver: Any, batch_id: str, grace: float) -> None:
+def linger(receiver: Any, summary: Any, grace: float) -> None:
     """After the batch: keep receiving while calls it placed still await their final
-    callback, for at most ``grace`` seconds (Ctrl-C stops waiting)."""
+    callback, for at most ``grace`` seconds (Ctrl-C stops waiting). Not after a dry run or an
+    interrupted batch."""
     import time
 
     writer = receiver.writer
-    if writer is None or grace <= 0:
+    if writer is None or grace <= 0 or summary is None or summary.interrupted:
         return
     deadline = time.monotonic() + grace
     announced = False
     try:
         while time.monotonic() < deadline:
-            waiting = writer.ledger.awaiting_outcomes(batch_id)
+            waiting = writer.ledger.awaiting_outcomes(summary.batch_id)
             if not waiting:
                 return
             if not announced:

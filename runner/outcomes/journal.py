@@ -58,18 +58,21 @@ class Journal:
         if self._on_entry is not None:
             self._on_entry(entry)
 
-    def summary(self) -> str:
+    def summary(self, still_unmatched: int | None = None) -> str:
+        """The counts; ``still_unmatched``: calls whose callbacks still match no row (known
+        once the ledger writer has stopped)."""
         with self._lock:
             c = self.counts
             text = (
-                f"{c['recorded'] + c['unmatched'] + c['accepted']} accepted "
-                f"({c['unmatched']} not matched to a row yet), {c['duplicate']} duplicate(s), "
-                f"{c['rejected']} rejected"
+                f"{c['recorded'] + c['unmatched'] + c['accepted']} accepted, "
+                f"{c['duplicate']} duplicate(s), {c['rejected']} rejected"
             )
             if self.refused:
                 text += " (" + ", ".join(f"{s}: {n}" for s, n in sorted(self.refused.items())) + ")"
             if c["error"]:
                 text += f", {c['error']} not recorded (ledger error; the sender retries)"
+        if still_unmatched:
+            text += f"; {still_unmatched} call(s) match no row yet (kept, matched when one does)"
         return text
 
     def close(self) -> None:

@@ -60,6 +60,7 @@ class Receiver:
         self._stopping: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._busy = 0
+        self.still_unmatched: int | None = None  # set by stop(), when recording
         # Callbacks verified during one turn of the event loop go to the writer together.
         self._outbox: list[tuple[Callback, Any]] = []
 
@@ -91,6 +92,7 @@ class Receiver:
             self._thread = None
         if self.writer is not None:
             self.writer.stop(timeout)
+            self.still_unmatched = self.writer.still_unmatched
             self.writer = None
 
     def __enter__(self) -> Receiver:

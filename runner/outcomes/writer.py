@@ -35,6 +35,10 @@ class Writer:
         self.ledger = ledger
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._on_error = on_error
+        # Calls whose callbacks arrived before any row held them, and after the last sweep at
+        # stop, how many of those still match no row.
+        self._early: set[str] = set()
+        self.still_unmatched: int | None = None
         self._thread = threading.Thread(target=self._run, name="callprofile-ledger-writer")
         self._thread.daemon = True
         self._thread.start()
@@ -83,6 +87,7 @@ class Writer:
                 if stopping:
                     break
             self._sweep()
+            self._count_unmatched()
         finally:
             self.ledger.close()
 
@@ -92,12 +97,20 @@ class Writer:
         except Exception as exc:  # a full disk or a lock held too long must not end the thread
             self._report(exc)
             results = ["error"] * len(group)
-        for (_, done), result in zip(group, results, strict=True):
+        for (callback, done), result in zip(group, results, strict=True):
+            if result == "unmatched":
+                self._early.add(callback.call_sid)
             done(result)
 
     def _sweep(self) -> None:
         try:
             self.ledger.match_unmatched()
+        except Exception as exc:
+            self._report(exc)
+
+    def _count_unmatched(self) -> None:
+        try:
+            self.still_unmatched = self.ledger.still_unmatched(self._early)
         except Exception as exc:
             self._report(exc)
 

@@ -337,3 +337,12 @@ def test_a_ledger_that_cannot_take_the_write_answers_503_so_telnyx_retries(liste
     code, out, err = server.stop()
     assert code == 0 and "Traceback" not in out + err
     assert "1 not recorded (ledger error; the sender retries)" in err
+
+
+def test_the_summary_counts_calls_still_matching_no_row(listen, keys):
+    server = listen()
+    for seq, status in enumerate(("ringing", "completed")):
+        signed_post(server, keys, status_callback("v3:orphan", status, seq + 1))
+    code, _, err = server.stop()
+    assert code == 0
+    assert "2 accepted, 0 duplicate(s), 0 rejected; 1 call(s) match no row yet" in err

@@ -227,7 +227,9 @@ def test_json_output_lists_every_decision(cli, env, server, calls, tmp_path):
         cli, tmp_path, calls, "--account-sid", ACCOUNT, "--margin", "0", "-o", "json"
     )
     assert result.exit_code == 0
-    decisions = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["command"] == "batch-reconcile" and document["exit_code"] == 0
+    decisions = document["decisions"]
     assert [(d["row"], d["verdict"], d["call_sid"]) for d in decisions] == [
         (3, "placed", "v3:j"),
         (4, "not-placed", None),
