@@ -1,9 +1,11 @@
 """``batch --listen``: the receiver runs inside the batch process, and the summary (and
 batch-status) shows what happened to each call.
 
-The sandbox plays Telnyx and sends each call's status callbacks to the profile's StatusCallback.
-It does not sign them yet, so the verifying runs use --no-verify (loopback only), and one test
-shows that without it every unsigned callback is refused and the ledger keeps no outcome.
+The sandbox plays Telnyx: it sends each call's status callbacks to the profile's StatusCallback,
+signed with its own Ed25519 key (``Sandbox.public_key``), which the receiver is given. A receiver
+given another key refuses them all; with the sandbox's delivery faults (duplicates, reversed
+order, a bad signature, a changed byte, a stale timestamp) the forged ones are refused and the
+records come out as the sandbox meant them.
 """
 
 from __future__ import annotations
@@ -72,9 +74,10 @@ def test_outcomes_arrive_in_the_same_ledger_and_show_in_the_summary(
 ):
     for n, outcome in ((2, "busy"), (3, "no-answer"), (5, "failed")):
         server.script(n, Step(outcome=outcome))
-    result = batch(cli, env, tmp_path, "--listen", str(port), "--no-verify")
+    key = server.sandbox.public_key
+    result = batch(cli, env, tmp_path, "--listen", str(port), "--public-key", key)
     assert result.exit_code == 0, result.stderr
-    assert "signature verification is OFF" in result.stderr
+    assert f"verifying Ed25519 signatures with key {key}" in result.stderr
     assert f"receiving callbacks on http://127.0.0.1:{port}" in result.stderr
     for line in (
         "outcomes (callbacks heard for 6 of 6 placed)",
@@ -161,3 +164,62 @@ def test_listen_flags_that_do_not_fit(cli, env, tmp_path, port):
     assert bad.exit_code == 2 and "is not PORT or HOST:PORT" in bad.stderr
     remote = batch(cli, env, tmp_path, "--listen", f"0.0.0.0:{port}", "--no-verify")
     assert remote.exit_code == 2 and "[CP702]" in remote.stderr
+
+
+FAULTS = "[duplicate, out-of-order, bad-signature, tampered, stale-timestamp]"
+PLAN = {"0": "human", "1": "machine", "2": "no-answer", "3": "busy", "4": "failed"}
+EXPECTED = {"human": "human", "machine": "machine", "no-answer": "no-answer", "busy": "busy"}
+EXPECTED["failed"] = "failed"
+
+
+def test_every_delivery_fault_is_survived_and_only_genuine_callbacks_count(cli, tmp_path, port):
+    """--sandbox: the batch's own sandbox, with a script giving each number an outcome and every
+    call all five delivery faults; the receiver verifies with the sandbox's key."""
+    profile = (
+        'description: Outcomes under faults.\nconnection_id: "conn-faults"\n'
+        "variables:\n  name:\n    required: true\n"
+        'call:\n  From: "+13120001234"\n  AIAssistantId: "assistant-faults"\n'
+        f'  StatusCallback: "http://127.0.0.1:{port}/status"\n'
+        f'  StatusCallbackEvent: "{EVENTS}"\n'
+        "  MachineDetection: Enable\n  AsyncAmd: true\n"
+        f'  AsyncAmdStatusCallback: "http://127.0.0.1:{port}/amd"\n'
+        '  AIAssistantDynamicVariables:\n    name: "{{ name }}"\n'
+    )
+    profiles = write_profile(tmp_path, profile)
+    script = tmp_path / "plan.yaml"
+    script.write_text(
+        "".join(
+            f'- {{to: "*{digit}", outcome: {outcome}, callback_faults: {FAULTS}}}\n'
+            for digit, outcome in PLAN.items()
+        )
+    )
+    contacts = write_contacts(tmp_path / "c.csv", many(10))
+    log = tmp_path / "sandbox.jsonl"
+    argv = ["batch", "remind", "--contacts", str(contacts), "--rate", "1000"]
+    argv += ["--sandbox", "--sandbox-script", str(script), "--sandbox-log", str(log)]
+    result = cli(*argv, "--listen", str(port), profiles_dir=profiles)
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    posts = [r for r in records if r["kind"] == "request" and r.get("connection_id")]
+    deliveries = [r for r in records if r["kind"] == "callback" and "status" in r]
+    forged = [
+        d for d in deliveries if d.get("fault") in ("bad-signature", "tampered", "stale-timestamp")
+    ]
+    genuine = [d for d in deliveries if d not in forged]
+    faulted = [p for p in posts if p.get("callback_faults")]
+    assert len(faulted) == 5  # numbers ending 0-4; the others are answered, without faults
+    assert len(forged) == 3 * len(faulted)
+    assert {d["status"] for d in forged} == {403}
+    assert {d["status"] for d in genuine} == {200}
+    assert any(d.get("fault") == "duplicate" for d in deliveries)
+    # Every call's record is what the sandbox meant, whatever order and copies arrived in.
+    ledger = tmp_path / "c.csv.sandbox.ledger.db"
+    stored = outcomes(ledger)
+    from runner.outcomes.record import classify
+
+    meant = {p["response"]["call_sid"]: EXPECTED[p["outcome"]] for p in posts}
+    got = {sid: classify(o["status"], o["answered_by"]) for sid, o in stored.items()}
+    assert got == meant
+    assert f"{len(forged)} rejected (403: {len(forged)})" in result.stderr
+    for line in ("answered by a person            6", "busy                            1"):
+        assert line in result.stdout
