@@ -7,8 +7,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from runner.batch.ledger import Ledger
-from runner.batch.ledger_outcomes import OutcomeCounts
+from runner.batch.ledger import Ledger, RunnerShare
+from runner.batch.ledger.outcomes import OutcomeCounts
 from runner.exitcodes import ExitCode
 from runner.outcomes.record import OUTCOMES
 
@@ -42,6 +42,7 @@ class Summary:
     skipped_by_kind: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     running: bool = False  # another process holds the batch (batch-status)
+    runners: list[RunnerShare] = field(default_factory=list)  # a shared ledger's runners
     outcomes: OutcomeCounts = field(default_factory=OutcomeCounts)
 
     @property
@@ -96,6 +97,18 @@ class Summary:
             # What the callbacks said about the placed rows (listen, batch --listen).
             "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
             "callbacks_heard": self.outcomes.heard,
+            # A shared (PostgreSQL) ledger's runners and the rows each dialled; [] otherwise.
+            "runners": [
+                {
+                    "runner": r.runner,
+                    "label": r.label,
+                    "started_at": r.started_at,
+                    "running": r.alive,
+                    "ended": r.ended or None,
+                    "counts": dict(r.states),
+                }
+                for r in self.runners
+            ],
         }
 
     def lines(self) -> list[str]:
@@ -131,6 +144,8 @@ class Summary:
             )
         if self.not_read:
             out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
+        if len(self.runners) > 1:
+            out.extend(self._shares())
         if self.outcomes.heard:
             out.extend(self.outcome_lines())
         return out
@@ -143,6 +158,20 @@ class Summary:
             count = o.counts.get(key, 0)
             if count or key not in ("answered", "canceled"):
                 out.append(f"    {label:<26}{count:>7}")
+        return out
+
+    def _shares(self) -> list[str]:
+        """Each runner of a shared batch and the rows it dialled."""
+        alive = sum(1 for r in self.runners if r.alive)
+        out = [f"  runners   {len(self.runners):>7}  ({alive} running)"]
+        for r in self.runners:
+            counts = ", ".join(
+                f"{state} {r.states[state]}"
+                for state in ("placed", "failed", "unknown", "dialing")
+                if r.states.get(state)
+            )
+            status = "running" if r.alive else f"ended: {r.ended or 'done'}"
+            out.append(f"    {r.runner[:8]}  {r.label}: {counts or 'nothing dialled'} ({status})")
         return out
 
 
@@ -160,6 +189,7 @@ def summarise(
         skipped_by_kind=ledger.skip_counts(batch_id),
         interrupted=interrupted,
         running=running,
+        runners=ledger.runners(batch_id),
         outcomes=ledger.outcome_counts(batch_id),
     )
 

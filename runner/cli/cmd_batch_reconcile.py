@@ -76,13 +76,14 @@ def batch_reconcile(
     Telnyx refused the lookup, 6 when it could not be reached or the batch is running.
     """
     from runner import secrets
-    from runner.batch.ledger import Ledger, LedgerError
+    from runner.batch.ledger import display, is_postgres
     from runner.cli.cmd_batch import parse_duration
+    from runner.cli.ledger_errors import open_or_exit
     from runner.send import submit
 
     window = parse_duration(margin, param_hint="--margin")
-    if not os.path.isfile(ledger):
-        error(f"no ledger at {ledger}")
+    if not is_postgres(ledger) and not os.path.isfile(ledger):
+        error(f"no ledger at {display(ledger)}")
         raise CliExit(ExitCode.INVALID)
     key = secrets.api_key()
     if not key:
@@ -96,11 +97,7 @@ def batch_reconcile(
         if problem:
             error(f"{problem} (nothing was looked up)")
             raise CliExit(ExitCode.INVALID)
-    try:
-        book = Ledger(ledger)
-    except LedgerError as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.INVALID) from None
+    book = open_or_exit(ledger)
     try:
         code = _run(
             book,
@@ -178,9 +175,13 @@ def _run(
     busy = 0
     try:
         for info in todo:
-            lock = BatchLock(ledger, info.batch_id)
+            # A shared ledger says whether a runner is alive; a file is held by its lock.
+            lock = None if book.shared else BatchLock(ledger, info.batch_id)
             try:
-                lock.acquire()
+                if lock is not None:
+                    lock.acquire()
+                elif book.running(info.batch_id):
+                    raise Busy(book.location, "a live runner")
             except Busy as exc:
                 busy += _unsettled(book.counts(info.batch_id))
                 error(
@@ -201,7 +202,8 @@ def _run(
                 )
                 decisions.extend(done)
             finally:
-                lock.release()
+                if lock is not None:
+                    lock.release()
             if failure is not None:
                 break
     finally:

@@ -155,14 +155,10 @@ def open_receiver(
 
 
 def _writer(path: str) -> Any:
-    from runner.batch.ledger import Ledger, LedgerError
+    from runner.cli.ledger_errors import open_or_exit
     from runner.outcomes.writer import Writer
 
-    try:
-        book = Ledger(path)
-    except LedgerError as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.INVALID) from None
+    book = open_or_exit(path)
 
     def ledger_error(text: str) -> None:
         click.echo(f"callprofile listen: ledger error: {text}", err=True)
@@ -282,9 +278,9 @@ def stop(receiver: Any) -> None:
 
 def outcomes_now(ledger: str, summary: Any) -> Any:
     """The batch's outcomes once the receiver has stored its last callbacks."""
-    from runner.batch.ledger import Ledger
+    from runner.cli.ledger_errors import open_or_exit
 
-    book = Ledger(ledger, readonly=True)
+    book = open_or_exit(ledger, readonly=True)
     try:
         return book.outcome_counts(summary.batch_id)
     finally:

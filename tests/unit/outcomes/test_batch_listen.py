@@ -70,12 +70,16 @@ def batch(cli, profiles, tmp_path, *args, rows=6):
 
 
 def test_outcomes_arrive_in_the_same_ledger_and_show_in_the_summary(
-    cli, env, server, port, tmp_path
+    cli, env, server, port, tmp_path, ledger_spec
 ):
+    """On both ledgers: the receiver writes into the batch's SQLite file or PostgreSQL
+    database."""
     for n, outcome in ((2, "busy"), (3, "no-answer"), (5, "failed")):
         server.script(n, Step(outcome=outcome))
     key = server.sandbox.public_key
-    result = batch(cli, env, tmp_path, "--listen", str(port), "--public-key", key)
+    ledger = ledger_spec
+    args = ("--listen", str(port), "--public-key", key, "--ledger", ledger)
+    result = batch(cli, env, tmp_path, *args)
     assert result.exit_code == 0, result.stderr
     assert f"verifying Ed25519 signatures with key {key}" in result.stderr
     assert f"receiving callbacks on http://127.0.0.1:{port}" in result.stderr
@@ -88,7 +92,6 @@ def test_outcomes_arrive_in_the_same_ledger_and_show_in_the_summary(
         "awaiting callback               0",
     ):
         assert line in result.stdout, result.stdout
-    ledger = tmp_path / "c.csv.ledger.db"
     by_sid = outcomes(ledger)
     rows = {r["call_sid"]: r for r in ledger_rows(ledger)}
     assert set(by_sid) == set(rows)  # every callback matched its row

@@ -7,7 +7,7 @@ import asyncio
 import importlib.util
 import sys
 
-from runner.batch.ledger import Ledger
+from runner.batch.ledger import open_ledger
 from runner.outcomes.receiver import Receiver
 from runner.outcomes.verify import Verifier
 from runner.outcomes.writer import Writer
@@ -33,7 +33,7 @@ def test_the_benchmark_load_is_verified_and_recorded(tmp_path):
     requests = bench._requests(key, 16)
     ledger = tmp_path / "l.db"
     receiver = Receiver(
-        port=0, verifier=Verifier(key.public_key()), writer=Writer(Ledger(str(ledger)))
+        port=0, verifier=Verifier(key.public_key()), writer=Writer(open_ledger(str(ledger)))
     ).start()
     try:
         result = asyncio.run(bench._load("127.0.0.1", receiver.port, requests, 4))

@@ -34,11 +34,13 @@ def server(tmp_path):
     sandbox.stop()
 
 
-def killed_batch(tmp_path, server, hook: str) -> int:
-    return killed_batch_at(tmp_path, server.base_url, hook)
+def killed_batch(tmp_path, server, hook: str, ledger: str) -> int:
+    return killed_batch_at(tmp_path, server.base_url, hook, ledger=ledger)
 
 
-def killed_batch_at(tmp_path, base_url: str, hook: str, concurrency: int = 4) -> int:
+def killed_batch_at(
+    tmp_path, base_url: str, hook: str, concurrency: int = 4, ledger: str | None = None
+) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
     env.update(
         TELNYX_API_KEY=API_KEY,
@@ -49,22 +51,24 @@ def killed_batch_at(tmp_path, base_url: str, hook: str, concurrency: int = 4) ->
     )
     argv = [sys.executable, "-m", "runner", "--profiles-dir", str(tmp_path / "profiles")]
     argv += ["batch", "remind", "--contacts", "c.csv", "--rate", "1000"]
-    argv += ["--concurrency", str(concurrency)]
+    argv += ["--concurrency", str(concurrency), *(["--ledger", ledger] if ledger else [])]
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=WAIT)
     assert_no_secrets(done.stdout + done.stderr)
     return done.returncode
 
 
 def test_sigkill_then_reconcile_then_resume_calls_every_number_exactly_once(
-    tmp_path, server, cli, monkeypatch
+    tmp_path, server, cli, monkeypatch, ledger_spec
 ):
+    """On both ledgers: a SQLite file, and a PostgreSQL database (where the killed runner's
+    dialing rows are recovered once its lease and lock are gone)."""
     profiles = write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(ROWS))
+    ledger = ledger_spec
     # Killed right after a claim was committed, before that row's POST left.
-    assert killed_batch(tmp_path, server, "claim:10") == -signal.SIGKILL
+    assert killed_batch(tmp_path, server, "claim:10", ledger) == -signal.SIGKILL
     # Resumed, and killed after Telnyx answered a call, before the answer was recorded.
-    assert killed_batch(tmp_path, server, "answer:8") == -signal.SIGKILL
-    ledger = tmp_path / "c.csv.ledger.db"
+    assert killed_batch(tmp_path, server, "answer:8", ledger) == -signal.SIGKILL
     left = Counter(r["state"] for r in ledger_rows(ledger))
     assert left["dialing"] + left["unknown"] >= 2, left  # the rows nobody can vouch for
 
@@ -95,6 +99,8 @@ def test_sigkill_then_reconcile_then_resume_calls_every_number_exactly_once(
         "--rate",
         "1000",
         "--redial-unknown",
+        "--ledger",
+        str(ledger),
         profiles_dir=profiles,
     )
     assert resumed.exit_code == 0, resumed.stderr

@@ -14,7 +14,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.batch.ledger import Ledger
+from runner.batch.ledger import open_ledger
 from runner.outcomes.callbacks import parse
 from runner.outcomes.receiver import Receiver
 from runner.outcomes.record import RANK, fold
@@ -85,7 +85,7 @@ def test_through_the_receiver_every_order_gives_the_same_ledger_record(tmp_path:
     receiver = Receiver(
         port=0,
         verifier=Verifier(load_public_key(keys.public)),
-        writer=Writer(Ledger(str(ledger))),
+        writer=Writer(open_ledger(str(ledger))),
     ).start()
     counter = itertools.count()
     columns = ("status", "answered_by", "answered_by_detail", "duration", "attestation")
