@@ -13,12 +13,10 @@ import re
 
 # C0 controls except tab/newline, DEL, C1 controls, lone surrogates, and the Unicode
 # formatting characters that reorder or hide text (bidi overrides and isolates, zero-width).
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]"
-)
-_UNSAFE_ALL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]"
-)
+# Pattern strings: `re` compiles and caches each on first use, so importing costs nothing.
+_INVISIBLE = "\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
+_UNSAFE = f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]"
+_UNSAFE_ALL = f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
 
 
@@ -52,12 +50,11 @@ def escape_controls(text: str, *, keep_newlines: bool = True) -> str:
 
     ``keep_newlines`` keeps line breaks and tabs (for whole messages we built ourselves); pass
     False for a single piece of outside text, so it cannot start a line of its own."""
-    pattern = _UNSAFE if keep_newlines else _UNSAFE_ALL
-    return pattern.sub(_escape, text)
+    return re.sub(_UNSAFE if keep_newlines else _UNSAFE_ALL, _escape, text)
 
 
 def escape_json_text(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (C1
     controls, bidi and invisible characters, lone surrogates) escaped as ``\\uXXXX``. The result
     is the same JSON document; only its spelling changes."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return re.sub(_UNSAFE, lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -7,6 +7,7 @@ through a small queue; ``Dialer`` holds what they share for one run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from runner import codes
 from runner.batch.budget import Budget
-from runner.batch.journal import Journal
-from runner.batch.ledger import Claim, Ledger, LedgerError
+from runner.batch.journal import Journal, NoJournal
+from runner.batch.ledger import Claim, Ledger, LedgerError, LedgerUnavailable
+from runner.batch.ledger.base import Pacer
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
 from runner.batch.window import check
@@ -46,18 +48,27 @@ class Dialer:
         hooks: Hooks,
         batch: str,
         total: int,
-        journal: Journal,
+        ledger: Ledger,
+        runner: str,
+        journal: Journal | NoJournal,
     ):
         self.composed = composed
-        self.journal = journal
+        self.journal = journal  # the repeat guard across ledgers (journal.py)
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
+        self.runner = runner  # this process as a runner of the batch (see Ledger.join)
         self.progress = Progress(total)
         self.lock = threading.Lock()
         self.inflight: set[int] = set()
         self.budget = Budget(opts.max_calls)
-        self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # A shared ledger paces every runner of the batch together; otherwise this run paces
+        # itself.
+        self.limiter: Pacer = (
+            ledger.rate_limiter(batch, opts.rate, hooks.sleep or hooks.stopper.hard.wait)
+            or hooks.limiter
+            or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        )
         # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
         # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
         # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
@@ -67,6 +78,11 @@ class Dialer:
         self.claims = 0
         self.answers = 0
         self.error: BaseException | None = None
+        self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
+
+    def lose(self, exc: LedgerError) -> None:
+        """The ledger's database is gone: claim nothing more; the run exits 6."""
+        self.hooks.stopper.stop(f"{exc}; no new calls are claimed", code=6)
 
     def count(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -81,13 +97,8 @@ class Dialer:
                 return
             try:
                 self._dial(ledger, job)
-            except LedgerError as exc:
-                # A full disk or a broken ledger: stop cleanly. A row whose answer could not be
-                # recorded stays dialing on disk, so it is unknown, never sent again.
-                with self.lock:
-                    self.inflight.discard(job.row)
-                self.hooks.stopper.stop(f"{exc}; stopped (free the disk, then run again)", code=6)
-                self.budget.release()
+            except LedgerUnavailable as exc:
+                self.lose(exc)  # the rows still queued are dropped: the run is stopping
             except BaseException as exc:
                 self.error = exc
                 self.hooks.stopper.stop("internal error")
@@ -110,9 +121,19 @@ class Dialer:
                 self.count("done")
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
-        claim = self._claim(ledger, job)
+        try:
+            claim = self._claim(ledger, job)
+        except LedgerUnavailable as exc:
+            # The claim may have committed: the row is not sent, and is handed back if the
+            # ledger can still be told.
+            self.budget.release()
+            self.lose(exc)
+            self._unclaim(ledger, job.row)
+            return
         if claim.outcome != "claimed":
             self.budget.release()
+            if claim.outcome == "lapsed":
+                self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
             if claim.outcome == "repeat":
                 self.count("skipped")
                 self.count("done")
@@ -121,7 +142,7 @@ class Dialer:
         if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
             ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
-            self.journal.settle(self.opts.ledger_path, self.batch, job.row, "pending")
+            self._settle(job.row, "pending")
             self.budget.release()
             return
         with self.lock:
@@ -134,11 +155,18 @@ class Dialer:
             self.answers += 1
             answers = self.answers
         self._maybe_die("answer", answers)
-        if self._record(ledger, job, result):
-            self.count("done")
-        self.journal.settle(self.opts.ledger_path, self.batch, job.row, result.status)
-        with self.lock:
-            self.inflight.discard(job.row)
+        try:
+            self._settle(job.row, result.status)
+            if self._record(ledger, job, result):
+                self.count("done")
+        except LedgerError as exc:
+            self.unrecorded.append(_answer(job.row, result))
+            if not isinstance(exc, LedgerUnavailable):
+                raise
+            self.lose(exc)
+        finally:
+            with self.lock:
+                self.inflight.discard(job.row)
 
     def _claim(self, ledger: Ledger, job: Prepared) -> Claim:
         """Reserve the number in the journal of recent calls (the repeat guard across ledgers),
@@ -148,17 +176,41 @@ class Dialer:
             e164=job.e164,
             batch_id=self.batch,
             row_no=job.row,
-            ledger=self.opts.ledger_path,
+            ledger=self.opts.ledger_spec,
             now=self.hooks.now(),
             min_interval=self.opts.min_interval,
         )
         if repeat is not None:
             skipped = ledger.skip(self.batch, job.row, "repeat", repeat)
             return Claim("repeat", repeat) if skipped else Claim("gone")
-        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        caller = job.request.body.get("From")
+        # If the claim fails, it may have committed: the reservation stays (the stricter way).
+        claim = ledger.claim(
+            self.batch,
+            job.row,
+            self.opts.min_interval,
+            runner=self.runner,
+            caller=caller if isinstance(caller, str) else None,
+        )
         if claim.outcome != "claimed":
-            self.journal.settle(self.opts.ledger_path, self.batch, job.row, "pending")
+            self._settle(job.row, "pending")
         return claim
+
+    def _settle(self, row: int, status: str) -> None:
+        """Tell the journal how the row ended (a call not placed leaves no reservation)."""
+        # If the journal cannot be written, the reservation stays "dialing": stricter, never
+        # looser.
+        with contextlib.suppress(LedgerError):
+            self.journal.settle(self.opts.ledger_spec, self.batch, row, status)
+
+    def _unclaim(self, ledger: Ledger, row: int) -> None:
+        try:
+            ledger.finish(self.batch, row, "pending", reason="claimed, then not sent")
+        except LedgerError:
+            self.unrecorded.append(
+                f"row {row}: claimed but not sent; the ledger will show it as unknown "
+                "(it was not called)"
+            )
 
     def _send(self, job: Prepared) -> Result:
         from runner.send import submit
@@ -255,6 +307,13 @@ class Dialer:
             import signal
 
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _answer(row: int, result: Result) -> str:
+    """What Telnyx said about a row, for when the ledger cannot take it."""
+    if result.status == "placed":
+        return f"row {row}: placed, call sid {result.call_sid}"
+    return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"
 
 
 def no_zone(ledger: Ledger, state: Dialer, row: int, reason: str) -> None:

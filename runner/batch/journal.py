@@ -13,12 +13,13 @@ placed", like a ``dialing`` row.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 from datetime import datetime, timedelta
 
-from runner.batch.ledger import LedgerError, stamp
+from runner.batch.ledger import LedgerError, LedgerUnavailable, stamp
 
 FILE_NAME = "recent-calls.db"
 KEEP_DAYS = 3660  # entries older than the longest --min-interval are never consulted
@@ -42,6 +43,20 @@ def default_path() -> str:
     from runner.statedir import state_directory
 
     return os.path.join(state_directory(), FILE_NAME)
+
+
+class NoJournal:
+    """For a shared (PostgreSQL) ledger: the database already holds every runner's calls, so
+    its own repeat guard sees them all; a per-machine file would only serialise the runners."""
+
+    def reserve(self, **_: object) -> str | None:
+        return None
+
+    def settle(self, ledger: str, batch_id: str, row_no: int, state: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 class Journal:
@@ -115,7 +130,7 @@ class Journal:
                         self.db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None
+                raise _failure(exc) from None
         return None
 
     def settle(self, ledger: str, batch_id: str, row_no: int, state: str) -> None:
@@ -136,6 +151,15 @@ class Journal:
                         (ledger, batch_id, row_no),
                     )
             except sqlite3.Error as exc:
-                raise LedgerError(f"cannot write the journal of recent calls ({exc})") from None
+                raise _failure(exc) from None
             finally:
-                self.db.execute("PRAGMA synchronous = FULL")
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("PRAGMA synchronous = FULL")
+
+
+def _failure(exc: sqlite3.Error) -> LedgerError:
+    """A full disk or a busy file stops the batch like a lost ledger (exit 6)."""
+    message = f"cannot write the journal of recent calls ({exc})"
+    if isinstance(exc, sqlite3.OperationalError):
+        return LedgerUnavailable(message)
+    return LedgerError(message)

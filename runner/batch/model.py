@@ -46,17 +46,22 @@ class Options:
     timeout: float = 15.0
     max_retries: int = 2
     report: str | None = None
+    lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
     journal: str | None = None  # the journal of recent calls (default: in the state directory)
 
     @property
-    def ledger_path(self) -> str:
-        """The ledger, as the file it is: a symlink or another spelling of the same path
-        reaches the same ledger and the same lock."""
-        return os.path.realpath(self.ledger or default_ledger(self.contacts))
+    def ledger_spec(self) -> str:
+        """A SQLite file path or a postgresql:// URL. A file is named as the file it is: a
+        symlink or another spelling of the same path reaches the same ledger and lock."""
+        from runner.batch.ledger.spec import is_url
+
+        if self.ledger is None:
+            return default_ledger(self.contacts)
+        return self.ledger if is_url(self.ledger) else os.path.realpath(self.ledger)
 
     @property
-    def ledger_shown(self) -> str:
-        """The ledger as the user would name it, for messages."""
+    def ledger_given(self) -> str:
+        """The ledger as the user named it (or its default), for messages."""
         return self.ledger or f"{self.contacts}.ledger.db"
 
 
@@ -110,14 +115,21 @@ class Outcome:
     dry_run: dict[str, int] = field(default_factory=dict)
     stopped: str = ""  # why the run stopped early, if it did
     stop_code: int | None = None  # the exit code that reason calls for
+    lost: str = ""  # the ledger's database was lost (no summary could be read)
+    unrecorded: list[str] = field(default_factory=list)  # answers the ledger could not take
 
     def exit_code(self) -> int:
         from runner.exitcodes import ExitCode
 
+        if self.lost and self.summary is None:
+            return int(ExitCode.UNREACHABLE)
         if self.summary is not None:
             code = self.summary.exit_code()
+            # "Not finished" from a stop (e.g. the ledger was lost) is moot when the batch is in
+            # fact finished: other runners of a shared ledger completed it.
+            finished = code == ExitCode.OK and self.stop_code == ExitCode.UNREACHABLE
             if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
-                return self.stop_code
+                return int(code) if finished else self.stop_code
             return int(code)
         return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
 

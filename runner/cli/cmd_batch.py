@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli import sandbox_options as local
+from runner.cli.cmd_listen import listen_options
 from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import (
@@ -39,11 +40,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, param_hint: str = "--min-interval") -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise click.BadParameter(
-            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
+            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint=param_hint
         )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds > MAX_INTERVAL_DAYS * 86400:
@@ -77,8 +78,17 @@ def parse_window(text: str | None) -> Window | None:
 @click.option("--region", metavar="CC", help="Region for numbers without +, e.g. US.")
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False),
-    help="Ledger file [default: CONTACTS.ledger.db beside the contacts file].",
+    metavar="PATH|URL",
+    help="Ledger file, or a postgresql:// URL shared by several runners "
+    "[default: CONTACTS.ledger.db beside the contacts file].",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0, max=3600.0),
+    default=30.0,
+    show_default=True,
+    help="PostgreSQL ledger: seconds without a heartbeat before the other runners take this "
+    "one for dead (its calls in flight become unknown, its other rows go to them).",
 )
 @click.option(
     "--rate",
@@ -109,6 +119,7 @@ def parse_window(text: str | None) -> Window | None:
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@listen_options
 @output_option("text", "json")
 @sending_options
 @click.pass_context
@@ -119,6 +130,7 @@ def batch(
     to_column: str,
     region: str | None,
     ledger: str | None,
+    lease: float,
     rate: float,
     concurrency: int,
     window: str | None,
@@ -131,6 +143,10 @@ def batch(
     sandbox_script: str | None,
     sandbox_log: str | None,
     report: str | None,
+    listen: str | None,
+    listen_grace: float,
+    public_key: str | None,
+    no_verify: bool,
     output: str,
     base_url: str | None,
     timeout: float,
@@ -186,6 +202,7 @@ def batch(
         contacts=contacts,
         overrides=overrides,
         ledger=ledger or (sandbox_ledger(contacts) if sandbox else None),
+        lease=lease,
         to_column=to_column,
         region=region.upper() if region else None,
         rate=rate,
@@ -204,8 +221,10 @@ def batch(
         journal=sandbox_journal() if sandbox else None,
     )
     _refuse_overwriting_inputs(ctx, opts)
-    from runner.cli import pipes
+    from runner.cli import cmd_listen, pipes
     from runner.cli.batch_view import View
+
+    cmd_listen.check_batch_usage(listen, no_verify, dry_run)
 
     view = View(contacts, show_secrets, opts, as_json=output == "json")
     if output == "json" and dry_run:
@@ -224,9 +243,19 @@ def batch(
     hooks.sleep = wait
     client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
     hooks.client = client
+    receiver = None
     with ExitStack() as stack:
+        # Registered first, so it runs last: a sandbox stops first, delivering its remaining
+        # callbacks (an AMD verdict can come after the final status) while the receiver listens.
+        stack.callback(lambda: cmd_listen.stop(receiver) if receiver is not None else None)
+        sandbox_key = None
         if sandbox:
-            opts.base_url = stack.enter_context(local.running(steps, sandbox_log)).base_url
+            server = stack.enter_context(local.running(steps, sandbox_log))
+            opts.base_url, sandbox_key = server.base_url, server.public_key
+        if listen:
+            # With --sandbox the callbacks come from the sandbox: its own key verifies them.
+            key_text = sandbox_key or public_key
+            receiver = cmd_listen.for_batch(listen, opts.ledger_spec, key_text, no_verify)
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
             outcome = engine.run(store_from(ctx), opts, hooks)
@@ -238,19 +267,27 @@ def batch(
             raise CliExit(ExitCode.UNREACHABLE) from None
         except Exception as exc:
             from runner.batch.ledger import LedgerError
+            from runner.cli.ledger_errors import fail
 
             if isinstance(exc, LedgerError):
-                error(str(exc))
-                raise CliExit(ExitCode.INVALID) from None
+                raise fail(exc) from None
             raise
         finally:
             hooks.stopper.restore()
             view.close()
             if client is not None and not hooks.stopper.hard.is_set():
                 client.close()
+        if receiver is not None:
+            cmd_listen.linger(receiver, outcome.summary, listen_grace)
+    if receiver is not None and outcome.summary is not None:
+        # The summary was taken when the last call was answered; the outcomes came after.
+        outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_spec, outcome.summary)
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
+    if receiver is not None:
+        summary = receiver.journal.summary(receiver.still_unmatched)
+        click.echo(f"callprofile: callbacks: {summary}", err=True)
     raise CliExit(outcome.exit_code())
 
 
@@ -270,17 +307,19 @@ def sandbox_journal() -> str:
 def _refuse_overwriting_inputs(ctx: click.Context, opts: Any) -> None:
     """--report and --ledger are written: neither may be a file the batch reads."""
     from runner import overwrite
+    from runner.batch.ledger import is_postgres
 
     inputs = [("--contacts", opts.contacts), ("--dnc", opts.dnc or "")]
     inputs += [("-f", p) for p in opts.overrides.values_files]
     inputs += [("--vars-file", p) for p in opts.overrides.vars_files]
     inputs += overwrite.profile_files(str(store_from(ctx).root))
-    if opts.ledger:
+    shared = is_postgres(opts.ledger_spec)
+    if opts.ledger and not shared:
         hit = overwrite.clash(opts.ledger, inputs)
         if hit:
             raise click.UsageError(f"--ledger {opts.ledger} is {hit}; nothing was written")
     if opts.report:
-        ledger = overwrite.ledger_files("the ledger", opts.ledger_path)
+        ledger = [] if shared else overwrite.ledger_files("the ledger", opts.ledger_spec)
         hit = overwrite.clash(opts.report, [*inputs, *ledger])
         if hit:
             raise click.UsageError(

@@ -31,6 +31,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
+    "batch-migrate": (
+        "runner.cli.cmd_batch_migrate",
+        "batch_migrate",
+        "Copy batches to another ledger (e.g. PostgreSQL).",
+    ),
+    "batch-reconcile": (
+        "runner.cli.cmd_batch_reconcile",
+        "batch_reconcile",
+        "Settle unknown rows from Telnyx's call list.",
+    ),
+    "listen": ("runner.cli.cmd_listen", "listen", "Receive, verify and record call callbacks."),
 }
 
 

@@ -42,17 +42,25 @@ class Destination:
     api_key: str
 
 
-def admit(base_url: str, api_key: str | None, *, key_hint: str = "") -> Destination:
+def admit(
+    base_url: str,
+    api_key: str | None,
+    *,
+    key_hint: str = "",
+    unset: str = "nothing was sent",
+    refused: str = "nothing was sent",
+) -> Destination:
     """The gate: a Destination, or GateClosed naming the problem (exit 2 for a missing key,
-    1 for a key or URL that cannot be used)."""
+    1 for a key or URL that cannot be used). ``unset`` and ``refused`` say what did not happen,
+    in the caller's words (a lookup sends nothing either)."""
     if not api_key:
         raise GateClosed(
-            f"TELNYX_API_KEY is not set; export your Telnyx API key{key_hint} (nothing was sent)",
+            f"TELNYX_API_KEY is not set; export your Telnyx API key{key_hint} ({unset})",
             ExitCode.USAGE,
         )
     for problem in (check_base_url(base_url), check_api_key(api_key)):
         if problem:
-            raise GateClosed(f"{problem} (nothing was sent)")
+            raise GateClosed(f"{problem} ({refused})")
     return Destination(base_url, api_key)
 
 

@@ -42,16 +42,17 @@ def check_ints(values: Iterable[Any]) -> None:
 
 # Widths and precisions: "%-99999999.5s" and "{0:>99999999}" ("{:{w}}" gets w from the
 # arguments, which are checked as integers).
-_PERCENT_SPEC = re.compile(r"%[-+ #0]*([0-9]*)(?:\.([0-9]*))?")
-_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
-_DIGITS = re.compile(r"[0-9]+")
-_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+# Pattern strings: `re` compiles and caches each on first use, so importing costs nothing.
+_PERCENT_SPEC = r"%[-+ #0]*([0-9]*)(?:\.([0-9]*))?"
+_BRACE_SPEC = r"\{[^{}]*?:([^{}]*)\}"
+_DIGITS = r"[0-9]+"
+_NESTED_SPEC = r"\{[^{}]*:[^{}]*\{"
 
 
 def format_widths(text: str) -> int:
     """The largest width or precision written in a format string; refuses ones past the cap."""
-    numbers = [n for m in _PERCENT_SPEC.finditer(text) for n in m.groups() if n]
-    numbers += [n for m in _BRACE_SPEC.finditer(text) for n in _DIGITS.findall(m.group(1))]
+    numbers = [n for m in re.finditer(_PERCENT_SPEC, text) for n in m.groups() if n]
+    numbers += [n for m in re.finditer(_BRACE_SPEC, text) for n in re.findall(_DIGITS, m.group(1))]
     if any(len(n) > 6 or int(n) > MAX_VALUE for n in numbers):
         error = BudgetExceeded("size", MAX_VALUE)
         error.args = (f"a format width larger than {MAX_VALUE} is refused",)
@@ -62,7 +63,7 @@ def format_widths(text: str) -> int:
 def _widths_from_arguments(text: Any) -> bool:
     """True when a format string takes a width or precision from its arguments: ``%*s``,
     ``{:{w}}``."""
-    return isinstance(text, str) and ("*" in text or _NESTED_SPEC.search(text) is not None)
+    return isinstance(text, str) and ("*" in text or re.search(_NESTED_SPEC, text) is not None)
 
 
 def _largest(values: Iterable[Any]) -> int:
