@@ -13,7 +13,9 @@ interleaved, because absolute times drift on shared machines.
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
 arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
-sandbox itself with raw-socket load generators whose own CPU cost is reported.
+sandbox itself with raw-socket load generators whose own CPU cost is reported. Benchmark 7
+(benchmarks/ledgerbench.py) measures one PostgreSQL ledger shared by 1, 3 and 8 runners on a
+throwaway server, and three runners' combined pacing (skipped where no server can start).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import ledgerbench  # noqa: E402
 import sandboxbench  # noqa: E402
 
 ROOT = HERE.parent
@@ -67,6 +70,11 @@ TARGETS: dict[str, tuple[float, str]] = {
     "sandbox_calls_per_s_c50_callbacks": (sandboxbench.TARGET_RATE, "at least"),
     "sandbox_burst_failed_connections": (0, "at most"),
     "sandbox_rss_growth_mb": (5.0, "at most"),
+    # The database is not the limit while one runner claims far more than an account may dial
+    # (Telnyx's default: 30 dials/s).
+    "ledger_claims_per_s_1_runners": (300.0, "at least"),
+    "shared_pacing_achieved_rate": (ledgerbench.PACING_RATE, "within 5% of"),
+    "shared_pacing_busiest_5s_window": (105, "at most"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
@@ -77,6 +85,11 @@ UNITS = {
     "sandbox_calls_per_s_c50_callbacks": "/s",
     "sandbox_burst_failed_connections": " conns",
     "sandbox_rss_growth_mb": " MB",
+    "ledger_claims_per_s_1_runners": "/s",
+    "ledger_claims_per_s_3_runners": "/s",
+    "ledger_claims_per_s_8_runners": "/s",
+    "shared_pacing_achieved_rate": "/s",
+    "shared_pacing_busiest_5s_window": " calls",
 }
 
 
@@ -104,7 +117,8 @@ def ensure_venv() -> None:
     print(f"setting up {VENV} (once) ...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "-q", "-e", str(ROOT), *PACKAGES], check=True
+        [str(PYTHON), "-m", "pip", "install", "-q", "-e", f"{ROOT}[postgres]", *PACKAGES],
+        check=True,
     )
     stamp.write_text(wanted, encoding="utf-8")
 
@@ -295,6 +309,11 @@ def bench_sandbox(runs: int) -> dict[str, Any]:
     return sandboxbench.bench_sandbox([str(CALLPROFILE)], str(PYTHON), WORK / "sandbox", runs)
 
 
+def bench_shared_ledger(runs: int) -> dict[str, Any]:
+    """7. One PostgreSQL ledger: claim throughput with 1, 3 and 8 runners; shared pacing."""
+    return ledgerbench.bench_shared_ledger(_tools(), runs)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
@@ -302,6 +321,7 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "pacing": bench_pacing,
     "memory": bench_memory,
     "sandbox": bench_sandbox,
+    "shared_ledger": bench_shared_ledger,
 }
 DEFAULT_RUNS = {
     "startup": 21,
@@ -310,6 +330,7 @@ DEFAULT_RUNS = {
     "pacing": 3,
     "memory": 3,
     "sandbox": 3,
+    "shared_ledger": 3,
 }
 
 
