@@ -44,7 +44,8 @@ def _free_port() -> int:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         try:
             import psycopg  # noqa: F401
         except ImportError:
@@ -82,15 +83,16 @@ class Cluster:
             raise Unavailable(f"{tool} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
     def start(self) -> None:
-        """Start (or restart) the server on a free port. Durability is off: the tests never
-        crash the server, only the clients, and fsync would make each test several times
-        slower on a shared disk."""
+        """Start (or restart) the server on a free port. For tests durability is off: they
+        never crash the server, only the clients, and fsync would make each test several
+        times slower on a shared disk. Benchmarks ask for a durable server (``durable``)."""
         self.port = _free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
-            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
             "-c max_connections=300"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-w",
             "-t", str(START_TIMEOUT), "-o", options, "start",
