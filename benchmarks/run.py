@@ -13,7 +13,9 @@ interleaved, because absolute times drift on shared machines.
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
 arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
-sandbox itself with raw-socket load generators whose own CPU cost is reported.
+sandbox itself with raw-socket load generators whose own CPU cost is reported. Benchmark 7
+(benchmarks/listenbench.py) sends signed status callbacks to ``callprofile listen`` from a
+separate load process.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import listenbench  # noqa: E402
 import sandboxbench  # noqa: E402
 
 ROOT = HERE.parent
@@ -68,6 +71,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "sandbox_calls_per_s_c50_callbacks": (sandboxbench.TARGET_RATE, "at least"),
     "sandbox_burst_failed_connections": (0, "at most"),
     "sandbox_rss_growth_mb": (5.0, "at most"),
+    "listen_verified_per_s": (2000.0, "at least"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
@@ -78,6 +82,8 @@ UNITS = {
     "sandbox_calls_per_s_c50_callbacks": "/s",
     "sandbox_burst_failed_connections": " conns",
     "sandbox_rss_growth_mb": " MB",
+    "listen_verified_per_s": "/s",
+    "listen_per_cpu_second": "/s",
 }
 
 
@@ -311,6 +317,11 @@ def bench_sandbox(runs: int) -> dict[str, Any]:
     return sandboxbench.bench_sandbox([str(CALLPROFILE)], str(PYTHON), WORK / "sandbox", runs)
 
 
+def bench_listen(runs: int) -> dict[str, Any]:
+    """7. Verified callbacks per second through `callprofile listen` at concurrency 50."""
+    return listenbench.bench_listen(_tools(), runs)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
@@ -318,6 +329,7 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "pacing": bench_pacing,
     "memory": bench_memory,
     "sandbox": bench_sandbox,
+    "listen": bench_listen,
 }
 DEFAULT_RUNS = {
     "startup": 21,
@@ -326,6 +338,7 @@ DEFAULT_RUNS = {
     "pacing": 3,
     "memory": 3,
     "sandbox": 3,
+    "listen": 5,
 }
 
 
