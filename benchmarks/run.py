@@ -40,8 +40,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
-import listenbench  # noqa: E402
 import ledgerbench  # noqa: E402
+import listenbench  # noqa: E402
 import sandboxbench  # noqa: E402
 
 ROOT = HERE.parent
@@ -334,6 +334,8 @@ def bench_sandbox(runs: int) -> dict[str, Any]:
 def bench_listen(runs: int) -> dict[str, Any]:
     """7. Verified callbacks per second through `callprofile listen` at concurrency 50."""
     return listenbench.bench_listen(_tools(), runs)
+
+
 def bench_shared_ledger(runs: int) -> dict[str, Any]:
     """7. One PostgreSQL ledger: claim throughput with 1, 3 and 8 runners; shared pacing."""
     return ledgerbench.bench_shared_ledger(_tools(), runs)
