@@ -15,9 +15,9 @@ Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.p
 arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
 sandbox itself with raw-socket load generators whose own CPU cost is reported. Benchmark 7
 (benchmarks/listenbench.py) sends signed status callbacks to ``callprofile listen`` from a
-separate load process.
-Benchmark 8 (benchmarks/ledgerbench.py) measures one PostgreSQL ledger shared by 1, 3 and 8 runners on a
-throwaway server, and three runners' combined pacing (skipped where no server can start).
+separate load process. Benchmark 8 (benchmarks/ledgerbench.py) measures one PostgreSQL ledger
+shared by 1, 3 and 8 runners on a throwaway server, and three runners' combined pacing (skipped
+where no server can start).
 """
 
 from __future__ import annotations
