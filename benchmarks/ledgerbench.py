@@ -95,11 +95,21 @@ def pacing_round(tools: batchbench.Tools, url: str, work: Path) -> tuple[float, 
                              stderr=subprocess.PIPE, text=True)
             for _ in range(PACING_RUNNERS)
         ]  # fmt: skip
-        for proc in procs:
-            _, err = proc.communicate(timeout=600)
-            if proc.returncode != 0:
-                raise SystemExit(f"shared pacing: batch failed ({proc.returncode}): {err[-2000:]}")
+        errors = [proc.communicate(timeout=600)[1] for proc in procs]
         elapsed = time.perf_counter() - start
+        if any(proc.returncode != 0 for proc in procs):
+            report = work / "report.csv"
+            subprocess.run(
+                [str(tools.callprofile), "batch-status", "--ledger", url, "--report", str(report)],
+                env=tools.env, capture_output=True, check=False,
+            )  # fmt: skip
+            rows = report.read_text().splitlines() if report.exists() else []
+            odd = "\n".join(r for r in rows[1:] if ",placed," not in r)
+            raise SystemExit(
+                "shared pacing: a runner failed ("
+                + ", ".join(str(p.returncode) for p in procs)
+                + f"):\n{''.join(e[-1500:] for e in errors)}\nrows not placed:\n{odd}"
+            )
     times = [batchbench.arrival(c) for c in batchbench.log_calls(server.log)]
     if len(times) != PACING_CALLS:
         raise SystemExit(f"shared pacing: the sandbox logged {len(times)} calls")

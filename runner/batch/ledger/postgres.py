@@ -80,6 +80,7 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
         self.lease = lease
         self._now = now
         self._members: dict[str, pgrunners.Membership] = {}
+        self._ahead = {}
         # Repeatable work is retried for up to half a lease: longer, and the other runners
         # would take this one for dead while it still tries.
         self.session = Session(
