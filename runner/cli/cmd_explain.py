@@ -19,7 +19,8 @@ def explain(
     ctx: click.Context, name: str, output: str, show_secrets: bool, **params: object
 ) -> None:
     """Show, for every field of NAME's final request, its value, the file:line:col or flag
-    that set it, and the values it overrode (most recent first).
+    that set it, and the values it overrode (most recent first). A campaign.policy follows:
+    each setting with where it was set, and the built-in rules it turns on with citations.
 
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
@@ -50,9 +51,15 @@ def explain(
     if extra.examples or extra.invented:
         given = ", ".join([*extra.examples, *extra.invented])
         click.echo(f"note: variables rendered with their example values: {given}", err=True)
+    from runner.campaign import policy as campaign_policy
+    from runner.campaign import show
+
+    policy = campaign_policy.resolve(store, name)
     if output == "json":
-        payload = {"profile": name, "fields": [r.as_dict() for r in rows]}
+        payload: dict[str, object] = {"profile": name, "fields": [r.as_dict() for r in rows]}
+        if not policy.empty:
+            payload["policy"] = show.policy_json(policy)
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        click.echo(table(rows), nl=False)
+        click.echo(table(rows) + show.policy_text(policy), nl=False)
     raise CliExit(ExitCode.OK)

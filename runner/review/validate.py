@@ -111,6 +111,12 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
     if any(d.severity == "error" for d in problems):
         return problems
     chain(store, name)  # raises on cycles, missing parents, parents' schema errors
+    from runner.campaign.policy import resolve as resolve_policy
+
+    try:
+        resolve_policy(store, name)
+    except ProfileError as exc:
+        problems.extend(exc.diagnostics)
     if profile.abstract:
         return problems
     extra = stand_ins(store, name)
