@@ -400,6 +400,17 @@ class Ledger:
         return Claim("claimed")
 
     @_locked
+    def calls_since(self, e164: str, since: datetime) -> int:
+        """Calls placed (or possibly placed) to ``e164`` since ``since``, across every batch in
+        this ledger. A row redialled counts all its attempts: counting high is the safe side."""
+        found = self.db.execute(
+            "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+            f"AND state IN {CALLED} AND sent_at >= ?",
+            (e164, stamp(since)),
+        ).fetchone()
+        return int(found[0])
+
+    @_locked
     def finish(
         self,
         batch_id: str,

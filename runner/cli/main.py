@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
+    "can-call": (
+        "runner.cli.cmd_can_call",
+        "can_call",
+        "Say whether a number may be called now, and which rules decided.",
+    ),
 }
 
 
