@@ -13,10 +13,11 @@ from runner.exitcodes import ExitCode
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["auto", "text", "json", "github"]),
+    type=click.Choice(["auto", "text", "json", "github", "sarif"]),
     default="auto",
     show_default=True,
-    help="Output format; auto is github when GITHUB_ACTIONS is set, else text.",
+    help="Output format; auto is github when GITHUB_ACTIONS is set, else text. sarif: SARIF "
+    "2.1.0 for GitHub code scanning.",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-lint", is_flag=True, help="Skip the lint rules (CP4xx).")
@@ -58,7 +59,12 @@ def validate(
 
     root = profiles_dir or ctx.find_root().obj["profiles_dir"]
     report = validate_profiles(Store(root), list(paths), lint=not no_lint)
-    click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
+    if fmt == "sarif":
+        from runner.review.sarif import sarif
+
+        click.echo(sarif(report.diagnostics, report.files.get), nl=False)
+    else:
+        click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
     _notes(report)
     click.echo(
         f"{report.checked} profile(s) checked: {report.errors} error(s), "

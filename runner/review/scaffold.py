@@ -68,7 +68,8 @@ repos:
 
 WORKFLOW = """\
 # Validates the profiles on every pull request (findings appear as annotations on the changed
-# lines) and posts how the change alters each profile's effective request as a comment.
+# lines and in code scanning) and posts how the change alters each profile's effective request
+# as a comment.
 name: callprofile
 
 on:
@@ -80,6 +81,7 @@ on:
 permissions:
   contents: read
   pull-requests: write
+  security-events: write # upload the findings to code scanning
 
 jobs:
   review:
@@ -96,6 +98,19 @@ jobs:
       - name: Validate
         # GITHUB_ACTIONS is set, so findings are printed as annotations too.
         run: callprofile validate --strict
+      - name: Findings for code scanning
+        if: success() || failure()
+        # Exit 1 means findings (reported by the step above); anything else fails this step.
+        run: callprofile validate --format sarif > callprofile.sarif || [ $? -eq 1 ]
+      - name: Upload findings to code scanning
+        # A pull request from a fork gets a read-only token: skip the upload there.
+        if: >-
+          (success() || failure())
+          && github.event.pull_request.head.repo.full_name == github.repository
+        uses: github/codeql-action/upload-sarif@v3
+        with:
+          sarif_file: callprofile.sarif
+          category: callprofile
       - name: Diff against the base branch
         if: success() || failure()
         env:

@@ -24,6 +24,8 @@ class Report:
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
     examples: list[str] = field(default_factory=list)  # profiles rendered with example values
     dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
+    # The profile file a diagnostic without a file of its own belongs to (for SARIF locations).
+    files: dict[Diagnostic, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -55,12 +57,14 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
     report = Report()
     seen: set[tuple[object, ...]] = set()
 
-    def add(diagnostics: list[Diagnostic]) -> None:
+    def add(diagnostics: list[Diagnostic], path: Path | None = None) -> None:
         for d in diagnostics:
             key = (d.file, d.line, d.col, d.code, d.message, d.origin)
             if key not in seen:
                 seen.add(key)
                 report.diagnostics.append(d)
+                if d.file is None and path is not None:
+                    report.files.setdefault(d, store.display(path))
 
     try:
         found = targets(store, paths)
@@ -74,14 +78,14 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         for name in extending(store, named):
             report.dependents.append(name)
             found.append((name, None, store.path_for(name)))
-    for name, preloaded, _path in found:
+    for name, preloaded, path in found:
         report.checked += 1
         try:
             if preloaded is not None:
                 store.adopt(name, preloaded)
-            add(check_profile(store, name, report))
+            add(check_profile(store, name, report), path)
         except ProfileError as exc:
-            add(exc.diagnostics)
+            add(exc.diagnostics, path)
     if lint:
         from runner.review.lint import lint_profiles
 

@@ -71,3 +71,42 @@ def test_init_refuses_to_overwrite_and_writes_nothing(cli, tmp_path):
     )
     assert listing(target) == ["profiles/example.yaml"]
     assert (target / "profiles/example.yaml").read_text() == "mine\n"
+
+
+def test_workflow_uploads_sarif_findings_to_code_scanning(cli, tmp_path):
+    """The SARIF step runs as written (bash, callprofile on PATH) and leaves a valid log both
+    when the profiles are clean and when they have findings (exit 1 is not a failed step)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import jsonschema
+
+    from tests.helpers.env import ROOT
+
+    cli("init", "new")
+    root = tmp_path / "new"
+    workflow = yaml.safe_load((root / ".github/workflows/callprofile.yml").read_text())
+    assert workflow["permissions"]["security-events"] == "write"
+    steps = workflow["jobs"]["review"]["steps"]
+    (sarif_step,) = [s for s in steps if "--format sarif" in s.get("run", "")]
+    (upload,) = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload")]
+    assert upload["with"]["sarif_file"] == "callprofile.sarif"
+    assert "head.repo.full_name == github.repository" in upload["if"]
+    schema = json.loads((ROOT / "tests/data/sarif-schema-2.1.0.json").read_text("utf-8"))
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    for broken in (False, True):
+        if broken:
+            (root / "profiles/example.yaml").write_text("call:\n  Timeout: soon\n")
+        done = subprocess.run(
+            ["bash", "-e", "-c", sarif_step["run"]], cwd=root, env=env, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+        log = json.loads((root / "callprofile.sarif").read_text("utf-8"))
+        assert list(jsonschema.Draft4Validator(schema).iter_errors(log)) == []
+        assert bool(log["runs"][0]["results"]) is broken
+    # A crash (here: an unknown option) is not hidden.
+    bad = sarif_step["run"].replace("--format sarif", "--format sarif --no-such-flag")
+    done = subprocess.run(["bash", "-e", "-c", bad], cwd=root, env=env, capture_output=True)
+    assert done.returncode != 0
