@@ -69,13 +69,14 @@ repos:
 WORKFLOW = """\
 # Validates the profiles on every pull request (findings appear as annotations on the changed
 # lines and in code scanning) and posts how the change alters each profile's effective request
-# as a comment.
+# as a comment, with the plan of every campaign whose contacts changed.
 name: callprofile
 
 on:
   pull_request:
     paths:
       - "profiles/**"
+      - "campaigns/**"
       - ".github/workflows/callprofile.yml"
 
 permissions:
@@ -116,6 +117,20 @@ jobs:
         env:
           BASE_REF: ${{ github.base_ref }}
         run: callprofile diff --base "origin/$BASE_REF" --format markdown > callprofile-diff.md
+      - name: Plan the campaigns whose contacts changed
+        # campaigns/NAME.csv is called with profile NAME (campaigns/sales/followup.csv: profile
+        # sales/followup). The plan's summary (numbers masked) joins the comment; nothing is sent.
+        if: success() || failure()
+        env:
+          BASE_REF: ${{ github.base_ref }}
+        run: |
+          git diff --name-only --diff-filter=d "origin/$BASE_REF" -- 'campaigns/*.csv' |
+          while IFS= read -r contacts; do
+            name="${contacts#campaigns/}"
+            callprofile plan "${name%.csv}" --contacts "$contacts" --out "$RUNNER_TEMP/plan" \
+              --format markdown >> callprofile-diff.md ||
+              echo "plan of $contacts failed: see the job log" >> callprofile-diff.md
+          done
       - name: Comment on the pull request
         # A pull request from a fork gets a read-only token: skip the comment there.
         if: >-
