@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 
-CODE_FILE = "CP501"  # the contacts file cannot be read as a whole
 TIMEZONE_COLUMN = "timezone"
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -33,7 +33,7 @@ class Row:
 
 def file_error(path: str, message: str, line: int | None = None) -> ProfileError:
     return ProfileError(
-        [Diagnostic(message, CODE_FILE, file=path, line=line, col=1 if line else None)]
+        [Diagnostic(message, codes.CONTACTS_FILE, file=path, line=line, col=1 if line else None)]
     )
 
 

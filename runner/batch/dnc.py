@@ -17,10 +17,10 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import date
 
+from runner import codes
 from runner.batch.phone import NumberError, normalise
 from runner.diagnostics import Diagnostic, ProfileError
 
-CODE_DNC = "CP506"
 MAX_REPORTED = 20
 # A trailing ISO date, after a comma, semicolon or blanks: the number itself may hold spaces.
 _DATED = re.compile(r"^(.*?)[\s,;]+(\d{4}-\d{2}-\d{2})$")
@@ -51,13 +51,15 @@ class DoNotCall:
             raise ProfileError(
                 [
                     Diagnostic(
-                        f"cannot read the do-not-call list: {exc.strerror}", CODE_DNC, file=path
+                        f"cannot read the do-not-call list: {exc.strerror}",
+                        codes.DNC_LIST,
+                        file=path,
                     )
                 ]
             ) from None
         except UnicodeDecodeError as exc:
             raise ProfileError(
-                [Diagnostic(f"not UTF-8 text (byte {exc.start})", CODE_DNC, file=path)]
+                [Diagnostic(f"not UTF-8 text (byte {exc.start})", codes.DNC_LIST, file=path)]
             ) from None
         if problems:
             raise ProfileError(problems[:MAX_REPORTED])
@@ -82,7 +84,7 @@ class DoNotCall:
                         problems.append(
                             Diagnostic(
                                 f"{revoked!r} on the do-not-call list is not a calendar date",
-                                CODE_DNC,
+                                codes.DNC_LIST,
                                 file=path,
                                 line=line,
                                 col=text.index(revoked) + 1,
@@ -95,7 +97,7 @@ class DoNotCall:
                     problems.append(
                         Diagnostic(
                             f"not a phone number on the do-not-call list: {exc}",
-                            CODE_DNC,
+                            codes.DNC_LIST,
                             file=path,
                             line=line,
                             col=1,

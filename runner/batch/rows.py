@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from runner import codes
 from runner.batch import contacts as contacts_mod
 from runner.batch.phone import NumberError, normalise
 from runner.batch.window import zone_error
@@ -17,10 +18,6 @@ from runner.profiles.store import Store
 
 if TYPE_CHECKING:
     from runner.batch.engine import Options
-
-CODE_ROW = "CP502"  # a row that cannot be read (bad JSON, wrong number of cells)
-CODE_NUMBER = "CP503"  # no number, or not a valid phone number
-CODE_TIMEZONE = "CP504"  # the row's timezone is not an IANA zone
 
 
 @dataclass
@@ -45,21 +42,21 @@ def prepare_row(store: Store, opts: Options, row: contacts_mod.Row) -> Prepared:
 
     origin = f"{opts.contacts} row {row.line}"
     if row.problem:
-        raise RowInvalid([Diagnostic(f"the row {row.problem}", CODE_ROW, origin=origin)])
+        raise RowInvalid([Diagnostic(f"the row {row.problem}", codes.CONTACTS_ROW, origin=origin)])
     raw = row.get(opts.to_column)
     if raw is None:
         raise RowInvalid(
-            [Diagnostic(f"no number in column {opts.to_column!r}", CODE_NUMBER, origin=origin)]
+            [Diagnostic(f"no number in column {opts.to_column!r}", codes.BAD_NUMBER, origin=origin)]
         )
     try:
         e164 = normalise(raw, opts.region)
     except NumberError as exc:
-        raise RowInvalid([Diagnostic(str(exc), CODE_NUMBER, origin=origin)]) from None
+        raise RowInvalid([Diagnostic(str(exc), codes.BAD_NUMBER, origin=origin)]) from None
     zone = row.get(contacts_mod.TIMEZONE_COLUMN)
     if zone is not None:
         problem = zone_error(zone.strip())
         if problem:
-            raise RowInvalid([Diagnostic(problem, CODE_TIMEZONE, origin=origin)], e164)
+            raise RowInvalid([Diagnostic(problem, codes.BAD_TIMEZONE, origin=origin)], e164)
         zone = zone.strip()
     values = {k: v for k, v in row.values.items() if k != opts.to_column}
     try:
@@ -80,7 +77,7 @@ def _for_rows(diag: Diagnostic) -> Diagnostic:
     """In a batch, a missing variable is fixed with a column, not only with --var."""
     from dataclasses import replace as copy
 
-    if diag.code == "CP203" and "(--var " in diag.message:
+    if diag.code == codes.REQUIRED_VARIABLE and "(--var " in diag.message:
         name = diag.message.split("'")[1]
         return copy(
             diag,

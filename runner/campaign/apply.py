@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from runner import __version__
+from runner import __version__, codes
 from runner.campaign.inputs import Input, changes
 from runner.campaign.plan import Spec, collect_inputs, effective_policy, parse_stamp
 from runner.campaign.planfile import Plan, PlanError
 from runner.diagnostics import ProfileError
 from runner.profiles.store import Store
 
-CODE_EXPIRED = "CP622"  # the plan is older than it was made valid for
-CODE_STALE = "CP623"  # an input changed since the plan was made
-CODE_DRIFT = "CP624"  # a planned row renders differently now (the environment changed)
+CODE_EXPIRED = codes.PLAN_EXPIRED
+CODE_STALE = codes.PLAN_STALE
+CODE_DRIFT = codes.PLAN_DRIFT
 FILE_KINDS = ("profile", "values", "vars", "contacts", "dnc")
 
 

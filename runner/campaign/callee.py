@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner import codes
 from runner.campaign.rules import STATE_NAMES, state_for_area_code
 
-CODE_STATE = "CP602"  # a state given by flag or column that is not a US state code
+CODE_STATE = codes.BAD_STATE
 STATE_COLUMN = "state"
 
 

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-CODE_CONSENT = "CP603"  # a consent or consent_date cell that cannot be read
+from runner import codes
+
+CODE_CONSENT = codes.BAD_CONSENT
 CONSENT_COLUMN = "consent"
 DATE_COLUMN = "consent_date"
 KINDS = ("written", "express")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from runner import __version__
+from runner import __version__, codes
 from runner.campaign import inputs as inputs_mod
 from runner.campaign.decide import RowError, row_facts
 from runner.campaign.planfile import PlanError, Writer
@@ -246,26 +246,25 @@ def render_row(store: Store, spec: Spec, row: Any, at: datetime) -> tuple[str, s
     from runner import secrets
     from runner.batch.contacts import TIMEZONE_COLUMN
     from runner.batch.phone import NumberError, normalise
-    from runner.batch.rows import CODE_NUMBER, CODE_ROW, CODE_TIMEZONE
     from runner.batch.window import zone_error
     from runner.flow.build import build
 
     origin = f"{spec.contacts} row {row.line}"
     if row.problem:
-        raise _Invalid(f"the row {row.problem}", [CODE_ROW])
+        raise _Invalid(f"the row {row.problem}", [codes.CONTACTS_ROW])
     raw = row.get(spec.to_column)
     if raw is None:
-        raise _Invalid(f"no number in column {spec.to_column!r}", [CODE_NUMBER])
+        raise _Invalid(f"no number in column {spec.to_column!r}", [codes.BAD_NUMBER])
     try:
         e164 = normalise(raw, spec.region)
     except NumberError as exc:
-        raise _Invalid(str(exc), [CODE_NUMBER]) from None
+        raise _Invalid(str(exc), [codes.BAD_NUMBER]) from None
     zone = row.get(TIMEZONE_COLUMN)
     if zone is not None:
         zone = zone.strip()
         problem = zone_error(zone)
         if problem:
-            raise _Invalid(problem, [CODE_TIMEZONE], e164)
+            raise _Invalid(problem, [codes.BAD_TIMEZONE], e164)
     values = {k: v for k, v in row.values.items() if k != spec.to_column}
     try:
         request = build(

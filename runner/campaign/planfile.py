@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from runner import codes
+
 FORMAT = 1
-CODE_PLAN = "CP620"  # the plan file cannot be read: not a plan, truncated, edited, newer format
-CODE_PLAN_SECRET = "CP621"  # a secret would have been written into the plan
+CODE_PLAN = codes.PLAN_FILE
+CODE_PLAN_SECRET = codes.PLAN_SECRET
 ACTIONS = ("call", "defer", "skip", "invalid", "duplicate")
 PLANNED = ("call", "defer")  # rows apply will dial (a deferred row when its window opens)
 

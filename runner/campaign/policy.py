@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.merge import Layer, Path, Provenance, merge, origin_of
 from runner.profiles.resolve import chain
 from runner.profiles.store import Store
 
-CODE_POLICY = "CP601"  # a policy value the schema allows but that cannot work (start after end)
+CODE_POLICY = codes.POLICY_VALUE
 ROOT: Path = ("campaign", "policy")
 KEYS = ("hours", "state_rules", "consent", "purpose", "max_attempts_per_24h", "quiet_days")
 US_FEDERAL = "us-federal"

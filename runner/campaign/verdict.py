@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
+from runner import codes
 from runner.campaign import rules
 from runner.campaign.callee import Callee
 from runner.campaign.consent import Evidence
@@ -19,14 +20,14 @@ from runner.campaign.policy import Hours, Policy
 
 Action = Literal["call", "skip", "defer"]
 
-CODE_NO_CONSENT = "CP610"  # consent required, the row has none (or no date, or a future date)
-CODE_WRITTEN = "CP611"  # telemarketing needs written consent
-CODE_DNC = "CP612"  # on the do-not-call list
-CODE_REVOKED = "CP613"  # consent revoked (a dated do-not-call entry) and not given again since
-CODE_HOURS = "CP614"  # outside calling hours in the callee's local time
-CODE_QUIET = "CP615"  # a quiet day in the callee's local date
-CODE_CAP = "CP616"  # the 24-hour attempts cap is reached
-CODE_ZONE = "CP617"  # the callee's time zone is unknown or too vague to apply hours
+CODE_NO_CONSENT = codes.NO_CONSENT
+CODE_WRITTEN = codes.WRITTEN_CONSENT
+CODE_DNC = codes.ON_DNC
+CODE_REVOKED = codes.CONSENT_REVOKED
+CODE_HOURS = codes.OUTSIDE_HOURS
+CODE_QUIET = codes.QUIET_DAY
+CODE_CAP = codes.ATTEMPTS_CAP
+CODE_ZONE = codes.UNKNOWN_ZONE
 
 MAX_ZONES = 4  # more candidate zones than this says little about where the callee is
 SEARCH_DAYS = 10  # how far ahead the next allowed time is looked for

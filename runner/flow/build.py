@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
 from runner.profiles.merge import Layer, Path, Provenance, merge, origin_of
 from runner.profiles.overrides import Overrides, VariableValue, layers, variable_values
@@ -22,12 +23,12 @@ from runner.schema import files as schemas
 from runner.schema.coerce import CoercionError, target_type
 from runner.templates.render import render
 
-CODE_ABSTRACT = "CP013"
-CODE_COERCE = "CP205"
-CODE_UNKNOWN_VAR = "CP206"
-CODE_REQUEST = "CP301"
-CODE_NO_CONNECTION = "CP303"
-CODE_REQUIRED = "CP203"
+CODE_ABSTRACT = codes.ABSTRACT
+CODE_COERCE = codes.COERCE
+CODE_UNKNOWN_VAR = codes.UNKNOWN_VARIABLE
+CODE_REQUEST = codes.REQUEST_SCHEMA
+CODE_NO_CONNECTION = codes.NO_CONNECTION
+CODE_REQUIRED = codes.REQUIRED_VARIABLE
 PROFILE_KEYS = ("connection_id", "variables", "call")
 REDACTED = "***"
 
@@ -294,12 +295,12 @@ def _place(request: Request, problem: schema_errors.Problem) -> Diagnostic:
     if hit is None:
         return Diagnostic(
             message,
-            problem.code if problem.code != schema_errors.CODE_SCHEMA else CODE_REQUEST,
+            problem.code if problem.code != codes.SCHEMA else CODE_REQUEST,
             origin=f"profile {request.profile}",
             json_path=path_to_json(path),
         )
     layer = hit[0]
-    code = problem.code if problem.code != schema_errors.CODE_SCHEMA else CODE_REQUEST
+    code = problem.code if problem.code != codes.SCHEMA else CODE_REQUEST
     if layer.source is None:
         return Diagnostic(message, code, origin=layer.label, json_path=path_to_json(path))
     file, line, col = layer.position(("call", *path))

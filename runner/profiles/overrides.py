@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.merge import Layer
 from runner.profiles.source import load_file
@@ -17,7 +18,7 @@ from runner.schema import files as schemas
 from runner.schema.check import check_source
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
-CODE_FLAG = "CP302"
+CODE_FLAG = codes.BAD_OVERRIDE
 
 SetKind = Literal["set", "set-json"]
 
@@ -134,7 +135,9 @@ def variable_values(overrides: Overrides) -> dict[str, VariableValue]:
         if source.data is None:
             continue
         if not isinstance(source.data, dict):
-            raise ProfileError([source.diag((), "a vars file must be a mapping", "CP006")])
+            raise ProfileError(
+                [source.diag((), "a vars file must be a mapping", codes.NOT_MAPPING)]
+            )
         for name, value in source.data.items():
             span = source.spans.get((name,))
             if isinstance(value, (dict, list)):

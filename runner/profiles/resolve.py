@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.store import Profile, Store
-
-CODE_CYCLE = "CP012"
 
 
 def chain(store: Store, name: str, *, origin: str | None = None) -> list[Profile]:
@@ -28,7 +27,7 @@ def chain(store: Store, name: str, *, origin: str | None = None) -> list[Profile
                     parent.source.diag(
                         _extends_path(parent, index),
                         f"'extends' forms a cycle: {loop}",
-                        CODE_CYCLE,
+                        codes.EXTENDS_CYCLE,
                     )
                 ]
             )

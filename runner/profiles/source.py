@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 
 MAX_BYTES = 1_000_000
@@ -126,7 +127,7 @@ def load_text(text: str, file: str) -> Source:
             [
                 Diagnostic(
                     f"file is {size} bytes; profiles are limited to {MAX_BYTES} bytes",
-                    "CP004",
+                    codes.TOO_LARGE,
                     file=file,
                     line=1,
                     col=1,
@@ -145,13 +146,13 @@ def load_file(path: str, display: str | None = None) -> Source:
             raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ProfileError(
-            [Diagnostic(f"cannot read file: {exc.strerror or exc}", "CP007", file=display)]
+            [Diagnostic(f"cannot read file: {exc.strerror or exc}", codes.UNREADABLE, file=display)]
         ) from None
     try:
         text = raw.decode("utf-8", errors="strict" if len(raw) <= MAX_BYTES else "ignore")
     except UnicodeDecodeError as exc:
         raise ProfileError(
-            [Diagnostic(f"file is not UTF-8 text ({exc.reason})", "CP001", file=display)]
+            [Diagnostic(f"file is not UTF-8 text ({exc.reason})", codes.YAML_SYNTAX, file=display)]
         ) from None
     return load_text(text, display)
 
@@ -176,7 +177,9 @@ class _Builder:
         except UnicodeEncodeError as exc:
             # A lone surrogate: only reachable through load_text, files are decoded strictly.
             raise self.fail(
-                self._mark_at(exc.start), "text is not valid Unicode (a lone surrogate)", "CP001"
+                self._mark_at(exc.start),
+                "text is not valid Unicode (a lone surrogate)",
+                codes.YAML_SYNTAX,
             ) from None
         try:
             self.events = loader
@@ -186,7 +189,7 @@ class _Builder:
             problem = exc.problem or exc.context or "invalid YAML"
             if exc.context and exc.problem:
                 problem = f"{problem} ({exc.context})"
-            raise self.fail(mark, f"YAML syntax error: {problem}", "CP001") from None
+            raise self.fail(mark, f"YAML syntax error: {problem}", codes.YAML_SYNTAX) from None
         except yaml.reader.ReaderError as exc:  # control characters: a position, not a mark
             what = (
                 f"unacceptable character #x{exc.character:04x}: {exc.reason}"
@@ -197,9 +200,11 @@ class _Builder:
             if loader_cls is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8, not characters
                 raw = self.text.encode("utf-8", "surrogatepass")[:position]
                 position = len(raw.decode("utf-8", "ignore"))
-            raise self.fail(self._mark_at(position), f"YAML error: {what}", "CP001") from None
+            raise self.fail(
+                self._mark_at(position), f"YAML error: {what}", codes.YAML_SYNTAX
+            ) from None
         except yaml.YAMLError as exc:
-            raise self.fail(None, f"YAML error: {exc}", "CP001") from None
+            raise self.fail(None, f"YAML error: {exc}", codes.YAML_SYNTAX) from None
         finally:
             loader.dispose()
         return Source(self.file, data, self.spans)
@@ -230,7 +235,7 @@ class _Builder:
             raise self.fail(
                 event.start_mark,
                 "a profile file holds one YAML document; remove the '---' separator",
-                "CP001",
+                codes.YAML_SYNTAX,
             )
         return data
 
@@ -238,23 +243,27 @@ class _Builder:
         yaml = _yaml()
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise self.fail(event.start_mark, f"more than {MAX_NODES} values in one file", "CP004")
+            raise self.fail(
+                event.start_mark, f"more than {MAX_NODES} values in one file", codes.TOO_LARGE
+            )
         if depth > MAX_DEPTH:
             raise self.fail(
-                event.start_mark, f"nesting deeper than {MAX_DEPTH} levels is refused", "CP004"
+                event.start_mark,
+                f"nesting deeper than {MAX_DEPTH} levels is refused",
+                codes.TOO_LARGE,
             )
         if isinstance(event, yaml.AliasEvent):
             raise self.fail(
                 event.start_mark,
                 f"YAML aliases (*{event.anchor}) are refused: write the value out, or share it "
                 "through 'extends'",
-                "CP003",
+                codes.YAML_ALIAS,
             )
         if getattr(event, "anchor", None):
             raise self.fail(
                 event.start_mark,
                 f"YAML anchors (&{event.anchor}) are refused: share values through 'extends'",
-                "CP003",
+                codes.YAML_ALIAS,
             )
 
     def _node(self, event: Any, path: Path, key_mark: Any, depth: int) -> Any:
@@ -303,21 +312,21 @@ class _Builder:
                 self._check_common(key_event, depth + 1)
                 if not isinstance(key_event, yaml.ScalarEvent):
                     raise self.fail(
-                        key_event.start_mark, "mapping keys must be plain text", "CP005"
+                        key_event.start_mark, "mapping keys must be plain text", codes.YAML_TAG
                     )
                 key = key_event.value
                 if not key_event.style and key == "<<":
                     raise self.fail(
                         key_event.start_mark,
                         "YAML merge keys ('<<') are refused: share values through 'extends'",
-                        "CP003",
+                        codes.YAML_ALIAS,
                     )
                 if key in mapping:
                     raise self.fail(
                         key_event.start_mark,
                         f"duplicate key {key!r} (first at line {first_line[key]}); "
                         "YAML would silently keep only the last one",
-                        "CP002",
+                        codes.DUPLICATE_KEY,
                     )
                 first_line[key] = key_event.start_mark.line + 1
                 mapping[key] = self._node(
@@ -332,13 +341,13 @@ class _Builder:
                 key_col,
             )
             return mapping
-        raise self.fail(event.start_mark, "unexpected YAML content", "CP001")
+        raise self.fail(event.start_mark, "unexpected YAML content", codes.YAML_SYNTAX)
 
     def _check_tag(self, event: Any, expected: str) -> None:
         tag = event.tag
         if tag in (None, "!", expected):
             return
-        raise self.fail(event.start_mark, f"YAML tag {tag!r} is not allowed here", "CP005")
+        raise self.fail(event.start_mark, f"YAML tag {tag!r} is not allowed here", codes.YAML_TAG)
 
     def _scalar(self, event: Any) -> tuple[Any, str | None]:
         yaml = _yaml()
@@ -351,7 +360,7 @@ class _Builder:
                 event.start_mark,
                 f"YAML tag {tag!r} is not allowed: profiles hold plain text, numbers, "
                 "booleans, lists and mappings",
-                "CP005",
+                codes.YAML_TAG,
             )
         if tag in (_STR, "tag:yaml.org,2002:timestamp"):
             # Timestamps stay text: a date is not JSON, and the API takes no dates.
@@ -360,8 +369,12 @@ class _Builder:
         try:
             value = constructor.construct_object(node)
         except (ValueError, yaml.YAMLError) as exc:
-            raise self.fail(event.start_mark, f"cannot read value: {exc}", "CP001") from None
+            raise self.fail(
+                event.start_mark, f"cannot read value: {exc}", codes.YAML_SYNTAX
+            ) from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(event.start_mark, "infinite or NaN numbers are not allowed", "CP001")
+            raise self.fail(
+                event.start_mark, "infinite or NaN numbers are not allowed", codes.YAML_SYNTAX
+            )
         plain = event.value if not event.style and value is not None else None
         return value, plain

@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import Source, load_file
 from runner.schema.profile import NAME_PATTERN
@@ -102,7 +103,7 @@ class Store:
                         f"invalid profile name {name!r}: names are lower-case segments of "
                         "[a-z0-9._-] joined by '/', relative to the profiles directory "
                         "(no '..', absolute paths or backslashes)",
-                        "CP010",
+                        codes.BAD_NAME,
                         origin=origin or "profile name",
                     )
                 ]
@@ -116,7 +117,7 @@ class Store:
                     Diagnostic(
                         f"profiles directory {self.display(self.root)!r} does not exist "
                         "(set it with --profiles-dir or CALLPROFILE_DIR)",
-                        "CP011",
+                        codes.NO_PROFILE,
                         origin=origin or "profile name",
                     )
                 ]
@@ -133,7 +134,7 @@ class Store:
                         Diagnostic(
                             f"profile {name!r} resolves outside the profiles directory "
                             f"(a symlink to {real}); refused",
-                            "CP010",
+                            codes.BAD_NAME,
                             origin=origin or "profile name",
                         )
                     ]
@@ -150,7 +151,7 @@ class Store:
             [
                 Diagnostic(
                     f"no profile named {name!r} in {self.display(self.root)}{suggestion}",
-                    "CP011",
+                    codes.NO_PROFILE,
                     origin=origin or "profile name",
                 )
             ]

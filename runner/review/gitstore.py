@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import MAX_BYTES, load_text
 from runner.profiles.store import _NAME, SUFFIXES, Profile, Store
@@ -114,7 +115,7 @@ class TreeStore(Store):
                 [
                     Diagnostic(
                         f"no profile named {name!r} in {self.root}",
-                        "CP011",
+                        codes.NO_PROFILE,
                         origin=origin or "profile name",
                     )
                 ]
@@ -129,7 +130,11 @@ class TreeStore(Store):
         blob = self.blobs[name]
         if blob.text is None:
             raise ProfileError(
-                [Diagnostic(f"file is larger than {MAX_BYTES} bytes", "CP004", file=blob.display)]
+                [
+                    Diagnostic(
+                        f"file is larger than {MAX_BYTES} bytes", codes.TOO_LARGE, file=blob.display
+                    )
+                ]
             )
         profile = Profile(name, load_text(blob.text, blob.display))
         self._cache[name] = profile

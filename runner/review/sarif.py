@@ -20,44 +20,14 @@ from runner.secrets import scrub
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "callprofile/v1"
 
-# One line each: what the code finds and what to do. Lint rules (CP4xx) carry their own.
-MEANINGS: dict[str, tuple[str, str]] = {
-    "CP001": ("The file is not valid YAML or not UTF-8 text.", "Fix the syntax at the position."),
-    "CP002": ("A key appears twice in one mapping.", "YAML would keep only the last; merge them."),
-    "CP003": ("YAML anchors, aliases or merge keys.", "Share values through 'extends' instead."),
-    "CP004": ("The file is too large or too deeply nested.", "Split it into fragments."),
-    "CP005": ("A YAML tag or a mapping key that is not plain text.", "Write plain values."),
-    "CP006": ("The file is not a mapping.", "A profile is a YAML mapping of keys."),
-    "CP007": ("The file cannot be read.", "Check the path and its permissions."),
-    "CP010": ("An invalid profile name.", "Names are [a-z0-9._-] segments joined by '/'."),
-    "CP011": ("No profile of that name.", "Check the name and the profiles directory."),
-    "CP012": ("'extends' forms a cycle.", "Remove one link of the cycle."),
-    "CP013": ("An abstract profile cannot be run.", "Run a profile that extends it."),
-    "CP101": ("A value the profile schema does not allow.", "Use a value of the expected kind."),
-    "CP102": ("An unquoted value YAML reads as a number or boolean.", "Quote it."),
-    "CP103": ("An unknown field.", "Check the spelling against the schema."),
-    "CP104": ("A field callprofile refuses.", "Follow the message's advice."),
-    "CP201": ("A template has a syntax error.", "Fix the Jinja syntax."),
-    "CP202": ("A template uses a variable the profile does not declare.", "Declare it."),
-    "CP203": ("A required variable has no value.", "Give it a value or a default."),
-    "CP204": ("A template failed while rendering.", "Fix the expression."),
-    "CP205": ("A template rendered a value of the wrong type.", "Render the expected type."),
-    "CP206": ("A value was given for an undeclared variable.", "Declare it or drop it."),
-    "CP207": ("A required variable has no example for validation.", "Add an 'example'."),
-    "CP301": ("The request the profile builds is not valid.", "Fix the field named."),
-    "CP302": ("A command-line override is malformed.", "Check the flag's value."),
-    "CP303": ("No connection id.", "Set connection_id or TELNYX_CONNECTION_ID."),
-    "CP601": (
-        "A calling-policy value that cannot work (hours end before start, an impossible date).",
-        "Fix the campaign.policy value.",
-    ),
-}
-
 
 def rule_help() -> dict[str, tuple[str, str]]:
+    """code -> (what it finds, why it matters): the registry's meaning, and a lint rule's
+    reason where it has one."""
+    from runner import codes
     from runner.review.lint import RULES
 
-    out = dict(MEANINGS)
+    out = {code: (entry.meaning, "") for code, entry in codes.REGISTRY.items()}
     for rule in RULES:
         out[rule.code] = (rule.summary, rule.why)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.flow.build import merged_document
 from runner.profiles.merge import origin_of
@@ -20,7 +21,6 @@ from runner.profiles.store import Store
 # 555-01xx numbers are reserved for fiction in North America: never a real person.
 PLACEHOLDER_TO = "+15555550100"
 PLACEHOLDER_CONNECTION = "placeholder-connection-id"
-CODE_NO_EXAMPLE = "CP207"
 
 
 @dataclass
@@ -69,7 +69,7 @@ def _no_example(prov: dict, var: str) -> Diagnostic:
     )
     hit = origin_of(prov, ("variables", var))
     if hit is None or hit[0].source is None:
-        return Diagnostic(message, CODE_NO_EXAMPLE, severity="warning")
+        return Diagnostic(message, codes.NO_EXAMPLE, severity="warning")
     return hit[0].source.diag(
-        ("variables", var), message, CODE_NO_EXAMPLE, at_key=True, severity="warning"
+        ("variables", var), message, codes.NO_EXAMPLE, at_key=True, severity="warning"
     )

@@ -9,12 +9,7 @@ from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.build import build
 from runner.profiles.resolve import chain
 from runner.profiles.store import Profile, Store
-from runner.review.standins import (  # noqa: F401  (PLACEHOLDER_TO, CODE_NO_EXAMPLE: re-exported)
-    CODE_NO_EXAMPLE,
-    PLACEHOLDER_CONNECTION,
-    PLACEHOLDER_TO,
-    stand_ins,
-)
+from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
 
 
 @dataclass

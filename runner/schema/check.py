@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.source import Source
 from runner.schema import errors as schema_errors
@@ -17,7 +18,11 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
     data = source.data
     if not isinstance(data, dict):
         what = "empty" if data is None else f"{schema_errors.json_type(data)}, not a mapping"
-        return [source.diag((), f"a profile must be a YAML mapping; this file is {what}", "CP006")]
+        return [
+            source.diag(
+                (), f"a profile must be a YAML mapping; this file is {what}", codes.NOT_MAPPING
+            )
+        ]
     found: list[Diagnostic] = []
     if values_file:
         for key in data:
@@ -27,7 +32,7 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
                     source.diag(
                         (key,),
                         f"a values file may set only connection_id and call, not {key!r}{hint}",
-                        schema_errors.CODE_UNKNOWN,
+                        codes.UNKNOWN_FIELD,
                         at_key=True,
                     )
                 )
@@ -53,6 +58,6 @@ def _place(source: Source, problem: schema_errors.Problem) -> Diagnostic:
             problem.path,
             f"YAML read the unquoted value {span.plain_text} as {word} ({value!r}); "
             f'quote it: "{span.plain_text}"',
-            schema_errors.CODE_QUOTE,
+            codes.UNQUOTED,
         )
     return source.diag(problem.path, problem.message, problem.code, at_key=problem.at_key)

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from runner import codes
 from runner.schema import files as schemas
 
 Path = tuple[str | int, ...]
 
-CODE_SCHEMA = "CP101"
-CODE_QUOTE = "CP102"
-CODE_UNKNOWN = "CP103"
-CODE_REFUSED = "CP104"
+# Older names of the codes below, kept for modules written against them (the sandbox).
+CODE_UNKNOWN = codes.UNKNOWN_FIELD
+CODE_REFUSED = codes.REFUSED_FIELD
 
 _JSON_TYPES = {
     bool: "boolean",
@@ -39,7 +39,7 @@ def json_type(value: Any) -> str:
 class Problem:
     path: Path
     message: str
-    code: str = CODE_SCHEMA
+    code: str = codes.SCHEMA
     at_key: bool = False
     # The JSON type the schema wanted, when the problem is a type mismatch.
     expected_type: str | None = None
@@ -155,12 +155,12 @@ def _translate(
                     if hint or path[:1] == ("campaign",)
                     else " (Telnyx would silently ignore it)"
                 ),
-                CODE_UNKNOWN,
+                codes.UNKNOWN_FIELD,
                 at_key=True,
             )
         return
     if kind == "not" and isinstance(schema, dict) and "x-refused" in schema:
-        yield Problem(path, str(schema["x-refused"]), CODE_REFUSED, at_key=True)
+        yield Problem(path, str(schema["x-refused"]), codes.REFUSED_FIELD, at_key=True)
         return
     if kind == "anyOf":
         branches = schema.get("anyOf", [])

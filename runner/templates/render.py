@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.merge import Layer, Path, Provenance, origin_of
 from runner.templates.limits import MAX_VALUE, refused_construct
 
-CODE_SYNTAX = "CP201"
-CODE_UNDECLARED = "CP202"
-CODE_REQUIRED = "CP203"
-CODE_RUNTIME = "CP204"
+CODE_SYNTAX = codes.TEMPLATE_SYNTAX
+CODE_UNDECLARED = codes.UNDECLARED_VARIABLE
+CODE_RUNTIME = codes.TEMPLATE_RUNTIME
 
 MAX_RENDERED = MAX_VALUE  # characters in one rendered value
 ENV_PREFIX = "CALLPROFILE_"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from runner import codes
 from runner.profiles.store import Profile
 from runner.review.lint.registry import Effective, Finding, Rule
 from runner.templates.render import is_template
@@ -237,7 +238,7 @@ def unused_fragment(profiles: list[Profile]) -> Iterator[tuple[Profile, Finding]
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        "CP401",
+        codes.LITERAL_SECRET,
         "error",
         "file",
         "SipAuthPassword written as a literal in a profile",
@@ -245,7 +246,7 @@ RULES: tuple[Rule, ...] = (
         literal_sip_password,
     ),
     Rule(
-        "CP402",
+        codes.PREMIUM_THRESHOLDS,
         "warning",
         "effective",
         "speech/silence thresholds set while DetectionMode is Premium",
@@ -254,7 +255,7 @@ RULES: tuple[Rule, ...] = (
         premium_ignores_thresholds,
     ),
     Rule(
-        "CP403",
+        codes.AMD_TUNING_WITHOUT_AMD,
         "warning",
         "effective",
         "AMD tuning field set while MachineDetection is Disable or absent",
@@ -263,7 +264,7 @@ RULES: tuple[Rule, ...] = (
         amd_tuning_without_amd,
     ),
     Rule(
-        "CP404",
+        codes.PROMPT_END_WITHOUT_SCREENING,
         "warning",
         "effective",
         "MachineDetectionPromptEndTimeout without DetectionMode: PremiumCallScreening",
@@ -271,7 +272,7 @@ RULES: tuple[Rule, ...] = (
         prompt_end_without_screening,
     ),
     Rule(
-        "CP405",
+        codes.ASYNC_CALLBACK_WITHOUT_ASYNC,
         "warning",
         "effective",
         "AsyncAmdStatusCallback without AsyncAmd: true",
@@ -279,7 +280,7 @@ RULES: tuple[Rule, ...] = (
         async_callback_without_async,
     ),
     Rule(
-        "CP406",
+        codes.RECORDING_WITHOUT_RECORD,
         "warning",
         "effective",
         "recording option set without Record: true",
@@ -287,7 +288,7 @@ RULES: tuple[Rule, ...] = (
         recording_without_record,
     ),
     Rule(
-        "CP407",
+        codes.CALLBACK_NOT_HTTPS,
         "warning",
         "file",
         "callback URL that is not https",
@@ -295,7 +296,7 @@ RULES: tuple[Rule, ...] = (
         callback_not_https,
     ),
     Rule(
-        "CP408",
+        codes.UNUSED_VARIABLE,
         "warning",
         "effective",
         "declared variable that no template uses",
@@ -303,7 +304,7 @@ RULES: tuple[Rule, ...] = (
         unused_variable,
     ),
     Rule(
-        "CP102",
+        codes.UNQUOTED,
         "error",
         "schema",
         "unquoted value YAML read as a number or boolean where a string is wanted",
@@ -312,7 +313,7 @@ RULES: tuple[Rule, ...] = (
         None,
     ),
     Rule(
-        "CP409",
+        codes.UNUSED_FRAGMENT,
         "warning",
         "store",
         "abstract profile that no profile extends",

@@ -1,0 +1,221 @@
+"""Every diagnostic code callprofile reports: the one registry (code, severity, meaning).
+
+Modules use the named constants, never a literal code, so a code cannot be defined twice or
+used without being listed here. ``markdown_table()`` renders the reference table the docs
+carry (a test checks that the two agree). Ranges: CP0xx files and names, CP1xx schema, CP2xx
+templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch, CP6xx
+campaigns (the calling policy, its verdicts, plan and apply).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    meaning: str  # one line, for the reference table
+
+
+REGISTRY: dict[str, Code] = {}
+
+
+def register(code: str, severity: Severity, meaning: str) -> str:
+    """Add a code to the registry and return it (to bind to a constant here)."""
+    if code in REGISTRY:
+        raise ValueError(f"diagnostic code {code} is registered twice")
+    REGISTRY[code] = Code(code, severity, meaning)
+    return code
+
+
+# --- files and names ---------------------------------------------------------------------------
+YAML_SYNTAX = register(
+    "CP001",
+    "error",
+    "YAML syntax error, non-UTF-8 file, several documents in one file, unreadable value",
+)
+DUPLICATE_KEY = register("CP002", "error", "duplicate key (YAML would keep only the last one)")
+YAML_ALIAS = register(
+    "CP003",
+    "error",
+    "YAML anchor, alias or merge key (`<<`): share values through `extends` instead",
+)
+TOO_LARGE = register(
+    "CP004", "error", "file too large (1 MB), nesting too deep (64 levels) or too many values"
+)
+YAML_TAG = register(
+    "CP005", "error", "YAML tag (`!!python/...`, custom tags) or a non-text mapping key"
+)
+NOT_MAPPING = register("CP006", "error", "the file (or a vars file) is not a mapping")
+UNREADABLE = register("CP007", "error", "the file cannot be read")
+BAD_NAME = register(
+    "CP010",
+    "error",
+    "invalid profile name, or a name resolving outside the profiles directory",
+)
+NO_PROFILE = register(
+    "CP011",
+    "error",
+    'no such profile (with "did you mean"), or the profiles directory does not exist',
+)
+EXTENDS_CYCLE = register(
+    "CP012", "error", "`extends` forms a cycle (the chain is printed: `a -> b -> a`)"
+)
+ABSTRACT = register("CP013", "error", "the profile is abstract: a fragment to extend, not to run")
+
+# --- schema ------------------------------------------------------------------------------------
+SCHEMA = register(
+    "CP101",
+    "error",
+    "a value does not fit the schema (type, enum, range, pattern such as E.164)",
+)
+UNQUOTED = register(
+    "CP102",
+    "error",
+    "an unquoted value YAML read as a number or boolean where text is needed: quote it",
+)
+UNKNOWN_FIELD = register(
+    "CP103",
+    "error",
+    'unknown field or key (with "did you mean"; Telnyx would silently ignore it)',
+)
+REFUSED_FIELD = register(
+    "CP104",
+    "error",
+    "a field this endpoint refuses (`Twiml`, `Texml`, `Url`: Telnyx answers 422)",
+)
+
+# --- templates and variables -------------------------------------------------------------------
+TEMPLATE_SYNTAX = register(
+    "CP201", "error", "template syntax error, or a construct templates may not use"
+)
+UNDECLARED_VARIABLE = register(
+    "CP202", "error", "a template uses a variable the profile does not declare"
+)
+REQUIRED_VARIABLE = register("CP203", "error", "a required variable was not given")
+TEMPLATE_RUNTIME = register(
+    "CP204",
+    "error",
+    "template error while rendering (undefined attribute, sandbox refusal, value too long)",
+)
+COERCE = register("CP205", "error", "a rendered value does not convert to the field's type")
+UNKNOWN_VARIABLE = register(
+    "CP206", "error", "a value is given for a variable the profile does not declare"
+)
+NO_EXAMPLE = register(
+    "CP207",
+    "warning",
+    "a required variable has no `example` (validate used a placeholder)",
+)
+
+# --- the final request and overrides -----------------------------------------------------------
+REQUEST_SCHEMA = register(
+    "CP301",
+    "error",
+    "the final request does not fit the request schema (names the layer that set the value)",
+)
+BAD_OVERRIDE = register(
+    "CP302",
+    "error",
+    "a bad override (`--set`, `--set-json`, `--var`, a vars file value): syntax, field, type",
+)
+NO_CONNECTION = register(
+    "CP303",
+    "error",
+    "no connection id (profile, `--connection-id` or `TELNYX_CONNECTION_ID`)",
+)
+
+# --- lint --------------------------------------------------------------------------------------
+LITERAL_SECRET = register("CP401", "error", "`SipAuthPassword` written as a literal in a profile")
+PREMIUM_THRESHOLDS = register(
+    "CP402", "warning", "speech/silence thresholds set while `DetectionMode` is `Premium`"
+)
+AMD_TUNING_WITHOUT_AMD = register(
+    "CP403", "warning", "AMD tuning field set while `MachineDetection` is `Disable` or absent"
+)
+PROMPT_END_WITHOUT_SCREENING = register(
+    "CP404",
+    "warning",
+    "`MachineDetectionPromptEndTimeout` without `DetectionMode: PremiumCallScreening`",
+)
+ASYNC_CALLBACK_WITHOUT_ASYNC = register(
+    "CP405", "warning", "`AsyncAmdStatusCallback` without `AsyncAmd: true`"
+)
+RECORDING_WITHOUT_RECORD = register(
+    "CP406", "warning", "a recording option set without `Record: true`"
+)
+CALLBACK_NOT_HTTPS = register("CP407", "warning", "a callback URL that is not https")
+UNUSED_VARIABLE = register("CP408", "warning", "a declared variable that no template uses")
+UNUSED_FRAGMENT = register("CP409", "warning", "an abstract profile that no profile extends")
+
+# --- batch -------------------------------------------------------------------------------------
+CONTACTS_FILE = register("CP501", "error", "the contacts file cannot be read as a whole")
+CONTACTS_ROW = register(
+    "CP502", "error", "a contacts row cannot be read (bad JSON, wrong number of cells)"
+)
+BAD_NUMBER = register("CP503", "error", "a contacts row has no number, or not a valid one")
+BAD_TIMEZONE = register("CP504", "error", "a contacts row's `timezone` is not an IANA zone")
+DNC_LIST = register("CP506", "error", "a line of the do-not-call list cannot be read")
+
+# --- campaigns: the calling policy, its verdicts, plan and apply ------------------------------
+POLICY_VALUE = register(
+    "CP601",
+    "error",
+    "a `campaign.policy` value that cannot work (hours ending before they start, a date that "
+    "does not exist)",
+)
+BAD_STATE = register(
+    "CP602", "error", "a `state` (contacts column or `--state`) that is not a US state code"
+)
+BAD_CONSENT = register("CP603", "error", "a `consent` or `consent_date` cell that cannot be read")
+NO_CONSENT = register(
+    "CP610",
+    "error",
+    "not called: consent is required and the row has none (or no date, or a future date)",
+)
+WRITTEN_CONSENT = register(
+    "CP611", "error", "not called: telemarketing needs written consent; the row has express"
+)
+ON_DNC = register("CP612", "error", "not called: the number is on the do-not-call list")
+CONSENT_REVOKED = register(
+    "CP613",
+    "error",
+    "not called: consent was revoked (a dated do-not-call entry) and not given again since",
+)
+OUTSIDE_HOURS = register(
+    "CP614", "warning", "deferred: outside calling hours in the callee's local time"
+)
+QUIET_DAY = register("CP615", "warning", "deferred: a quiet day in the callee's local date")
+ATTEMPTS_CAP = register("CP616", "warning", "deferred: the 24-hour attempts cap is reached")
+UNKNOWN_ZONE = register(
+    "CP617",
+    "warning",
+    "deferred: the callee's time zone is unknown or too vague to apply calling hours",
+)
+PLAN_FILE = register(
+    "CP620", "error", "the plan file cannot be used: not a plan, cut short, edited, another format"
+)
+PLAN_SECRET = register("CP621", "error", "a secret value would have been written into the plan")
+PLAN_EXPIRED = register("CP622", "error", "the plan is older than it was made valid for")
+PLAN_STALE = register(
+    "CP623", "error", "an input changed since the plan was made (each one is named)"
+)
+PLAN_DRIFT = register("CP624", "error", "a planned row renders differently now than in the plan")
+
+
+def severity(code: str) -> Severity:
+    return REGISTRY[code].severity
+
+
+def markdown_table() -> str:
+    """The reference table of every code, as docs/reference/diagnostics.md carries it."""
+    lines = ["| Code | Severity | Meaning |", "|---|---|---|"]
+    for code in sorted(REGISTRY):
+        entry = REGISTRY[code]
+        lines.append(f"| {entry.code} | {entry.severity} | {entry.meaning} |")
+    return "\n".join(lines) + "\n"
