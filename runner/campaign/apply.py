@@ -10,6 +10,7 @@ is rendered again and compared with the plan before it is sent.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from runner import __version__, codes
 from runner.campaign.inputs import Input, changes
@@ -47,7 +48,7 @@ def verify(plan: Plan, now: datetime) -> tuple[Spec, Store]:
             CODE_EXPIRED,
         )
     spec = Spec.from_header(header)
-    store = Store(spec.profiles_dir)
+    store = Store(Path(spec.profiles_dir))
     try:
         planned = [Input.from_dict(i) for i in header["inputs"]]
     except ValueError as exc:
