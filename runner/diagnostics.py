@@ -1,4 +1,8 @@
-"""The single shape for every problem a user can fix (CONVENTIONS.md, "Diagnostics")."""
+"""The single shape for every problem a user can fix (docs/architecture.md, "Diagnostics").
+
+Messages say what is wrong in the terms of the profile; they never name a command-line flag.
+The command line adds that advice from the structured fields (``runner/cli/advice.py``).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,12 @@ class Diagnostic:
     severity: Severity = "error"
     json_path: str | None = None
     origin: str | None = None  # a flag or a contacts row when the value did not come from a file
+    # What the problem is about, for callers that add their own advice (the command line names
+    # its flags): the variable (CP203, CP206) or the request field, dotted (CP301, CP205), and
+    # whether the problem is that it was not given at all.
+    variable: str | None = None
+    field: str | None = None
+    absent: bool = False
 
     @property
     def where(self) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
@@ -57,47 +59,103 @@ def digest(path: str) -> str:
     return h.hexdigest()
 
 
+class _Hashing(io.RawIOBase):
+    """A file read through a hash: every byte the parser reads is hashed on the way."""
+
+    def __init__(self, raw: io.FileIO):
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.raw.readinto(buffer)
+        if count:
+            self.sha256.update(memoryview(buffer)[:count])
+        return count or 0
+
+    def drain(self) -> None:
+        for chunk in iter(lambda: self.raw.read(1 << 20), b""):
+            self.sha256.update(chunk)
+
+
+class Contacts:
+    """One pass over a contacts file: its rows in order, then (once the last row is read) the
+    sha256 of its bytes and how many rows it held. Reading the rows is the only read."""
+
+    def __init__(self, path: str, to_column: str = "to"):
+        self.path = path
+        self.to_column = to_column
+        self.sha256: str | None = None
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        path = self.path
+        if not os.path.isfile(path):
+            raise file_error(path, "contacts file not found (or not a regular file)")
+        jsonl = detect_format(path) == "jsonl"
+        reader = _jsonl if jsonl else _csv
+        with open(path, "rb", buffering=0) as raw:
+            hashing = _Hashing(raw)
+            text = io.TextIOWrapper(
+                io.BufferedReader(hashing, 1 << 16),
+                encoding="utf-8-sig",
+                newline=None if jsonl else "",
+            )
+            try:
+                for row in reader(path, text, self.to_column):
+                    self.count += 1
+                    yield row
+            except UnicodeDecodeError as exc:
+                raise file_error(path, f"not UTF-8 text (byte {exc.start})") from None
+            except csv.Error as exc:
+                raise file_error(path, f"not readable as CSV: {exc}") from None
+            hashing.drain()
+            self.sha256 = hashing.sha256.hexdigest()
+
+
 def read_rows(path: str, to_column: str = "to") -> Iterator[Row]:
     """Every row of ``path`` in order. Raises ProfileError for a file that cannot be read as a
     whole (missing, not UTF-8, no such column); a single bad row comes back with ``problem``."""
-    if not os.path.isfile(path):
-        raise file_error(path, "contacts file not found (or not a regular file)")
-    reader = _jsonl if detect_format(path) == "jsonl" else _csv
-    try:
-        yield from reader(path, to_column)
-    except UnicodeDecodeError as exc:
-        raise file_error(path, f"not UTF-8 text (byte {exc.start})") from None
-    except csv.Error as exc:
-        raise file_error(path, f"not readable as CSV: {exc}") from None
+    return iter(Contacts(path, to_column))
+
+
+def scan(path: str, to_column: str = "to") -> Contacts:
+    """Read ``path`` to the end in one pass: proves the whole file is readable before any call,
+    and gives its row count and sha256."""
+    contacts = Contacts(path, to_column)
+    for _ in contacts:
+        pass
+    return contacts
 
 
 def count_rows(path: str, to_column: str = "to") -> int:
     """How many rows ``path`` holds. Also proves the whole file is readable before any call."""
-    return sum(1 for _ in read_rows(path, to_column))
+    return scan(path, to_column).count
 
 
-def _csv(path: str, to_column: str) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        header: list[str] | None = None
-        last = 0
-        for record in reader:
-            start, last = last + 1, reader.line_num
-            if not record or all(not cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = [name.strip() for name in record]
-                _check_header(path, header, to_column)
-                continue
-            if len(record) != len(header):
-                yield Row(
-                    start,
-                    problem=f"has {len(record)} cell(s) but the header has {len(header)} column(s)",
-                )
-                continue
-            yield Row(start, {k: v for k, v in zip(header, record, strict=True) if v != ""})
+def _csv(path: str, fh: TextIO, to_column: str) -> Iterator[Row]:
+    reader = csv.reader(fh)
+    header: list[str] | None = None
+    last = 0
+    for record in reader:
+        start, last = last + 1, reader.line_num
+        if not record or all(not cell.strip() for cell in record):
+            continue
         if header is None:
-            raise file_error(path, "the contacts file is empty (expected a header row)")
+            header = [name.strip() for name in record]
+            _check_header(path, header, to_column)
+            continue
+        if len(record) != len(header):
+            yield Row(
+                start,
+                problem=f"has {len(record)} cell(s) but the header has {len(header)} column(s)",
+            )
+            continue
+        yield Row(start, {k: v for k, v in zip(header, record, strict=True) if v != ""})
+    if header is None:
+        raise file_error(path, "the contacts file is empty (expected a header row)")
 
 
 def _check_header(path: str, header: list[str], to_column: str) -> None:
@@ -119,26 +177,25 @@ def _check_header(path: str, header: list[str], to_column: str) -> None:
         )
 
 
-def _jsonl(path: str, to_column: str) -> Iterator[Row]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for number, text in enumerate(fh, start=1):
-            if not text.strip():
+def _jsonl(path: str, fh: TextIO, to_column: str) -> Iterator[Row]:
+    for number, text in enumerate(fh, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            yield Row(number, problem=f"is not valid JSON ({exc})")
+            continue
+        if not isinstance(data, dict):
+            yield Row(number, problem="is not a JSON object")
+            continue
+        values: dict[str, str] = {}
+        problem = None
+        for key, value in data.items():
+            if value is None or value == "":
                 continue
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                yield Row(number, problem=f"is not valid JSON ({exc})")
-                continue
-            if not isinstance(data, dict):
-                yield Row(number, problem="is not a JSON object")
-                continue
-            values: dict[str, str] = {}
-            problem = None
-            for key, value in data.items():
-                if value is None or value == "":
-                    continue
-                if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                    problem = f"field {key!r} must be text or a number"
-                    break
-                values[key] = value if isinstance(value, str) else json.dumps(value)
-            yield Row(number, values, problem)
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                problem = f"field {key!r} must be text or a number"
+                break
+            values[key] = value if isinstance(value, str) else json.dumps(value)
+        yield Row(number, values, problem)

@@ -10,14 +10,15 @@ import sqlite3
 
 from runner.batch.contacts import read_rows
 from runner.batch.dnc import DoNotCall
-from runner.batch.engine import Hooks, Options, Outcome, RowEvent
+from runner.batch.model import Hooks, Options, Outcome, RowEvent, RowInvalid
 from runner.batch.phone import mask
-from runner.batch.rows import RowInvalid, prepare_row
+from runner.batch.rows import prepare_row
 from runner.batch.window import check
-from runner.profiles.store import Store
+from runner.flow.compose import Composed
 
 
-def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:
+def dry_run(composed: Composed, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:
+    """Check every row against ``composed`` (the profile composed once for the whole file)."""
     seen = sqlite3.connect("")
     # A temporary database spills to disk past its page cache; SQLite's default cache (2 MB)
     # would make a long file's peak memory 2 MB higher than a short one's.
@@ -28,7 +29,7 @@ def dry_run(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) ->
         for row in read_rows(opts.contacts, opts.to_column):
             stats["rows"] += 1
             try:
-                job = prepare_row(store, opts, row)
+                job = prepare_row(composed, opts, row)
             except RowInvalid as exc:
                 stats["invalid"] += 1
                 hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))

@@ -12,31 +12,24 @@ import json
 import os
 from typing import Any
 
-from runner.profiles.overrides import Overrides, variable_values
-from runner.profiles.store import Store
+from runner.flow.compose import Composed
 
 
 def batch_id(
-    store: Store,
-    name: str,
-    overrides: Overrides,
-    contacts_sha256: str,
-    *,
-    to_column: str,
-    region: str | None,
+    composed: Composed, contacts_sha256: str, *, to_column: str, region: str | None
 ) -> str:
-    from runner.flow.build import merged_document
-
-    document, _, _ = merged_document(store, name, overrides)
+    document = composed.document
     identity: dict[str, Any] = {
         "contacts": contacts_sha256,
-        "profile": name,
+        "profile": composed.profile,
         "document": document,
-        "vars": {k: v.value for k, v in sorted(variable_values(overrides).items())},
+        "vars": {k: v.value for k, v in sorted(composed.given.items())},
         "to_column": to_column,
         "region": region,
+        # The overrides' connection id is in the document; a default from the environment
+        # names the batch only when nothing else sets one.
         "default_connection_id": os.environ.get("TELNYX_CONNECTION_ID")
-        if document.get("connection_id") is None and overrides.connection_id is None
+        if document.get("connection_id") is None
         else None,
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__, codes
 from runner.campaign import inputs as inputs_mod
@@ -22,8 +22,11 @@ from runner.campaign.planfile import PlanError, Writer
 from runner.campaign.policy import Hours, Policy, resolve
 from runner.campaign.verdict import judge
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.profiles.overrides import Overrides
+from runner.profiles.overrides import Overrides, SetValue, VariableValue
 from runner.profiles.store import Store
+
+if TYPE_CHECKING:
+    from runner.flow.compose import Composed
 
 SAMPLE = 5  # rows shown in the summary
 
@@ -54,10 +57,16 @@ class Spec:
             "max_calls": self.max_calls,
             "values_files": list(o.values_files),
             "vars_files": list(o.vars_files),
-            "sets": [[kind, text] for kind, text in o.sets],
-            "vars": list(o.vars),
+            "sets": [
+                {"path": list(item.path), "value": item.value, "origin": item.origin}
+                for item in o.sets
+            ],
+            "vars": [
+                {"name": item.name, "value": item.value, "origin": item.origin} for item in o.vars
+            ],
             "from": o.from_,
             "connection_id": o.connection_id,
+            "origins": dict(sorted(o.origins.items())),
         }
 
     @classmethod
@@ -65,11 +74,18 @@ class Spec:
         o = header.get("options") or {}
         overrides = Overrides(
             values_files=list(o.get("values_files") or []),
-            sets=[(kind, text) for kind, text in o.get("sets") or []],
+            sets=[
+                SetValue(tuple(item["path"]), item["value"], item.get("origin"))
+                for item in o.get("sets") or []
+            ],
             from_=o.get("from"),
             connection_id=o.get("connection_id"),
             vars_files=list(o.get("vars_files") or []),
-            vars=list(o.get("vars") or []),
+            vars=[
+                VariableValue(item["name"], item["value"], item.get("origin"))
+                for item in o.get("vars") or []
+            ],
+            origins=dict(o.get("origins") or {}),
         )
         return cls(
             profile=header["profile"],
@@ -141,9 +157,11 @@ def make(store: Store, spec: Spec, *, at: datetime, valid_for: timedelta, out: s
     Raises ProfileError for input that stops the whole plan, PlanError for the plan file."""
     from runner.batch.contacts import count_rows
     from runner.campaign.show import policy_json
+    from runner.flow.compose import compose
 
     count_rows(spec.contacts, spec.to_column)  # the whole file must be readable first
     policy = effective_policy(store, spec)
+    composed = compose(store, spec.profile, spec.overrides)
     header = {
         "tool": f"callprofile {__version__}",
         "created_at": stamp(at),
@@ -162,7 +180,7 @@ def make(store: Store, spec: Spec, *, at: datetime, valid_for: timedelta, out: s
     sample: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None
     try:
-        for row in judge_rows(store, spec, policy, at):
+        for row in judge_rows(composed, spec, policy, at):
             writer.row(row)
             if len(sample) < SAMPLE:
                 sample.append(row)
@@ -175,7 +193,9 @@ def make(store: Store, spec: Spec, *, at: datetime, valid_for: timedelta, out: s
     return Result(out, header, summary, sample, first)
 
 
-def judge_rows(store: Store, spec: Spec, policy: Policy, at: datetime) -> Iterator[dict[str, Any]]:
+def judge_rows(
+    composed: Composed, spec: Spec, policy: Policy, at: datetime
+) -> Iterator[dict[str, Any]]:
     """One plan line per contacts row, in file order."""
     from runner.batch.contacts import read_rows
     from runner.batch.dnc import DoNotCall
@@ -186,7 +206,7 @@ def judge_rows(store: Store, spec: Spec, policy: Policy, at: datetime) -> Iterat
     seen.execute("CREATE TABLE seen (e164 TEXT PRIMARY KEY, row_no INTEGER) WITHOUT ROWID")
     try:
         for row in read_rows(spec.contacts, spec.to_column):
-            yield _judge_row(store, spec, policy, at, row, dnc, seen)
+            yield _judge_row(composed, spec, policy, at, row, dnc, seen)
     finally:
         seen.close()
         if dnc is not None:
@@ -194,7 +214,7 @@ def judge_rows(store: Store, spec: Spec, policy: Policy, at: datetime) -> Iterat
 
 
 def _judge_row(
-    store: Store,
+    composed: Composed,
     spec: Spec,
     policy: Policy,
     at: datetime,
@@ -206,7 +226,7 @@ def _judge_row(
 
     out: dict[str, Any] = {"row": row.line}
     try:
-        e164, zone, request = render_row(store, spec, row, at)
+        e164, zone, request = render_row(composed, spec, row, at)
         out["to"] = e164
         facts = row_facts(e164, row.values, zone, dnc)
     except _Invalid as exc:
@@ -240,14 +260,15 @@ class _Invalid(Exception):
         super().__init__(reason)
 
 
-def render_row(store: Store, spec: Spec, row: Any, at: datetime) -> tuple[str, str | None, Any]:
+def render_row(
+    composed: Composed, spec: Spec, row: Any, at: datetime
+) -> tuple[str, str | None, Any]:
     """The row's number, its own time zone, and its validated request (``now`` = ``at``).
     Raises _Invalid with the reasons."""
     from runner import secrets
     from runner.batch.contacts import TIMEZONE_COLUMN
     from runner.batch.phone import NumberError, normalise
     from runner.batch.window import zone_error
-    from runner.flow.build import build
 
     origin = f"{spec.contacts} row {row.line}"
     if row.problem:
@@ -267,14 +288,7 @@ def render_row(store: Store, spec: Spec, row: Any, at: datetime) -> tuple[str, s
             raise _Invalid(problem, [codes.BAD_TIMEZONE], e164)
     values = {k: v for k, v in row.values.items() if k != spec.to_column}
     try:
-        request = build(
-            store,
-            spec.profile,
-            replace(spec.overrides, to=e164),
-            row_values=values,
-            row_origin=origin,
-            now=at,
-        )
+        request = composed.request(to=e164, variables=values, origin=origin, now=at)
     except ProfileError as exc:
         raise _Invalid(_reasons(exc.diagnostics), [d.code for d in exc.diagnostics], e164) from None
     secrets.remember(*request.secret_values())
@@ -290,7 +304,7 @@ def _reasons(diagnostics: list[Diagnostic]) -> str:
 def shown_request(request: Any) -> dict[str, Any]:
     """The request as the plan keeps it: secrets replaced by ``***`` and listed under
     ``secrets`` with where their value comes from (referenced, not stored)."""
-    from runner.flow.build import REDACTED
+    from runner.flow.request import REDACTED
 
     shown: dict[str, Any] = {
         "connection_id": request.shown_connection_id(False),

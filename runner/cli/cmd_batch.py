@@ -7,11 +7,12 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli import advice
+from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     override_options,
@@ -21,6 +22,11 @@ from runner.cli.options import (
 )
 from runner.cli.output import error, print_diagnostics
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.batch.model import Options, Outcome, Progress, RowEvent
+    from runner.batch.window import Window
+    from runner.flow.request import Request
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
@@ -43,7 +49,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def parse_window(text: str | None) -> Any:
+def parse_window(text: str | None) -> Window | None:
     if text is None:
         return None
     from runner.batch.window import Window, WindowError
@@ -203,7 +209,7 @@ def batch(
 class _View:
     """Everything the batch prints: row problems and progress on stderr, results on stdout."""
 
-    def __init__(self, contacts: str, show_secrets: bool, opts: Any):
+    def __init__(self, contacts: str, show_secrets: bool, opts: Options):
         self.contacts = contacts
         self.show_secrets = show_secrets
         self.opts = opts
@@ -229,7 +235,7 @@ class _View:
                 "(Ctrl-C again to stop at once)"
             )
 
-    def row(self, event: Any) -> None:
+    def row(self, event: RowEvent) -> None:
         from runner.secrets import scrub
 
         if event.kind == "deferred":
@@ -241,16 +247,16 @@ class _View:
         where = f"{self.contacts} row {event.row}"
         if event.kind == "invalid" and event.diagnostics:
             shown = []
-            for diag in event.diagnostics:
+            for diag in advice.advise_all(event.diagnostics, advice.ROWS):
                 if diag.origin == where and diag.file is None:
                     shown.append(diag)
                 else:
                     self._err(f"{where}: {scrub(diag.text())}")
-            print_diagnostics(shown)
+            print_diagnostics(shown, advice.ROWS)
             return
         self._err(f"{where}: {event.kind}: {scrub(event.message)}")
 
-    def dry_run(self, row: int, e164: str, request: Any) -> None:
+    def dry_run(self, row: int, e164: str, request: Request) -> None:
         from runner.secrets import scrub
 
         line = {
@@ -262,7 +268,7 @@ class _View:
         text = json.dumps(line, ensure_ascii=False)
         click.echo(text if self.show_secrets else scrub(text))
 
-    def progress(self, p: Any) -> None:
+    def progress(self, p: Progress) -> None:
         now = time.monotonic()
         if self.tty:
             if self.bar is None:
@@ -283,7 +289,7 @@ class _View:
             self.last = now
             self._err(f"progress: {p.done}/{p.total} rows done, {self._status(p)}")
 
-    def _status(self, p: Any) -> str:
+    def _status(self, p: Progress) -> str:
         elapsed = max(1e-6, time.monotonic() - self.started)
         return (
             f"placed {p.placed} failed {p.failed} unknown {p.unknown} skipped {p.skipped} "
@@ -295,7 +301,7 @@ class _View:
             self.bar.__exit__(None, None, None)
             self.bar = None
 
-    def finish(self, outcome: Any) -> None:
+    def finish(self, outcome: Outcome) -> None:
         if self.hidden:
             self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
         if outcome.summary is None:
@@ -319,7 +325,7 @@ class _View:
         click.echo(text, err=True)
 
 
-def closing(outcome: Any) -> str:
+def closing(outcome: Outcome) -> str:
     """The last line: what the exit code means for this run. Exit 4 has two causes, and a
     401 that stopped the batch must not be reported as rows rejected by Telnyx."""
     code = outcome.exit_code()
@@ -350,5 +356,5 @@ def explain(code: int) -> str:
 
 # Each row brings its own number; --to comes with the shared override options but is refused.
 for _param in batch.params:
-    if _param.name == "to":
+    if isinstance(_param, click.Option) and _param.name == "to":
         _param.hidden = True

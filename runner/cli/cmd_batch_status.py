@@ -4,7 +4,7 @@ import os
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
 

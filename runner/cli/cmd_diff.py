@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
 
@@ -47,7 +47,11 @@ def diff(ctx: click.Context, names: tuple[str, ...], base: str, fmt: str, exit_c
             f"no profile named {', '.join(map(repr, unknown))} at {base} or now",
             param_hint="'NAMES'",
         )
-    diffs = requestdiff.diff_stores(before, head, list(names) or None)
+    from runner.cli.advice import advise
+
+    diffs = requestdiff.diff_stores(
+        before, head, list(names) or None, describe=lambda d: advise(d).text()
+    )
     from runner.secrets import scrub
 
     click.echo(scrub(requestdiff.FORMATS[fmt](diffs, base)), nl=False)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
 from runner.exitcodes import ExitCode
 
@@ -28,23 +28,25 @@ def explain(
     import json
     import os
 
-    from runner.flow.build import build
+    from runner.flow.compose import compose
     from runner.review.explain import explain as explain_rows
     from runner.review.explain import table
-    from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
+    from runner.review.standins import PLACEHOLDER_CONNECTION, render_with, stand_ins
 
-    store = store_from(ctx)
-    extra = stand_ins(store, name, overrides_from(ctx, params))
     env_connection = os.environ.get("TELNYX_CONNECTION_ID")
-    request = build(
-        store, name, extra.overrides, default_connection_id=env_connection or PLACEHOLDER_CONNECTION
+    store = store_from(ctx)
+    composed = compose(
+        store,
+        name,
+        overrides_from(ctx, params),
+        default_connection_id=env_connection or PLACEHOLDER_CONNECTION,
     )
-    relabel = {"--to": "placeholder (no --to given)"} if extra.placeholder_to else {}
+    extra = stand_ins(composed)
+    request = render_with(composed, extra, origin="placeholder (no --to given)")
     rows = explain_rows(
         request,
         show_secrets=show_secrets,
         connection_default="TELNYX_CONNECTION_ID" if env_connection else "placeholder (none set)",
-        relabel=relabel,
     )
     if extra.placeholder_to:
         click.echo("note: no --to given; To is a placeholder number", err=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
 

@@ -21,9 +21,9 @@ def render(
 
     The output is itself a valid values file (-f).
     """
-    from runner.flow.build import build
+    from runner.flow.compose import compose
 
-    request = build(store_from(ctx), name, overrides_from(ctx, params))
+    request = compose(store_from(ctx), name, overrides_from(ctx, params)).request()
     click.echo(
         dump(
             {

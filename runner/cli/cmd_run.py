@@ -4,11 +4,11 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     override_options,
@@ -18,6 +18,10 @@ from runner.cli.options import (
 )
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.flow.request import Request
+    from runner.send.submit import Result
 
 # Testing seam: the function that waits between attempts. Tests replace it (monkeypatch) to
 # run retries instantly and to act at the moment of a retry. It is a module attribute on
@@ -76,7 +80,7 @@ def run(
     Example: callprofile run appointment-reminder --to +13125550123 --var customer_name=Ada
     """
     from runner import secrets
-    from runner.flow.build import build
+    from runner.flow.compose import compose
     from runner.send import submit
 
     if (sandbox_script or sandbox_log) and not sandbox:
@@ -90,12 +94,12 @@ def run(
         raise click.UsageError("--sandbox and --base-url do not go together")
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
-    request = build(
+    request = compose(
         store_from(ctx),
         name,
         overrides_from(ctx, params),
         default_connection_id=default_connection,
-    )
+    ).request()
     secrets.remember(*request.secret_values())
     base = base_url or submit.DEFAULT_BASE_URL
     key = secrets.api_key()
@@ -137,7 +141,9 @@ def run(
         base, key = server.base_url, SANDBOX_KEY
         click.echo(f"sandbox: listening on {server.url} (nothing leaves this machine)", err=True)
     try:
-        prepared = submit.prepare(request.connection_id, request.body, base_url=base, api_key=key)
+        prepared = submit.prepare(
+            request.connection_id, request.body, base_url=base, api_key=key or ""
+        )
         client = submit.make_client(submit.Timeouts(read=timeout))
         try:
             result = submit.send(
@@ -187,13 +193,11 @@ def _print_sandbox_record(record: dict[str, Any]) -> None:
     )
 
 
-def report(result: object, request: object, output: str) -> None:
+def report(result: Result, request: Request, output: str) -> None:
     """Print a submission result: the call on stdout, problems on stderr (``-o json``: one
     JSON object on stdout in every case)."""
     from runner.secrets import scrub
-    from runner.send.submit import Result
 
-    assert isinstance(result, Result)
     if output == "json":
         click.echo(scrub(json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)))
     if result.status == "placed":
@@ -277,7 +281,7 @@ def _pointer_field(pointer: str) -> str:
     return ".".join(str(p) for p in _pointer_path(pointer)) or pointer
 
 
-def _pointer_origin(pointer: str | None, request: Any) -> str | None:
+def _pointer_origin(pointer: str | None, request: Request) -> str | None:
     if not pointer:
         return None
     path = _pointer_path(pointer)

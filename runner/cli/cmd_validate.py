@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from runner.review.validate import Report
 
 
 @click.command()
@@ -54,17 +58,29 @@ def validate(
         _print_rules(fmt)
         raise CliExit(ExitCode.OK)
 
+    from pathlib import Path
+
     from runner.profiles.store import Store
     from runner.review.validate import validate_profiles
 
     root = profiles_dir or ctx.find_root().obj["profiles_dir"]
-    report = validate_profiles(Store(root), list(paths), lint=not no_lint)
+    report = validate_profiles(Store(Path(root)), list(paths), lint=not no_lint)
+    from runner.cli.advice import advise_all
+
+    shown = advise_all(report.diagnostics)
     if fmt == "sarif":
         from runner.review.sarif import sarif
 
-        click.echo(sarif(report.diagnostics, report.files.get), nl=False)
+        # A whole-profile finding is placed on its profile's file (code scanning shows only
+        # results with a location); advice rewrites messages, so match by position.
+        files = {
+            new: report.files[old]
+            for old, new in zip(report.diagnostics, shown, strict=True)
+            if old in report.files
+        }
+        click.echo(sarif(shown, files.get), nl=False)
     else:
-        click.echo(reporters.FORMATS[fmt](report.diagnostics), nl=False)
+        click.echo(reporters.FORMATS[fmt](shown), nl=False)
     _notes(report)
     click.echo(
         f"{report.checked} profile(s) checked: {report.errors} error(s), "
@@ -75,14 +91,14 @@ def validate(
     raise CliExit(ExitCode.INVALID if failed else ExitCode.OK)
 
 
-def _notes(report: object) -> None:
+def _notes(report: Report) -> None:
     from runner.review.standins import PLACEHOLDER_TO
 
-    dependents = getattr(report, "dependents", [])
+    dependents = report.dependents
     if dependents:
         click.echo(f"note: also checked {_names(dependents)} extending the named files", err=True)
-    placeholder = getattr(report, "placeholder_to", [])
-    examples = getattr(report, "examples", [])
+    placeholder = report.placeholder_to
+    examples = report.examples
     if placeholder:
         click.echo(
             f"note: no To in {_names(placeholder)}; rendered with the placeholder "

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from runner import __version__
+from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
 # name -> (module, function, one-line help). The help is here so --help imports nothing.
@@ -37,13 +38,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Say whether a number may be called now, and which rules decided.",
     ),
 }
-
-
-class CliExit(Exception):
-    """Raised by commands to end with a code after printing their own output."""
-
-    def __init__(self, code: int):
-        self.code = int(code)
 
 
 class RootGroup(click.Group):

@@ -3,52 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.profiles.overrides import Overrides, SetKind
+from runner.cli.flags import SetKind, parse_sets, parse_var
+from runner.profiles.overrides import Overrides
 
-_SET_FLAGS: dict[str, SetKind] = {"--set": "set", "--set-json": "set-json"}
+if TYPE_CHECKING:
+    from runner.profiles.store import Store
+
+_SET_PARAMS: dict[str, SetKind] = {"sets": "set", "set_jsons": "set-json"}
+_ORDER = "callprofile.set_order"
 
 
 class OrderedCommand(click.Command):
-    """Keeps the raw arguments so ``--set`` and ``--set-json`` can apply in the order given.
+    """Keeps the order in which ``--set`` and ``--set-json`` were given, so they apply in it.
 
-    click collects each option's values separately; the relative order of two different options
-    is only visible in the raw arguments.
+    click collects each option's values separately; its parser also reports the options in the
+    order they appeared (one entry per occurrence), which is kept here.
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta["callprofile.raw_args"] = list(args)
-        return super().parse_args(ctx, args)
+    def make_parser(self, ctx: click.Context) -> Any:
+        return _OrderKeeping(super().make_parser(ctx), ctx)
 
 
-def _set_order(raw: list[str]) -> list[SetKind]:
-    kinds: list[SetKind] = []
-    skip = False
-    for token in raw:
-        if skip:
-            skip = False
-            continue
-        if token == "--":
-            break
-        if token in _SET_FLAGS:
-            kinds.append(_SET_FLAGS[token])
-            skip = True
-            continue
-        name = token.split("=", 1)[0]
-        if name in _SET_FLAGS and "=" in token:
-            kinds.append(_SET_FLAGS[name])
-    return kinds
+class _OrderKeeping:
+    """click's parser, noting the order of ``--set``/``--set-json`` in ``ctx.meta``. click
+    documents ``parse_args``'s third result as the parameters in command-line order, one entry
+    per occurrence."""
+
+    def __init__(self, parser: Any, ctx: click.Context):
+        self._parser = parser
+        self._ctx = ctx
+
+    def parse_args(self, args: list[str]) -> Any:
+        opts, rest, order = self._parser.parse_args(args=args)
+        self._ctx.meta[_ORDER] = [_SET_PARAMS[p.name] for p in order if p.name in _SET_PARAMS]
+        return opts, rest, order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
 
 
 def ordered_sets(
     ctx: click.Context, sets: tuple[str, ...], set_jsons: tuple[str, ...]
 ) -> list[tuple[SetKind, str]]:
-    kinds = _set_order(ctx.meta.get("callprofile.raw_args", []))
+    kinds: list[SetKind] = ctx.meta.get(_ORDER, [])
     if kinds.count("set") != len(sets) or kinds.count("set-json") != len(set_jsons):
-        # Could not read the order (an unusual spelling): fall back to --set, then --set-json.
+        # Values that did not come from the command line (a default, an environment variable).
         return [("set", s) for s in sets] + [("set-json", s) for s in set_jsons]
     queues = {"set": list(sets), "set-json": list(set_jsons)}
     return [(kind, queues[kind].pop(0)) for kind in kinds]
@@ -106,22 +109,29 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _apply(decorators, func)
 
 
+FLAG_ORIGINS = {"to": "--to", "from_": "--from", "connection_id": "--connection-id"}
+
+
 def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
+    """The override flags as typed data (raises ProfileError, exit 1, for a bad value)."""
     return Overrides(
         values_files=list(params.pop("values_files")),
-        sets=ordered_sets(ctx, params.pop("sets"), params.pop("set_jsons")),
+        sets=parse_sets(ordered_sets(ctx, params.pop("sets"), params.pop("set_jsons"))),
         to=params.pop("to"),
         from_=params.pop("from_"),
         connection_id=params.pop("connection_id"),
         vars_files=list(params.pop("vars_files")),
-        vars=list(params.pop("vars")),
+        vars=[parse_var(text) for text in params.pop("vars")],
+        origins=dict(FLAG_ORIGINS),
     )
 
 
-def store_from(ctx: click.Context) -> Any:
+def store_from(ctx: click.Context) -> Store:
+    from pathlib import Path
+
     from runner.profiles.store import Store
 
-    return Store(ctx.find_root().obj["profiles_dir"])
+    return Store(Path(ctx.find_root().obj["profiles_dir"]))
 
 
 def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from runner.cli import advice
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
@@ -20,9 +21,10 @@ def color_enabled(stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+def print_diagnostics(diagnostics: list[Diagnostic], where: str = advice.CALL) -> None:
+    """Print ``diagnostics`` on stderr with the flags that fix them (``where``: see advice)."""
     colored = color_enabled()
-    for diag in diagnostics:
+    for diag in advice.advise_all(diagnostics, where):
         text = scrub(diag.text())
         if colored:
             tone = "red" if diag.severity == "error" else "yellow"

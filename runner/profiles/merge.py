@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runner.profiles.source import Source
+from runner.treewalk import DESCEND, DROP, leaves, rebuild
 
 Path = tuple[str | int, ...]
 
@@ -55,12 +56,17 @@ Provenance = dict[Path, list[Layer]]
 
 
 def strip_nulls(value: Any) -> Any:
-    """A copy of ``value`` whose mappings have no null-valued keys (null means "absent")."""
-    if isinstance(value, dict):
-        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [strip_nulls(v) for v in value]
-    return value
+    """A copy of ``value`` whose mappings have no null-valued keys (null means "absent");
+    a null inside a list stays (a list replaces whole)."""
+
+    return rebuild(value, _drop_null_keys)
+
+
+def _drop_null_keys(path: Path, node: Any) -> Any:
+    # Mapping keys are text; list positions are ints. Only a mapping's null means "absent".
+    if node is None and path and isinstance(path[-1], str):
+        return DROP
+    return DESCEND
 
 
 def merge(base: dict[str, Any], layer: Layer, provenance: Provenance) -> dict[str, Any]:
@@ -94,28 +100,16 @@ def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
     proportional to what is replaced, not to everything merged so far.
     """
     dropped: list[Layer] = []
-    for known in _leaf_paths(old, path):
+    for known, _ in leaves(old, path, lists=False):
         for layer in prov.pop(known, ()):
             if layer not in dropped:
                 dropped.append(layer)
     return dropped
 
 
-def _leaf_paths(value: Any, path: Path) -> list[Path]:
-    if isinstance(value, dict) and value:
-        found: list[Path] = []
-        for key, child in value.items():
-            found.extend(_leaf_paths(child, (*path, key)))
-        return found
-    return [path]
-
-
 def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:
-    if isinstance(value, dict) and value:
-        for key, child in value.items():
-            _record(child, layer, (*path, key), prov, previous)
-        return
-    prov[path] = [*previous, layer]
+    for known, _ in leaves(value, path, lists=False):
+        prov[known] = [*previous, layer]
 
 
 def origin_of(prov: Provenance, path: Path) -> tuple[Layer, Path] | None:

@@ -1,16 +1,19 @@
-"""Per-call overrides: values files, ``--set``/``--set-json``, ``--to``/``--from``/
-``--connection-id``, and variable values (``--vars-file``, ``--var``). Each becomes data;
-none is ever a template.
+"""Per-call overrides as data: values files, request fields set by the caller, the numbers, the
+connection id, and variable values. None is ever a template.
+
+The command line parses its flags into these values (``runner/cli/flags.py``); a library caller
+builds them directly. Every value carries an ``origin``: how messages name where it came from
+(the command line passes the flag as typed, e.g. ``--set Timeout=60``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from runner import codes
-from runner.diagnostics import Diagnostic, ProfileError
+from runner.diagnostics import ProfileError
 from runner.profiles.merge import Layer
 from runner.profiles.source import load_file
 from runner.schema import errors as schema_errors
@@ -18,117 +21,154 @@ from runner.schema import files as schemas
 from runner.schema.check import check_source
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
-CODE_FLAG = codes.BAD_OVERRIDE
+FieldPath = tuple[str, ...]
 
-SetKind = Literal["set", "set-json"]
+
+@dataclass(frozen=True)
+class SetValue:
+    """One request field set by the caller, already typed: ``SetValue(("Timeout",), 60)``."""
+
+    path: FieldPath  # into the request body: ("Timeout",), ("AIAssistantDynamicVariables", "x")
+    value: Any
+    origin: str | None = None  # e.g. "--set Timeout=60"; default "set Timeout"
+
+    @property
+    def label(self) -> str:
+        return self.origin or f"set {'.'.join(self.path)}"
+
+
+@dataclass(frozen=True)
+class VariableValue:
+    """A value given for one of the profile's variables."""
+
+    name: str
+    value: str
+    origin: str | None = None  # e.g. "--var name=..." or "vars.yaml:3:7"; default "variable NAME"
+
+    @property
+    def label(self) -> str:
+        return self.origin or f"variable {self.name}"
+
+
+# How messages name ``to``, ``from_`` and ``connection_id`` when the caller gives no origin.
+DEFAULT_ORIGINS = {"to": "To", "from_": "From", "connection_id": "connection_id"}
 
 
 @dataclass
 class Overrides:
-    """Everything a caller can put on top of a profile, in the order it applies."""
+    """Everything a caller can put on top of a profile, in the order it applies: values files,
+    then ``sets`` in order, then ``to``, ``from_`` and ``connection_id``. Variable values: vars
+    files in order, then ``vars`` (later wins)."""
 
     values_files: list[str] = field(default_factory=list)
-    sets: list[tuple[SetKind, str]] = field(default_factory=list)  # ("set", "Timeout=60")
+    sets: list[SetValue] = field(default_factory=list)
     to: str | None = None
     from_: str | None = None
     connection_id: str | None = None
     vars_files: list[str] = field(default_factory=list)
-    vars: list[str] = field(default_factory=list)  # "NAME=VALUE"
+    vars: list[VariableValue] = field(default_factory=list)
+    # How messages name to/from_/connection_id, e.g. {"to": "--to"} (see DEFAULT_ORIGINS).
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def origin(self, name: str) -> str:
+        return self.origins.get(name) or DEFAULT_ORIGINS[name]
 
 
-def _flag_error(flag: str, message: str) -> ProfileError:
-    return ProfileError([Diagnostic(message, CODE_FLAG, origin=flag)])
+class FieldError(ValueError):
+    """A field path or a value that cannot set a request field. ``needs_json``: the field is a
+    list or a mapping, which text cannot give."""
+
+    def __init__(self, message: str, *, needs_json: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.needs_json = needs_json
 
 
-def _split(flag: str, text: str) -> tuple[str, str]:
-    name, eq, value = text.partition("=")
-    if not eq or not name:
-        raise _flag_error(f"{flag} {text}", f"{flag} takes NAME=VALUE, got {text!r}")
-    return name.strip(), value
-
-
-def _field_path(flag: str, label: str, name: str) -> tuple[str, ...]:
+def field_path(name: str) -> FieldPath:
+    """``name`` ("Timeout", "AIAssistantDynamicVariables.x") as a path into the request body.
+    Raises FieldError for a field the endpoint does not have or refuses."""
     parts = tuple(name.split("."))
     fields = schemas.request_fields()
     if parts[0] not in fields:
         refused = schemas.request_schema()["properties"].get(parts[0], {}).get("x-refused")
         if refused:
-            raise _flag_error(label, refused)
-        raise _flag_error(
-            label,
-            f"unknown field {parts[0]!r}{schema_errors.did_you_mean(parts[0], fields)}",
+            raise FieldError(refused)
+        raise FieldError(
+            f"unknown field {parts[0]!r}{schema_errors.did_you_mean(parts[0], fields)}"
         )
     if any(not p for p in parts):
-        raise _flag_error(label, f"{name!r} is not a field path (FIELD or FIELD.key)")
+        raise FieldError(f"{name!r} is not a field path (FIELD or FIELD.key)")
     return parts
 
 
-def _nest(parts: tuple[str, ...], value: Any) -> dict[str, Any]:
+def typed_value(path: FieldPath, text: str) -> Any:
+    """``text`` as the type the request schema wants at ``path``. Raises FieldError."""
+    name = ".".join(path)
+    if schemas.sub_schema(schemas.request_schema(), path) is None:
+        raise FieldError(f"{name!r} is not a field of the request")
+    wanted = target_type(path)
+    if wanted in ("array", "object"):
+        kind = "a list" if wanted == "array" else "a mapping"
+        raise FieldError(f"{name} is {kind}", needs_json=True)
+    try:
+        return coerce_text(text, wanted)
+    except CoercionError as exc:
+        raise FieldError(f"{name} wants {wanted}: {exc}") from None
+
+
+def json_value(text: str) -> Any:
+    """``text`` read as JSON. Raises FieldError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FieldError(f"value is not valid JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise FieldError(f"value is not usable JSON ({exc})") from None
+    except RecursionError:
+        raise FieldError("value is not usable JSON (nested too deeply)") from None
+
+
+def _nest(parts: FieldPath, value: Any) -> dict[str, Any]:
     out: Any = value
     for part in reversed(parts):
         out = {part: out}
     return out
 
 
-def set_layer(kind: SetKind, text: str) -> Layer:
-    flag = f"--{kind}"
-    name, raw = _split(flag, text)
-    parts = _field_path(flag, f"{flag} {text}", name)
-    sensitive = schemas.is_sensitive(parts)
-    label = f"{flag} {name}=***" if sensitive else f"{flag} {text}"
-    if kind == "set-json":
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise _flag_error(label, f"value is not valid JSON ({exc.msg})") from None
-    else:
-        wanted = target_type(parts)
-        sub = schemas.sub_schema(schemas.request_schema(), parts)
-        if sub is None:
-            raise _flag_error(label, f"{name!r} is not a field of the request")
-        if wanted in ("array", "object"):
-            raise _flag_error(
-                label, f"{name} is {'a list' if wanted == 'array' else 'a mapping'}; use --set-json"
-            )
-        try:
-            value = coerce_text(raw, wanted)
-        except CoercionError as exc:
-            raise _flag_error(label, f"{name} wants {wanted}: {exc}") from None
-    return Layer(label, {"call": _nest(parts, value)}, kind="flag")
+def set_layer(item: SetValue) -> Layer:
+    return Layer(item.label, {"call": _nest(item.path, item.value)}, kind="flag")
+
+
+def values_layer(path: str) -> Layer:
+    """A values file (``-f``), read and checked (it may hold only connection_id and call)."""
+    source = load_file(path)
+    problems = check_source(source, values_file=True)
+    if any(p.severity == "error" for p in problems):
+        raise ProfileError(problems)
+    return Layer(source.file, dict(source.data), kind="file", source=source)
 
 
 def layers(overrides: Overrides) -> list[Layer]:
-    """The override layers, lowest first (after the profile's own)."""
-    out: list[Layer] = []
-    for path in overrides.values_files:
-        source = load_file(path)
-        problems = check_source(source, values_file=True)
-        if any(p.severity == "error" for p in problems):
-            raise ProfileError(problems)
-        out.append(Layer(source.file, dict(source.data), kind="file", source=source))
-    for kind, text in overrides.sets:
-        out.append(set_layer(kind, text))
-    for flag, key, value in (
-        ("--to", "To", overrides.to),
-        ("--from", "From", overrides.from_),
-    ):
+    """The override layers, lowest first (after the profile's own). Each values file is read
+    once, here."""
+    out = [values_layer(path) for path in overrides.values_files]
+    out.extend(set_layer(item) for item in overrides.sets)
+    for name, key, value in (("to", "To", overrides.to), ("from_", "From", overrides.from_)):
         if value is not None:
-            out.append(Layer(flag, {"call": {key: value}}, kind="flag"))
+            out.append(Layer(overrides.origin(name), {"call": {key: value}}, kind="flag"))
     if overrides.connection_id is not None:
         out.append(
-            Layer("--connection-id", {"connection_id": overrides.connection_id}, kind="flag")
+            Layer(
+                overrides.origin("connection_id"),
+                {"connection_id": overrides.connection_id},
+                kind="flag",
+            )
         )
     return out
 
 
-@dataclass
-class VariableValue:
-    value: str
-    origin: str  # "--var NAME=..." or "vars.yaml:3:7"
-
-
 def variable_values(overrides: Overrides) -> dict[str, VariableValue]:
-    """Values given for variables, later sources winning: vars files in order, then --var."""
+    """Values given for variables, later sources winning: vars files in order, then ``vars``."""
     found: dict[str, VariableValue] = {}
     for path in overrides.vars_files:
         source = load_file(path)
@@ -141,22 +181,14 @@ def variable_values(overrides: Overrides) -> dict[str, VariableValue]:
         for name, value in source.data.items():
             span = source.spans.get((name,))
             if isinstance(value, (dict, list)):
-                raise ProfileError(
-                    [
-                        source.diag(
-                            (name,),
-                            f"variable {name!r} must be text, not a list/mapping",
-                            CODE_FLAG,
-                        )
-                    ]
-                )
+                message = f"variable {name!r} must be text, not a list/mapping"
+                raise ProfileError([source.diag((name,), message, codes.BAD_OVERRIDE)])
             if value is None:
                 continue
             # Variables are text: keep what was written, so `amount: 12.50` stays "12.50".
             text = span.plain_text if span is not None and span.plain_text else str(value)
             where = f"{source.file}:{span.line}:{span.col}" if span else source.file
-            found[name] = VariableValue(text, where)
+            found[name] = VariableValue(name, text, where)
     for item in overrides.vars:
-        name, value = _split("--var", item)
-        found[name] = VariableValue(value, f"--var {name}=...")
+        found[item.name] = item
     return found

@@ -100,7 +100,7 @@ class Source:
         )
 
 
-def _yaml():
+def _yaml() -> Any:
     import yaml
 
     return yaml
@@ -110,7 +110,7 @@ _resolver = None
 _constructor = None
 
 
-def _scalar_tools():
+def _scalar_tools() -> tuple[Any, Any]:
     global _resolver, _constructor
     if _resolver is None:
         yaml = _yaml()

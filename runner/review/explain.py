@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
-from runner.flow.build import REDACTED, Request
+from runner.flow.request import REDACTED, Request
 from runner.profiles.merge import Layer, Path
 from runner.templates.render import is_template
+from runner.treewalk import leaves
 
 _MISSING = object()
 
@@ -19,7 +21,8 @@ class Row:
     value: Any
     set_by: str
     template: bool = False  # the winning value was a template, rendered for this call
-    overrode: list[tuple[str, Any]] = field(default_factory=list)  # (where, value), oldest first
+    # (where, value), oldest first
+    overrode: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,18 +56,10 @@ def explain(
             relabel,
         )
     ]
-    shown = request.redacted_body(show_secrets)
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, dict) and value:
-            for key, child in value.items():
-                walk(child, (*path, key))
-            return
+    for path, value in leaves(request.redacted_body(show_secrets), lists=False):
         hidden = not show_secrets and request.is_sensitive(path)
         name = ".".join(str(p) for p in path)
         rows.append(_row(request, name, ("call", *path), value, hidden, "?", relabel))
-
-    walk(shown, ())
     return rows
 
 
@@ -106,12 +101,10 @@ def _label(layer: Layer, path: Path, relabel: dict[str, str]) -> str:
 def _value_in(layer: Layer, path: Path) -> Any:
     value: Any = layer.data
     for part in path:
-        if (isinstance(value, dict) and part in value) or (
-            isinstance(value, list) and isinstance(part, int) and part < len(value)
-        ):
-            value = value[part]
-        else:
+        in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        if not (in_list or (isinstance(value, dict) and part in value)):
             return _MISSING
+        value = value[part]
     return value
 
 

@@ -8,16 +8,19 @@ Values are compared unredacted and shown redacted: a rotated secret shows as ``*
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from runner.diagnostics import ProfileError
-from runner.flow.build import build
+from runner.diagnostics import Diagnostic, ProfileError
+from runner.flow.compose import compose
 from runner.profiles.merge import Path
 from runner.profiles.store import Store
-from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
+from runner.review.standins import PLACEHOLDER_CONNECTION, render_with, stand_ins
+from runner.treewalk import leaves
 
+Describe = Callable[[Diagnostic], str]
 Status = Literal["changed", "unchanged", "added", "removed", "invalid", "fixed"]
 Kind = Literal["added", "removed", "changed"]
 NOT_SET = None  # the connection id when the profile sets none
@@ -58,15 +61,13 @@ def _runnable(store: Store) -> list[str]:
     return names
 
 
-def _render(store: Store, name: str, now: datetime) -> _Side:
+def _render(store: Store, name: str, now: datetime, describe: Describe) -> _Side:
     side = _Side()
     try:
-        extra = stand_ins(store, name)
-        request = build(
-            store, name, extra.overrides, now=now, default_connection_id=PLACEHOLDER_CONNECTION
-        )
+        composed = compose(store, name, default_connection_id=PLACEHOLDER_CONNECTION)
+        request = render_with(composed, stand_ins(composed), now=now)
     except ProfileError as exc:
-        side.problems = [d.text() for d in exc.errors or exc.diagnostics]
+        side.problems = [describe(d) for d in exc.errors or exc.diagnostics]
         return side
     own_id = ("connection_id",) in request.provenance
     side.real["connection_id"] = request.connection_id if own_id else NOT_SET
@@ -78,11 +79,9 @@ def _render(store: Store, name: str, now: datetime) -> _Side:
 
 def _flatten(value: Any, path: Path, out: dict[str, Any]) -> None:
     # Lists replace whole when merged, so a list is one value here too.
-    if isinstance(value, dict) and value:
-        for key, child in value.items():
-            _flatten(child, (*path, key), out)
-    elif path:
-        out[".".join(str(p) for p in path)] = value
+    for where, leaf in leaves(value, path, lists=False):
+        if where:
+            out[".".join(str(p) for p in where)] = leaf
 
 
 def _changes(base: _Side, head: _Side) -> list[Change]:
@@ -103,9 +102,15 @@ def _changes(base: _Side, head: _Side) -> list[Change]:
     return found
 
 
-def diff_stores(base: Store, head: Store, names: list[str] | None = None) -> list[ProfileDiff]:
+def diff_stores(
+    base: Store,
+    head: Store,
+    names: list[str] | None = None,
+    describe: Describe = Diagnostic.text,
+) -> list[ProfileDiff]:
     """Per-profile differences. ``names`` limits the comparison; a named fragment stands for
-    the runnable profiles (at either revision) that extend it."""
+    the runnable profiles (at either revision) that extend it. ``describe`` turns a problem
+    into the line shown."""
     now = datetime.now(timezone.utc)
     before, after = set(_runnable(base)), set(_runnable(head))
     if names:
@@ -124,14 +129,14 @@ def diff_stores(base: Store, head: Store, names: list[str] | None = None) -> lis
         if name not in after:
             out.append(ProfileDiff(name, "removed"))
             continue
-        new = _render(head, name, now)
+        new = _render(head, name, now, describe)
         if new.problems:
             out.append(ProfileDiff(name, "invalid", problems=new.problems))
             continue
         if name not in before:
             out.append(ProfileDiff(name, "added"))
             continue
-        old = _render(base, name, now)
+        old = _render(base, name, now, describe)
         if old.problems:
             out.append(ProfileDiff(name, "fixed", problems=old.problems))
         else:

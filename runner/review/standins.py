@@ -8,15 +8,16 @@ visible ``example-NAME``), and a reserved fictional number for ``To``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic
-from runner.flow.build import merged_document
-from runner.profiles.merge import origin_of
-from runner.profiles.overrides import Overrides, variable_values
-from runner.profiles.store import Store
+from runner.flow.compose import Composed
+from runner.profiles.merge import Provenance, origin_of
+
+if TYPE_CHECKING:
+    from runner.flow.request import Request
 
 # 555-01xx numbers are reserved for fiction in North America: never a real person.
 PLACEHOLDER_TO = "+15555550100"
@@ -25,26 +26,30 @@ PLACEHOLDER_CONNECTION = "placeholder-connection-id"
 
 @dataclass
 class StandIns:
-    overrides: Overrides
-    placeholder_to: bool = False
+    """What to give ``Composed.request`` so the profile renders: ``to`` (None when the profile
+    has a To) and ``variables``."""
+
+    to: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)  # variables given their `example`
     invented: list[str] = field(default_factory=list)  # variables given "example-NAME"
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def placeholder_to(self) -> bool:
+        return self.to is not None
 
     @property
     def used(self) -> bool:
         return bool(self.placeholder_to or self.examples or self.invented)
 
 
-def stand_ins(store: Store, name: str, given: Overrides | None = None) -> StandIns:
-    """``given`` plus stand-ins for every required input it lacks."""
-    overrides = copy.deepcopy(given) if given is not None else Overrides()
-    document, prov, _ = merged_document(store, name, overrides)
-    out = StandIns(overrides)
-    have = variable_values(overrides)
-    for var, spec in (document.get("variables") or {}).items():
-        spec = spec or {}
-        if var in have or isinstance(spec.get("default"), str):
+def stand_ins(composed: Composed) -> StandIns:
+    """Stand-ins for every required input ``composed`` lacks (its overrides give the rest)."""
+    out = StandIns()
+    for var, spec in composed.declared.items():
+        spec = spec if isinstance(spec, dict) else {}
+        if var in composed.given or isinstance(spec.get("default"), str):
             continue
         example = spec.get("example")
         if isinstance(example, str):
@@ -53,23 +58,29 @@ def stand_ins(store: Store, name: str, given: Overrides | None = None) -> StandI
             example = f"example-{var}"
             out.invented.append(var)
             if spec.get("required"):
-                out.diagnostics.append(_no_example(prov, var))
-        overrides.vars.append(f"{var}={example}")
-    call = document.get("call") or {}
+                out.diagnostics.append(_no_example(composed.provenance, var))
+        out.variables[var] = example
+    call = composed.document.get("call") or {}
     if "To" not in call:
-        overrides.to = PLACEHOLDER_TO
-        out.placeholder_to = True
+        out.to = PLACEHOLDER_TO
     return out
 
 
-def _no_example(prov: dict, var: str) -> Diagnostic:
+def _no_example(prov: Provenance, var: str) -> Diagnostic:
     message = (
         f"required variable {var!r} has no example; it was rendered with a placeholder "
         "(add 'example:' so reviews see real-looking values)"
     )
     hit = origin_of(prov, ("variables", var))
     if hit is None or hit[0].source is None:
-        return Diagnostic(message, codes.NO_EXAMPLE, severity="warning")
+        return Diagnostic(message, codes.NO_EXAMPLE, severity="warning", variable=var)
     return hit[0].source.diag(
         ("variables", var), message, codes.NO_EXAMPLE, at_key=True, severity="warning"
     )
+
+
+def render_with(composed: Composed, extra: StandIns, **call: Any) -> Request:
+    """``composed``'s request with the stand-ins (``call``: more ``Composed.request`` arguments,
+    such as ``now`` or ``origin``)."""
+    call.setdefault("origin", "placeholder To")
+    return composed.request(to=extra.to, variables=extra.variables, **call)

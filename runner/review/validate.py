@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.flow.build import build
+from runner.flow.compose import compose
 from runner.profiles.resolve import chain
 from runner.profiles.store import Profile, Store
-from runner.review.standins import PLACEHOLDER_CONNECTION, stand_ins
+from runner.review.standins import PLACEHOLDER_CONNECTION, render_with, stand_ins
 
 
 @dataclass
@@ -43,8 +43,8 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
             for name in sub.names():
                 out.extend(targets(store, [str(sub.path_for(name))]))
             continue
-        name = store.name_of(path)
-        out.append((name or f"<{raw}>", None if name else store.load_path(path, raw), path))
+        known = store.name_of(path)
+        out.append((known or f"<{raw}>", None if known else store.load_path(path, raw), path))
     return out
 
 
@@ -118,14 +118,15 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
         problems.extend(exc.diagnostics)
     if profile.abstract:
         return problems
-    extra = stand_ins(store, name)
-    problems.extend(extra.diagnostics)
-    if extra.placeholder_to:
-        report.placeholder_to.append(name)
-    if extra.examples or extra.invented:
-        report.examples.append(name)
     try:
-        build(store, name, extra.overrides, default_connection_id=PLACEHOLDER_CONNECTION)
+        composed = compose(store, name, default_connection_id=PLACEHOLDER_CONNECTION)
+        extra = stand_ins(composed)
+        problems.extend(extra.diagnostics)
+        if extra.placeholder_to:
+            report.placeholder_to.append(name)
+        if extra.examples or extra.invented:
+            report.examples.append(name)
+        render_with(composed, extra)
     except ProfileError as exc:
         problems.extend(exc.diagnostics)
     return problems

@@ -103,7 +103,7 @@ def _errors(raw: Any, where: str) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict):
             raise ScriptError(f"{where}: each error is a mapping with code, title, detail, pointer")
-        error = {k: str(item[k]) for k in ("code", "title", "detail") if k in item}
+        error: dict[str, Any] = {k: str(item[k]) for k in ("code", "title", "detail") if k in item}
         if "pointer" in item:
             error["source"] = {"pointer": str(item["pointer"])}
         out.append(error)

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.schema import files as schemas
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 Path = tuple[str | int, ...]
 
@@ -43,10 +47,11 @@ class Problem:
     at_key: bool = False
     # The JSON type the schema wanted, when the problem is a type mismatch.
     expected_type: str | None = None
+    missing: str | None = None  # the required field that is absent, for "missing" problems
 
 
 @cache
-def _validator_class() -> Any:
+def _validator_class() -> type[Validator]:
     # Both shipped schemas are draft-07 (editors support it best).
     import jsonschema
 
@@ -56,7 +61,7 @@ def _validator_class() -> Any:
 
 
 @cache
-def validator(name: str) -> Any:
+def validator(name: str) -> Validator:
     return _validator_class()(schemas.load(name))
 
 
@@ -114,7 +119,7 @@ def _never(path: Path) -> bool:
 
 
 def _translate(
-    error: Any, prefix: Path, hide: Callable[[Path], bool], top: str = "the request"
+    error: ValidationError, prefix: Path, hide: Callable[[Path], bool], top: str = "the request"
 ) -> Iterator[Problem]:
     """``top`` names the document the schema describes, for keys unknown at its top level."""
     path: Path = prefix + tuple(error.absolute_path)
@@ -123,8 +128,9 @@ def _translate(
         return "***" if hide(path) else _short(value)
 
     kind = error.validator
-    schema = error.schema
-    instance = error.instance
+    # jsonschema types these loosely (a schema may be a bool); ours are always mappings.
+    schema: Any = error.schema
+    instance: Any = error.instance
     schema_path = list(error.relative_schema_path)
     if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
         # jsonschema reports a bad key as a failure of the propertyNames sub-schema against the
@@ -207,7 +213,7 @@ def _translate(
         return
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        yield Problem(path, f"missing required field {missing!r}")
+        yield Problem(path, f"missing required field {missing!r}", missing=missing)
         return
     if kind == "pattern":
         yield Problem(path, f"{show(instance)} {_pattern_reason(path, schema)}")

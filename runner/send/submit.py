@@ -217,7 +217,7 @@ def parse_errors(payload: Any) -> list[TelnyxError]:
         for item in payload["errors"]:
             if not isinstance(item, dict):
                 continue
-            source = item.get("source") if isinstance(item.get("source"), dict) else {}
+            source: dict[str, Any] = item["source"] if isinstance(item.get("source"), dict) else {}
             out.append(
                 TelnyxError(
                     code=str(item["code"]) if item.get("code") is not None else None,
@@ -241,7 +241,7 @@ def send(
     *,
     client: Any = None,
     max_retries: int = 2,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     wait_for_rate_limit: Callable[[float], None] | None = None,
     on_retry: Callable[[str, float], None] | None = None,
     rng: Callable[[], float] = random.random,

@@ -11,7 +11,11 @@ needs it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jinja2.nodes import Template as Parsed
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_VALUE = 100_000  # characters (or items) in any value a template builds
 
@@ -107,7 +111,7 @@ _REFUSED_NODES = {
 }
 
 
-def refused_construct(ast: Any) -> str | None:
+def refused_construct(ast: Parsed) -> str | None:
     """What the parsed template uses that profile templates may not, or None."""
     from jinja2 import nodes
 
@@ -118,7 +122,7 @@ def refused_construct(ast: Any) -> str | None:
     return None
 
 
-def make_environment() -> Any:
+def make_environment() -> ImmutableSandboxedEnvironment:
     import functools
 
     from jinja2 import StrictUndefined, nodes

@@ -13,16 +13,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import codes
-from runner.diagnostics import Diagnostic
+from runner.diagnostics import Diagnostic, path_to_json
 from runner.profiles.merge import Layer, Path, Provenance, origin_of
 from runner.templates.limits import MAX_VALUE, refused_construct
+from runner.treewalk import leaves
 
-CODE_SYNTAX = codes.TEMPLATE_SYNTAX
-CODE_UNDECLARED = codes.UNDECLARED_VARIABLE
-CODE_RUNTIME = codes.TEMPLATE_RUNTIME
+if TYPE_CHECKING:
+    from jinja2 import Template as Compiled
+    from jinja2.nodes import Template as Parsed
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_RENDERED = MAX_VALUE  # characters in one rendered value
 ENV_PREFIX = "CALLPROFILE_"
@@ -62,10 +64,10 @@ def template_env() -> Mapping[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
 
 
-_environment = None
+_environment: ImmutableSandboxedEnvironment | None = None
 
 
-def environment() -> Any:
+def environment() -> ImmutableSandboxedEnvironment:
     global _environment
     if _environment is None:
         from runner.templates.limits import make_environment
@@ -84,13 +86,23 @@ class Rendered:
 
 
 @dataclass
-class _Template:
+class Template:
+    """One template of a profile, parsed and compiled once, rendered for every call."""
+
     text: str
     layer: Layer
     path: Path
-    ast: Any = None
-    names: set[str] = field(default_factory=set)
+    names: frozenset[str] = frozenset()
     parts: list[str] | None = None  # set when the template is plain placeholders
+    ast: Parsed | None = None  # the parsed Jinja template, when it is not plain
+    compiled: Compiled | None = None  # compiled at the first render, reused by every other
+    # Found when the profile was composed, reported when a call would use the template:
+    problems: list[Diagnostic] = field(default_factory=list)  # syntax, refused, undeclared
+    failure: Diagnostic | None = None  # compiling failed (an unknown filter): a render error
+
+    @property
+    def reads_env(self) -> bool:
+        return "env" in self.names
 
 
 def _where(layer: Layer, path: Path, lineno: int = 1) -> tuple[str, int | None, int | None]:
@@ -106,159 +118,179 @@ def _where(layer: Layer, path: Path, lineno: int = 1) -> tuple[str, int | None, 
     return file, line, col
 
 
-def _diag(t: _Template, message: str, code: str, lineno: int = 1) -> Diagnostic:
-    from runner.diagnostics import path_to_json
-
+def _diag(t: Template, message: str, code: str, lineno: int = 1) -> Diagnostic:
     file, line, col = _where(t.layer, t.path, lineno)
     return Diagnostic(message, code, file=file, line=line, col=col, json_path=path_to_json(t.path))
 
 
-def collect(document: dict[str, Any], prov: Provenance) -> list[_Template]:
+def collect(document: dict[str, Any], prov: Provenance) -> list[Template]:
     """Every string value under ``connection_id`` and ``call`` that came from a file."""
-    found: list[_Template] = []
-
-    def walk(value: Any, path: Path) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, (*path, i))
-        elif isinstance(value, str) and is_template(value):
-            hit = origin_of(prov, path)
-            if hit is not None and hit[0].is_template:
-                found.append(_Template(value, hit[0], path))
-
+    found: list[Template] = []
     for key in ("connection_id", "call"):
-        if key in document:
-            walk(document[key], (key,))
+        if key not in document:
+            continue
+        for path, value in leaves(document[key], (key,)):
+            if isinstance(value, str) and is_template(value):
+                hit = origin_of(prov, path)
+                if hit is not None and hit[0].is_template:
+                    found.append(Template(value, hit[0], path))
     return found
 
 
-def parse(templates: list[_Template], declared: set[str]) -> list[Diagnostic]:
-    """Compile every template; report syntax errors and names the profile does not declare."""
-    problems: list[Diagnostic] = []
+def compile_templates(
+    document: dict[str, Any], prov: Provenance, declared: set[str]
+) -> list[Template]:
+    """Collect, parse and compile every template of ``document`` once. Problems are kept on
+    each template: a call that replaces the value (a per-call ``To``) never meets them."""
+    templates = collect(document, prov)
     for t in templates:
-        t.parts = simple_parts(t.text)
-        if t.parts is not None:
-            t.names = set(t.parts[1::2])
-        else:
-            from jinja2 import TemplateSyntaxError, meta
+        _parse(t, declared)
+    return templates
 
-            try:
-                t.ast = environment().parse(t.text)
-            except TemplateSyntaxError as exc:
-                problems.append(
-                    _diag(t, f"template syntax error: {exc.message}", CODE_SYNTAX, exc.lineno or 1)
-                )
-                continue
-            except RecursionError:
-                problems.append(_diag(t, "template is nested too deeply", CODE_SYNTAX))
-                continue
-            refused = refused_construct(t.ast)
-            if refused is not None:
-                problems.append(
-                    _diag(
-                        t,
-                        f"templates in profiles may not use {refused}: use expressions, "
-                        "filters and {% if %}",
-                        CODE_SYNTAX,
-                    )
-                )
-                continue
-            t.names = set(meta.find_undeclared_variables(t.ast))
-        for name in sorted(t.names - declared - set(BUILTINS)):
-            problems.append(
-                _diag(
-                    t,
-                    f"template uses variable {name!r}, which this profile does not declare "
-                    f"(add it under 'variables')",
-                    CODE_UNDECLARED,
-                )
+
+def _parse(t: Template, declared: set[str]) -> None:
+    t.parts = simple_parts(t.text)
+    if t.parts is not None:
+        t.names = frozenset(t.parts[1::2])
+    else:
+        from jinja2 import TemplateSyntaxError, meta
+
+        try:
+            ast = environment().parse(t.text)
+        except TemplateSyntaxError as exc:
+            message = f"template syntax error: {exc.message}"
+            t.problems.append(_diag(t, message, codes.TEMPLATE_SYNTAX, exc.lineno or 1))
+            return
+        except RecursionError:
+            t.problems.append(_diag(t, "template is nested too deeply", codes.TEMPLATE_SYNTAX))
+            return
+        refused = refused_construct(ast)
+        if refused is not None:
+            message = (
+                f"templates in profiles may not use {refused}: use expressions, "
+                "filters and {% if %}"
             )
-    return problems
+            t.problems.append(_diag(t, message, codes.TEMPLATE_SYNTAX))
+            return
+        t.names = frozenset(meta.find_undeclared_variables(ast))
+        t.ast = ast
+    for name in sorted(t.names - declared - set(BUILTINS)):
+        t.problems.append(
+            _diag(
+                t,
+                f"template uses variable {name!r}, which this profile does not declare "
+                f"(add it under 'variables')",
+                codes.UNDECLARED_VARIABLE,
+            )
+        )
 
 
-def render(
-    document: dict[str, Any],
-    prov: Provenance,
+def _compile(t: Template) -> None:
+    """Compile ``t`` once; a failure (a filter that does not exist) is kept and reported by
+    every render, as Jinja would report it."""
+    from jinja2.exceptions import TemplateError
+
+    try:
+        t.compiled = environment().from_string(t.ast if t.ast is not None else t.text)
+    except TemplateError as exc:
+        t.failure = _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
+    except RecursionError:
+        t.failure = _diag(t, "template error: nested too deeply", codes.TEMPLATE_RUNTIME)
+
+
+def context_for(
     values: Mapping[str, str],
     *,
     profile: str,
     now: datetime | None = None,
     env: Mapping[str, str] | None = None,
-) -> Rendered:
-    """Render ``document``'s templates with ``values`` (the resolved variables)."""
-    templates = collect(document, prov)
-    declared = set((document.get("variables") or {}).keys())
-    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}))
-    out.diagnostics.extend(parse(templates, declared))
-    if out.diagnostics:
-        return out
-    context: dict[str, Any] = {
+) -> dict[str, Any]:
+    """The names a template can read: the built-ins and the variables' values."""
+    return {
         "profile": profile,
         "now": now or datetime.now(timezone.utc),
         "env": dict(env if env is not None else template_env()),
         **values,
     }
-    call = out.call
 
-    def run(t: _Template) -> None:
-        if t.parts is not None and all(isinstance(context.get(n), str) for n in t.names):
-            text = "".join(context[part] if i % 2 else part for i, part in enumerate(t.parts))
-            if len(text) > MAX_RENDERED:
-                out.diagnostics.append(
-                    _diag(
-                        t, f"rendered value is longer than {MAX_RENDERED} characters", CODE_RUNTIME
-                    )
-                )
-                return
-            if "env" in t.names:
-                out.sensitive.add(t.path)
-            _assign(out, t.path, text)
-            return
-        from jinja2.exceptions import TemplateError
 
-        try:
-            if t.ast is None:
-                t.ast = environment().parse(t.text)
-            compiled = environment().from_string(t.ast)
-            text = ""
-            for chunk in compiled.generate(context):
-                text += chunk
-                if len(text) > MAX_RENDERED:
-                    raise _TooLong()
-        except _TooLong:
-            out.diagnostics.append(
-                _diag(t, f"rendered value is longer than {MAX_RENDERED} characters", CODE_RUNTIME)
-            )
-            return
-        except TemplateError as exc:
-            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
-            return
-        except RecursionError:
-            out.diagnostics.append(_diag(t, "template error: nested too deeply", CODE_RUNTIME))
-            return
-        except MemoryError:
-            out.diagnostics.append(_diag(t, "template error: out of memory", CODE_RUNTIME))
-            return
-        except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
-            out.diagnostics.append(_diag(t, f"template error: {exc}", CODE_RUNTIME))
-            return
-        if "env" in t.names:
-            out.sensitive.add(t.path)
-        _assign(out, t.path, text)
-
-    # To and From first: every other template may use the final numbers.
-    first = [t for t in templates if t.path in (("call", "To"), ("call", "From"))]
-    for t in first:
-        run(t)
-    context["to"] = call.get("To")
-    context["from"] = call.get("From")
+def render(
+    templates: list[Template],
+    document: dict[str, Any],
+    context: dict[str, Any],
+) -> Rendered:
+    """Render ``templates`` (compiled from ``document``) for one call. ``context`` gains ``to``
+    and ``from``. The document is not changed: containers on a rendered path are copied."""
+    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}))
     for t in templates:
-        if t not in first:
-            run(t)
+        out.diagnostics.extend(t.problems)
+    if out.diagnostics:
+        return out
+    # To and From first: every other template may use the final numbers.
+    first = [t for t in templates if t.path in _NUMBERS]
+    for t in first:
+        _run(t, context, out)
+    context["to"] = out.call.get("To")
+    context["from"] = out.call.get("From")
+    for t in templates:
+        if t.path not in _NUMBERS:
+            _run(t, context, out)
     return out
+
+
+_NUMBERS = (("call", "To"), ("call", "From"))
+
+
+def _run(t: Template, context: dict[str, Any], out: Rendered) -> None:
+    if t.parts is not None and all(isinstance(context.get(n), str) for n in t.names):
+        text = "".join(context[part] if i % 2 else part for i, part in enumerate(t.parts))
+        if len(text) > MAX_RENDERED:
+            message = f"rendered value is longer than {MAX_RENDERED} characters"
+            out.diagnostics.append(_diag(t, message, codes.TEMPLATE_RUNTIME))
+            return
+        _done(t, out, text)
+        return
+    if t.compiled is None and t.failure is None:
+        _compile(t)
+    problem = t.failure
+    text = ""
+    if problem is None and t.compiled is not None:
+        text, problem = _render_jinja(t, t.compiled, context)
+    if problem is not None:
+        out.diagnostics.append(problem)
+        return
+    _done(t, out, text)
+
+
+def _render_jinja(
+    t: Template, compiled: Compiled, context: dict[str, Any]
+) -> tuple[str, Diagnostic | None]:
+    from jinja2.exceptions import TemplateError
+
+    try:
+        text = ""
+        for chunk in compiled.generate(context):
+            text += chunk
+            if len(text) > MAX_RENDERED:
+                raise _TooLong()
+        return text, None
+    except _TooLong:
+        message = f"rendered value is longer than {MAX_RENDERED} characters"
+        return "", _diag(t, message, codes.TEMPLATE_RUNTIME)
+    except TemplateError as exc:
+        return "", _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
+    except RecursionError:
+        return "", _diag(t, "template error: nested too deeply", codes.TEMPLATE_RUNTIME)
+    except MemoryError:
+        return "", _diag(t, "template error: out of memory", codes.TEMPLATE_RUNTIME)
+    except (ArithmeticError, ValueError, TypeError, OverflowError) as exc:
+        return "", _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
+
+
+def _done(t: Template, out: Rendered, text: str) -> None:
+    if t.reads_env:
+        out.sensitive.add(t.path)
+    _assign(out, t.path, text)
 
 
 class _TooLong(Exception):

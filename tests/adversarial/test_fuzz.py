@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runner.cli.flags import parse_set, parse_var
 from runner.diagnostics import Diagnostic, ProfileError
-from runner.flow.build import build
+from runner.flow.compose import compose
 from runner.profiles.overrides import Overrides
 from runner.profiles.source import load_text
 from runner.profiles.store import Store
@@ -100,9 +101,9 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def through_flow(store_dir: Path, text: str) -> None:
     (store_dir / FILE).write_text(text, encoding="utf-8", errors="surrogatepass")
-    overrides = Overrides(to="+13125550123", vars=["customer_name=Ada"])
+    overrides = Overrides(to="+13125550123", vars=[parse_var("customer_name=Ada")])
     try:
-        build(Store(store_dir), "fuzz", overrides, allow_abstract=True)
+        compose(Store(store_dir), "fuzz", overrides, allow_abstract=True).request()
     except ProfileError as error:
         assert_clean(error, text)
 
@@ -175,13 +176,15 @@ flag_values = st.text(max_size=12) | st.sampled_from(
     variables=st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=2),
 )
 def test_random_flags_give_a_request_or_a_clean_error(sets, variables):
-    overrides = Overrides(
-        sets=[(kind, f"{path}={value}") for kind, path, value in sets],
-        to="+13125550123",
-        vars=["customer_name=Ada", "appointment_time=noon", *(f"{k}={v}" for k, v in variables)],
-    )
+    given = ["customer_name=Ada", "appointment_time=noon", *(f"{k}={v}" for k, v in variables)]
     try:
-        build(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides)
+        # The command line's own parsing of the flags, then the flow.
+        overrides = Overrides(
+            sets=[parse_set(kind, f"{path}={value}") for kind, path, value in sets],
+            to="+13125550123",
+            vars=[parse_var(text) for text in given],
+        )
+        compose(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides).request()
     except ProfileError as error:
         assert_clean(error, repr(sets))
 
@@ -208,6 +211,6 @@ def test_mutated_values_and_vars_files_give_a_request_or_a_clean_error(tmp_path)
             values_files=[str(values)], vars_files=[str(variables)], to="+13125550123"
         )
         try:
-            build(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides)
+            compose(Store(EXAMPLE_PROFILES), "appointment-reminder", overrides).request()
         except ProfileError as error:
             assert_clean(error, values.read_text(encoding="utf-8", errors="surrogateescape"))

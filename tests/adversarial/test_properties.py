@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runner.cli.flags import parse_set, parse_var
 from runner.diagnostics import ProfileError
-from runner.flow.build import build
+from runner.flow.compose import compose
 from runner.profiles.merge import Layer, merge, strip_nulls
 from runner.profiles.overrides import Overrides
 from runner.profiles.store import Store
@@ -132,11 +133,20 @@ def fields_of(kind: str) -> list[tuple[str, dict[str, Any]]]:
     return [(n, s) for n, s in props.items() if s.get("type") == kind and "x-refused" not in s]
 
 
+def build(overrides: Overrides) -> Any:
+    return compose(Store(EXAMPLE_PROFILES), EXAMPLE, overrides).request()
+
+
 def build_with(*sets: str) -> dict[str, Any]:
+    """The request body with ``--set`` flags, parsed as the command line parses them."""
     overrides = Overrides(
-        sets=[("set", s) for s in sets], to="+13125550123", vars=list(EXAMPLE_VARS)
+        sets=[parse_set("set", s) for s in sets], to="+13125550123", vars=example_vars()
     )
-    return build(Store(EXAMPLE_PROFILES), EXAMPLE, overrides).body
+    return build(overrides).body
+
+
+def example_vars() -> list[Any]:
+    return [parse_var(text) for text in EXAMPLE_VARS]
 
 
 @FAST
@@ -207,15 +217,15 @@ def test_render_output_is_a_values_file_that_rebuilds_the_same_request(data, tmp
         # does not survive the trip (a known limit, see the README's security model).
         text = data.draw(st.text(max_size=20).filter(lambda t: not is_template(t)))
         sets.append(f"{name}={text}")
-    overrides = Overrides(sets=[("set", s) for s in sets], to="+13125550123", vars=EXAMPLE_VARS)
-    first = build(Store(EXAMPLE_PROFILES), EXAMPLE, overrides)
+    overrides = Overrides(
+        sets=[parse_set("set", s) for s in sets], to="+13125550123", vars=example_vars()
+    )
+    first = build(overrides)
     values = tmp_path_factory.mktemp("values") / "values.yaml"
     values.write_text(
         dump({"connection_id": first.connection_id, "call": first.body}, "yaml"), encoding="utf-8"
     )
-    again = build(
-        Store(EXAMPLE_PROFILES), EXAMPLE, Overrides(values_files=[str(values)], vars=EXAMPLE_VARS)
-    )
+    again = build(Overrides(values_files=[str(values)], vars=example_vars()))
     assert again.body == first.body
     assert json.dumps(again.body, sort_keys=True) == json.dumps(first.body, sort_keys=True)
 

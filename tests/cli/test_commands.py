@@ -147,7 +147,7 @@ def test_internal_error_is_one_line_and_a_log(cli, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr("runner.flow.build.build", boom)
+    monkeypatch.setattr("runner.flow.compose.compose", boom)
     result = cli("render", "p", profiles_dir=tree)
     assert result.exit_code == 3
     assert result.stderr.startswith("callprofile: internal error (RuntimeError); this is a bug.")

@@ -17,7 +17,7 @@ from runner.review.lint.rules import RULES
 def lint_profiles(store: Store, names: Iterable[str]) -> list[Diagnostic]:
     """Lint findings for the profiles ``names``, each reported once at the line that set the
     offending value, minus those silenced by an ignore comment."""
-    from runner.flow.build import merged_document
+    from runner.flow.compose import merged_document
 
     ignore.forget()
     wanted = list(dict.fromkeys(names))

@@ -49,7 +49,8 @@ class Rule:
     scope: Scope
     summary: str  # what the rule finds, one line
     why: str  # why it matters, one line
-    check: Callable[..., Iterable[Finding]] | None = None  # None: reported elsewhere
+    # Findings, or (profile, finding) pairs for store rules; None: reported elsewhere.
+    check: Callable[..., Iterable[Any]] | None = None
 
 
 def rule_table(rules: Iterable[Rule]) -> list[dict[str, str]]:

@@ -200,13 +200,13 @@ def callback_not_https(profile: Profile) -> Iterator[Finding]:
 
 
 def unused_variable(view: Effective) -> Iterator[Finding]:
-    from runner.templates.render import collect, parse
+    from runner.templates.render import compile_templates
 
     declared = view.document.get("variables")
     if not isinstance(declared, dict) or not declared:
         return
-    templates = collect(view.document, view.provenance)
-    if parse(templates, set(declared)):
+    templates = compile_templates(view.document, view.provenance, set(declared))
+    if any(t.problems for t in templates):
         return  # a template does not parse (CP201) or names an undeclared variable (CP202)
     used: set[str] = set()
     for template in templates:

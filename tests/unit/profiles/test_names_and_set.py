@@ -3,6 +3,7 @@ the request schema, never by guessing (issue 2, "Profiles" and "Composition and 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -272,3 +273,48 @@ def test_secret_set_by_flag_is_redacted_in_render(cli, tree):
         allow_secrets=True,
     )
     assert SIP_PASSWORD in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--set-json", "Timeout=40", "--set", "Timeout=50"), 50),
+        (("--set", "Timeout=50", "--set-json", "Timeout=40"), 40),
+        (("--set=Timeout=50", "--set-json=Timeout=40", "--set", "Timeout=45"), 45),
+        (("--set-json", "Timeout=null", "--set", "Timeout=41"), 41),
+    ],
+)
+def test_set_and_set_json_apply_in_command_line_order(cli, tree, args, expected):
+    assert rendered(cli, tree, "p", *args)["call"]["Timeout"] == expected
+
+
+def test_set_and_set_json_order_shows_in_explain_history(cli, tree):
+    result = cli(
+        "explain",
+        "p",
+        "--set",
+        "Timeout=50",
+        "--set-json",
+        "Timeout=40",
+        "--set",
+        "Timeout=45",
+        "-o",
+        "json",
+        profiles_dir=tree,
+    )
+    assert result.exit_code == 0, result.stderr
+    (row,) = [f for f in json.loads(result.stdout)["fields"] if f["field"] == "Timeout"]
+    assert row["set_by"] == "--set Timeout=45"
+    assert [o["set_by"] for o in row["overrode"]] == [
+        "profiles/p.yaml:6:12",
+        "--set Timeout=50",
+        "--set-json Timeout=40",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["1" * 5000, "[" * 100_000 + "]" * 100_000], ids=["huge-integer", "deep-nesting"]
+)
+def test_set_json_values_python_cannot_hold_are_a_clean_error(cli, tree, value):
+    err = failed(cli, tree, "render", "p", "--set-json", f"Timeout={value}")
+    assert "value is not usable JSON" in err and "[CP302]" in err

@@ -1,0 +1,207 @@
+"""The worker side of a batch: for each admitted row, wait for the rate, check the calling
+window again, claim the row durably, POST it, and record Telnyx's answer.
+
+The main thread (``runner.batch.engine``) reads the contacts and hands rows to a few workers
+through a small queue; ``Dialer`` holds what they share for one run.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+from runner.batch.budget import Budget
+from runner.batch.ledger import Ledger
+from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
+from runner.batch.pacing import TokenBucket
+from runner.batch.window import check
+from runner.flow.compose import Composed
+
+if TYPE_CHECKING:
+    from runner.send.submit import Result
+
+KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
+
+
+def _kill_hook() -> tuple[str, int] | None:
+    spec = os.environ.get(KILL_HOOK)
+    if not spec or ":" not in spec:
+        return None
+    point, _, count = spec.partition(":")
+    return (point, int(count)) if count.isdigit() else None
+
+
+class Dialer:
+    """State shared by the main thread and the workers for one run."""
+
+    def __init__(self, composed: Composed, opts: Options, hooks: Hooks, batch: str, total: int):
+        self.composed = composed
+        self.opts = opts
+        self.hooks = hooks
+        self.batch = batch
+        self.progress = Progress(total)
+        self.lock = threading.Lock()
+        self.inflight: set[int] = set()
+        self.budget = Budget(opts.max_calls)
+        self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
+        # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
+        # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
+        self.gate = hooks.gate or self.limiter.twin()
+        self.jobs: queue.Queue[Prepared | None] = queue.Queue(maxsize=max(2, opts.concurrency * 2))
+        self.kill = _kill_hook()
+        self.claims = 0
+        self.answers = 0
+        self.error: BaseException | None = None
+
+    def count(self, name: str, by: int = 1) -> None:
+        with self.lock:
+            setattr(self.progress, name, getattr(self.progress, name) + by)
+
+    # --- workers ---------------------------------------------------------------------------
+
+    def worker(self, ledger: Ledger) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                self._dial(ledger, job)
+            except BaseException as exc:
+                self.error = exc
+                self.hooks.stopper.stop("internal error")
+                return
+
+    def _dial(self, ledger: Ledger, job: Prepared) -> None:
+        stopper = self.hooks.stopper
+        if stopper.stopping or not self.limiter.acquire(cancelled=lambda: stopper.stopping):
+            self.budget.release()
+            return
+        if self.opts.window is not None:
+            verdict = check(self.opts.window, job.e164, self.hooks.now(), job.zone)
+            if not verdict.callable:
+                ledger.defer(self.batch, job.row, verdict.reason)
+                self.count("deferred")
+                self.count("done")
+                self.budget.release()
+                self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
+                return
+        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        if claim.outcome != "claimed":
+            self.budget.release()
+            if claim.outcome == "repeat":
+                self.count("skipped")
+                self.count("done")
+                self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
+            return
+        if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
+            # Stopped while this row was being claimed: it was not sent, so it may wait.
+            ledger.finish(self.batch, job.row, "pending", reason="stopped before sending")
+            self.budget.release()
+            return
+        with self.lock:
+            self.inflight.add(job.row)
+            self.claims += 1
+            claims = self.claims
+        self._maybe_die("claim", claims)
+        result = self._send(job)
+        with self.lock:
+            self.answers += 1
+            answers = self.answers
+        self._maybe_die("answer", answers)
+        if self._record(ledger, job, result):
+            self.count("done")
+        with self.lock:
+            self.inflight.discard(job.row)
+
+    def _send(self, job: Prepared) -> Result:
+        from runner.send import submit
+
+        hard = self.hooks.stopper.hard
+
+        def pause_everyone(seconds: float) -> None:
+            self.limiter.pause(seconds)
+            self.gate.pause(seconds)  # rows already claimed wait too
+            self.hooks.on_notice(f"Telnyx answered 429: pausing every worker for {seconds:.1f}s")
+            self.limiter.acquire(cancelled=hard.is_set)
+            self.gate.acquire(cancelled=hard.is_set)
+
+        prepared = submit.prepare(
+            job.request.connection_id,
+            job.request.body,
+            base_url=self.opts.base_url,
+            api_key=self.opts.api_key,
+        )
+        return submit.send(
+            prepared,
+            client=self.hooks.client,
+            max_retries=self.opts.max_retries,
+            sleep=self.hooks.sleep or hard.wait,
+            wait_for_rate_limit=pause_everyone,
+        )
+
+    def _record(self, ledger: Ledger, job: Prepared, result: Result) -> bool:
+        """Write the answer for a claimed row; True if the row is settled (not pending again)."""
+        from runner.secrets import scrub
+
+        row = job.row
+        message = scrub(result.message)
+        self.count("sent")
+        if result.status == "placed":
+            ledger.finish(
+                self.batch, row, "placed", call_sid=result.call_sid, http_status=result.http_status
+            )
+            self.budget.spent()
+            self.count("placed")
+            return True
+        elif result.status == "unknown":
+            ledger.finish(
+                self.batch, row, "unknown", reason=message, http_status=result.http_status
+            )
+            self.budget.spent()
+            self.count("unknown")
+            self.hooks.on_row(RowEvent(row, "unknown", message))
+            return True
+        elif result.status == "rejected" and result.http_status == 401:
+            # A bad API key fails every row alike: nothing was placed, so keep the row.
+            ledger.finish(
+                self.batch, row, "pending", reason=message, http_status=result.http_status
+            )
+            self.budget.release()
+            self.hooks.stopper.stop("Telnyx refused the API key (401); nothing was placed", code=4)
+            return False
+        elif result.status == "rejected":
+            code = result.errors[0].code if result.errors else None
+            detail = "; ".join(
+                f"{e.code or '?'} {e.title or ''}: {e.detail or ''}".strip(": ")
+                for e in result.errors
+            )
+            reason = scrub(f"{message}: {detail}" if detail else message)
+            ledger.finish(
+                self.batch,
+                row,
+                "failed",
+                reason=reason,
+                http_status=result.http_status,
+                error_code=code,
+            )
+            self.budget.release()
+            self.count("failed")
+            self.hooks.on_row(RowEvent(row, "failed", reason))
+            return True
+        else:  # unreachable: provably never reached Telnyx, so the row may be sent later
+            ledger.finish(
+                self.batch, row, "pending", reason=message, http_status=result.http_status
+            )
+            self.budget.release()
+            self.hooks.stopper.stop(f"{message}; the row stays pending")
+            return False
+
+    def _maybe_die(self, point: str, count: int) -> None:
+        # Test hook: end the process the hard way at an exact point of the protocol.
+        if self.kill and self.kill[0] == point and count >= self.kill[1]:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,130 @@
+"""The batch's shared types: its options, the hooks a front end or a test may replace, the
+events and progress it reports, and what a run returns. Every batch module imports these from
+here, so none imports another for its types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from runner.batch.ledger import utc_now
+from runner.batch.pacing import DEFAULT_RATE, TokenBucket
+from runner.batch.stopping import Stopper
+from runner.batch.window import Window
+from runner.diagnostics import Diagnostic
+from runner.profiles.overrides import Overrides
+
+if TYPE_CHECKING:
+    import httpx
+
+    from runner.batch.report import Summary
+    from runner.flow.request import Request
+
+
+@dataclass
+class Options:
+    profile: str
+    contacts: str
+    overrides: Overrides = field(default_factory=Overrides)
+    ledger: str | None = None
+    to_column: str = "to"
+    region: str | None = None
+    rate: float = DEFAULT_RATE
+    concurrency: int = 4
+    window: Window | None = None
+    dnc: str | None = None
+    max_calls: int | None = None
+    min_interval: timedelta = timedelta(hours=24)
+    redial_unknown: bool = False
+    dry_run: bool = False
+    base_url: str = "https://api.telnyx.com/v2"
+    api_key: str = ""
+    timeout: float = 15.0
+    max_retries: int = 2
+    report: str | None = None
+
+    @property
+    def ledger_path(self) -> str:
+        return self.ledger or default_ledger(self.contacts)
+
+
+def default_ledger(contacts: str) -> str:
+    return f"{contacts}.ledger.db"
+
+
+@dataclass
+class RowEvent:
+    """Something the user should see about one row (printed by the CLI)."""
+
+    row: int
+    kind: str  # invalid | duplicate | dnc | repeat | deferred | failed | unknown | redial
+    message: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    total: int
+    scanned: int = 0
+    done: int = 0  # rows settled, in this run or an earlier one
+    placed: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    sent: int = 0  # POSTs answered in this run (for the rate)
+
+
+@dataclass
+class Hooks:
+    """Everything a test (or another front end) may replace."""
+
+    now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
+    limiter: TokenBucket | None = None
+    gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
+    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
+    client: httpx.Client | None = None
+    stopper: Stopper = field(default_factory=Stopper)
+    on_row: Callable[[RowEvent], None] = lambda event: None
+    on_progress: Callable[[Progress], None] = lambda progress: None
+    on_dry_run: Callable[[int, str, Any], None] = lambda row, e164, request: None
+    on_notice: Callable[[str], None] = lambda text: None
+
+
+@dataclass
+class Outcome:
+    summary: Summary | None  # None for a dry run
+    dry_run: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""  # why the run stopped early, if it did
+    stop_code: int | None = None  # the exit code that reason calls for
+
+    def exit_code(self) -> int:
+        from runner.exitcodes import ExitCode
+
+        if self.summary is not None:
+            code = self.summary.exit_code()
+            if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
+                return self.stop_code
+            return int(code)
+        return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
+
+
+class BatchBusy(Exception):
+    pass
+
+
+@dataclass
+class Prepared:
+    row: int
+    e164: str
+    zone: str | None
+    request: Request
+
+
+class RowInvalid(Exception):
+    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
+        self.diagnostics = diagnostics
+        self.e164 = e164
+        super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))

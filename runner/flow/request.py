@@ -1,0 +1,250 @@
+"""Render per call: a composed profile and one call's values -> a validated Request.
+
+variables (declared defaults, the overrides', this call's) -> render the compiled templates ->
+coerce rendered text to the schema's types -> validate the body -> the connection id. Nothing
+here reads a file: ``runner.flow.compose`` did that once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from runner import codes
+from runner.diagnostics import Diagnostic, ProfileError, path_to_json
+from runner.profiles.merge import Layer, Path, Provenance, merge, origin_of
+from runner.schema import errors as schema_errors
+from runner.schema import files as schemas
+from runner.schema.coerce import CoercionError, coerce_text, target_type
+from runner.templates.render import context_for, render
+from runner.treewalk import DESCEND, leaves, rebuild
+
+if TYPE_CHECKING:
+    from runner.flow.compose import Composed
+
+REDACTED = "***"
+
+
+@dataclass
+class Request:
+    """A validated request, ready to print or submit."""
+
+    profile: str
+    connection_id: str
+    body: dict[str, Any]
+    provenance: Provenance = field(repr=False)
+    sensitive: set[Path] = field(default_factory=set)  # body paths, e.g. ("SipAuthPassword",)
+    connection_id_sensitive: bool = False
+
+    def origin(self, path: Path) -> str | None:
+        """Where the value at body ``path`` came from: ``file:line:col`` or the flag."""
+        hit = origin_of(self.provenance, ("call", *path))
+        return hit[0].where(("call", *path)) if hit else None
+
+    def history(self, path: Path) -> list[Layer]:
+        """Every layer that set ``path``, lowest first (the last one won)."""
+        return list(self.provenance.get(("call", *path), []))
+
+    def is_sensitive(self, path: Path) -> bool:
+        return any(path[: len(s)] == s for s in self.sensitive) or schemas.is_sensitive(path)
+
+    def redacted_body(self, show_secrets: bool = False) -> dict[str, Any]:
+        if show_secrets:
+            return self.body
+        hide = self.is_sensitive
+        redacted: dict[str, Any] = rebuild(
+            self.body, lambda path, value: REDACTED if path and hide(path) else DESCEND
+        )
+        return redacted
+
+    def shown_connection_id(self, show_secrets: bool = False) -> str:
+        if self.connection_id_sensitive and not show_secrets:
+            return REDACTED
+        return self.connection_id
+
+    def secret_values(self) -> list[str]:
+        """The actual secret strings in this request, for scrubbing free text (error output)."""
+        found = [
+            value
+            for path, value in leaves(self.body)
+            if isinstance(value, str) and value and self.is_sensitive(path)
+        ]
+        if self.connection_id_sensitive:
+            found.append(self.connection_id)
+        return found
+
+
+def build_request(
+    composed: Composed,
+    *,
+    to: str | None,
+    from_: str | None,
+    variables: Mapping[str, str],
+    origin: str | None,
+    now: datetime | None,
+) -> Request:
+    """One call of ``composed`` (see ``Composed.request``). Raises ProfileError."""
+    document, prov = composed.document, composed.provenance
+    replaced: list[Path] = []
+    for key, value, label in (("To", to, "to"), ("From", from_, "from")):
+        if value is not None:
+            if not replaced:
+                prov = dict(prov)  # this call's layers must not leak into the next call's
+            layer = Layer(origin or label, {"call": {key: value}}, kind="flag")
+            document = merge(document, layer, prov)
+            replaced.append(("call", key))
+    values = _values(composed, variables, origin)
+    templates = composed.templates
+    if replaced:
+        templates = [t for t in templates if not any(t.path[:2] == p for p in replaced)]
+    context = context_for(values, profile=composed.profile, now=now, env=composed.env)
+    rendered = render(templates, document, context)
+    if rendered.diagnostics:
+        raise ProfileError(rendered.diagnostics)
+    body = rendered.call
+    problems = _coerce(body, rendered.rendered, prov, rendered.sensitive)
+    if problems:
+        raise ProfileError(problems)
+    connection_id = rendered.connection_id
+    if connection_id is None:
+        connection_id = composed.default_connection_id
+    request = Request(
+        profile=composed.profile,
+        connection_id=str(connection_id) if connection_id is not None else "",
+        body=body,
+        provenance=prov,
+        sensitive={p[1:] for p in rendered.sensitive if p[:1] == ("call",)},
+        connection_id_sensitive=("connection_id",) in rendered.sensitive,
+    )
+    problems = validate(request)
+    if not request.connection_id.strip():
+        problems.append(
+            Diagnostic(
+                "no connection id: set connection_id in the profile or TELNYX_CONNECTION_ID",
+                codes.NO_CONNECTION,
+                origin=f"profile {composed.profile}",
+                field="connection_id",
+                absent=True,
+            )
+        )
+    if problems:
+        raise ProfileError(problems)
+    return request
+
+
+def _values(composed: Composed, variables: Mapping[str, str], origin: str | None) -> dict[str, str]:
+    """Each declared variable's value for this call: this call's, else the overrides', else
+    the default. Missing required variables and values for undeclared ones are reported
+    together."""
+    given = composed.given
+    problems = list(composed.unknown)
+    values: dict[str, str] = {}
+    for var in composed.variables:
+        if var.name in variables:
+            values[var.name] = variables[var.name]
+        elif var.name in given:
+            values[var.name] = given[var.name].value
+        elif var.default is not None:
+            values[var.name] = var.default
+        elif var.required:
+            problems.append(var.missing)
+    if problems:
+        raise ProfileError(problems)
+    return values
+
+
+def _coerce(
+    body: dict[str, Any],
+    rendered: set[Path],
+    prov: Provenance,
+    sensitive: set[Path] | frozenset[Path] = frozenset(),
+) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+    for path in sorted(rendered, key=lambda p: [str(x) for x in p]):
+        if path[:1] != ("call",):
+            continue
+        inner = path[1:]
+        wanted = target_type(inner)
+        if wanted in (None, "string"):
+            continue
+        parent: Any = body
+        for part in inner[:-1]:
+            parent = parent[part]
+        try:
+            parent[inner[-1]] = coerce_text(parent[inner[-1]], wanted)
+        except CoercionError:
+            hit = origin_of(prov, path)
+            file, line, col = hit[0].position(path) if hit else (None, None, None)
+            # A value built from env is as secret as env itself.
+            hidden = schemas.is_sensitive(inner) or path in sensitive
+            shown = "a value" if hidden else repr(parent[inner[-1]])
+            article = "an" if wanted[0] in "aeiou" else "a"
+            name = ".".join(map(str, inner))
+            problems.append(
+                Diagnostic(
+                    f"{name}: the template rendered {shown}, which is not {article} {wanted}",
+                    codes.COERCE,
+                    file=file,
+                    line=line,
+                    col=col,
+                    json_path=path_to_json(path),
+                    field=name,
+                )
+            )
+    return problems
+
+
+def validate(request: Request) -> list[Diagnostic]:
+    """Check the final body against the request schema; each problem names where the value
+    came from."""
+    found: list[Diagnostic] = []
+    for problem in schema_errors.problems(schemas.REQUEST, request.body, hide=request.is_sensitive):
+        found.append(_place(request, problem))
+    return found
+
+
+def _place(request: Request, problem: schema_errors.Problem) -> Diagnostic:
+    path = problem.path
+    name = ".".join(str(p) for p in path) or "request"
+    message = f"{name}: {problem.message}"
+    absent = problem.missing is not None
+    if problem.missing is not None:
+        message = problem.message
+        name = ".".join(str(p) for p in (*path, problem.missing))
+    code = problem.code if problem.code != codes.SCHEMA else codes.REQUEST_SCHEMA
+    hit = origin_of(request.provenance, ("call", *path))
+    if hit is None:
+        return Diagnostic(
+            message,
+            code,
+            origin=f"profile {request.profile}",
+            json_path=path_to_json(path),
+            field=name,
+            absent=absent,
+        )
+    layer = hit[0]
+    if layer.source is None:
+        return Diagnostic(
+            message,
+            code,
+            origin=layer.label,
+            json_path=path_to_json(path),
+            field=name,
+            absent=absent,
+        )
+    file, line, col = layer.position(("call", *path))
+    span = layer.source.span(("call", *path))
+    if problem.at_key and span is not None and span.key_line is not None:
+        line, col = span.key_line, span.key_col
+    return Diagnostic(
+        message,
+        code,
+        file=file,
+        line=line,
+        col=col,
+        json_path=path_to_json(("call", *path)),
+        field=name,
+        absent=absent,
+    )
