@@ -93,7 +93,7 @@ class BatchInfo:
 
 @dataclass
 class Claim:
-    outcome: str  # "claimed" | "repeat" | "gone"
+    outcome: str  # "claimed" | "repeat" | "capped" | "gone"
     reason: str = ""
 
 
@@ -359,10 +359,18 @@ class Ledger:
             )
 
     @_locked
-    def claim(self, batch_id: str, row_no: int, min_interval: timedelta | None) -> Claim:
-        """Mark the row ``dialing``, durably, unless it is no longer claimable or its number was
-        called by another batch within ``min_interval``. Runs under SQLite's write lock, so two
-        processes on different batches cannot both pass the repeat check for one number."""
+    def claim(
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
+    ) -> Claim:
+        """Mark the row ``dialing``, durably, unless it is no longer claimable, its number was
+        called by another batch within ``min_interval``, or ``cap`` (calls allowed in any
+        24 hours, the rule that says so) is reached: then the row is deferred. Runs under
+        SQLite's write lock, so two processes on different batches cannot both pass the repeat
+        check or the cap for one number."""
         with self._tx():
             found = self.db.execute(
                 "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
@@ -391,6 +399,25 @@ class Ledger:
                     )
                     self._event(batch_id, row_no, "skipped", reason)
                     return Claim("repeat", reason)
+            if cap is not None:
+                limit, rule = cap
+                done = self.db.execute(
+                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+                    f"AND state IN {CALLED} AND sent_at >= ?",
+                    (found[1], stamp(now - timedelta(hours=24))),
+                ).fetchone()[0]
+                if done >= limit:
+                    reason = (
+                        f"{done} call(s) to this number in the last 24 h; at most {limit} "
+                        f"allowed [{rule}]"
+                    )
+                    self.db.execute(
+                        "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
+                        "WHERE batch_id = ? AND row_no = ?",
+                        (reason, stamp(now), batch_id, row_no),
+                    )
+                    self._event(batch_id, row_no, "deferred", reason)
+                    return Claim("capped", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
                 "sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?",

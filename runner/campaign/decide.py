@@ -45,7 +45,7 @@ def dnc_entry(dnc: DoNotCall | None, e164: str) -> DncEntry | None:
     if dnc is None:
         return None
     listed, revoked = dnc.lookup(e164)
-    return DncEntry(revoked) if listed else None
+    return DncEntry(revoked, dnc.path) if listed else None
 
 
 def row_facts(

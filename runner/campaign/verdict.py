@@ -59,6 +59,7 @@ class Finding:
 @dataclass(frozen=True)
 class DncEntry:
     revoked_on: date | None = None  # a dated entry records when consent was revoked
+    source: str = ""  # the list's file
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,15 @@ def _dnc(facts: Facts) -> list[Finding]:
         return []
     if entry.revoked_on is None:
         rule = rules.federal("dnc")
-        return [Finding(rule.id, False, "skip", "on the do-not-call list", rule.citation, CODE_DNC)]
+        message = f"on the do-not-call list {entry.source}".rstrip()
+        return [Finding(rule.id, False, "skip", message, rule.citation, CODE_DNC)]
     rule = rules.federal("revocation")
     given = facts.consent
     revoked = entry.revoked_on.isoformat()
     if given.kind is not None and given.on is not None and given.on > entry.revoked_on:
         message = f"consent revoked on {revoked}, given again on {given.on.isoformat()}"
         return [Finding(rule.id, True, "skip", message, rule.citation)]
-    message = f"consent revoked on {revoked} (do-not-call list)"
+    message = f"consent revoked on {revoked} (do-not-call list {entry.source})".replace(" )", ")")
     return [Finding(rule.id, False, "skip", message, rule.citation, CODE_REVOKED)]
 
 
@@ -274,20 +276,26 @@ def _quiet(
     return [Finding("policy.quiet_days", True, "defer", "not a quiet day", citation)]
 
 
-def _caps(facts: Facts, policy: Policy) -> list[Finding]:
-    caps: list[tuple[str, int, str]] = []
+def caps(facts: Facts, policy: Policy) -> list[tuple[str, int, str]]:
+    """(rule id, calls allowed per 24 h, citation) for every cap that applies to the callee."""
+    found: list[tuple[str, int, str]] = []
     if policy.max_attempts is not None:
         source = policy.source("max_attempts_per_24h")
-        caps.append(("policy.max_attempts_per_24h", policy.max_attempts, f"at {source}"))
+        found.append(("policy.max_attempts_per_24h", policy.max_attempts, f"at {source}"))
     if policy.state_rules:
         states = facts.callee.states
         for rule in rules.state_rules(states, "attempts"):
             note = "; state unknown: strictest candidate applies" if states is None else ""
             assert rule.max_per_24h is not None
-            caps.append((rule.id, rule.max_per_24h, rule.citation + note))
+            found.append((rule.id, rule.max_per_24h, rule.citation + note))
+    return found
+
+
+def _caps(facts: Facts, policy: Policy) -> list[Finding]:
+    every = caps(facts, policy)
     found: list[Finding] = []
     count = facts.attempts_24h
-    for rule_id, cap, citation in caps:
+    for rule_id, cap, citation in every:
         if count is None:
             message = f"at most {cap} call(s) per 24 h (not counted here: no call history given)"
             found.append(Finding(rule_id, True, "defer", message, citation))

@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from runner.cli.main import CliExit
+from runner.cli.errors import CliExit
 from runner.cli.options import OrderedCommand, override_options, overrides_from
 from runner.exitcodes import ExitCode
 
