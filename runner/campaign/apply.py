@@ -83,3 +83,44 @@ def _files_now(files: list[Input]) -> list[Input]:
     from runner.campaign.inputs import file_digest
 
     return [Input(i.kind, i.name, file_digest(i.name)) for i in files]
+
+
+def planned_rows(plan: Plan, spec: Spec, store: Store) -> frozenset[int]:
+    """The rows apply may dial. Each is rendered again, as of the plan's time, and compared
+    with the plan (secrets excepted: they are referenced, and read now); a row that renders
+    differently refuses the whole plan before anything is sent."""
+    from runner.batch.contacts import read_rows
+    from runner.campaign.plan import RowProblem, render_row, shown_request
+    from runner.campaign.planfile import PLANNED
+    from runner.flow.compose import compose
+
+    composed = compose(store, spec.profile, spec.overrides)
+    created = parse_stamp(plan.header["created_at"])
+    contacts = iter(read_rows(spec.contacts, spec.to_column))
+    rows: set[int] = set()
+    drift: list[str] = []
+    for planned in plan.rows():
+        if planned.get("action") not in PLANNED:
+            continue
+        line = int(planned["row"])
+        row = next((r for r in contacts if r.line == line), None)
+        if row is None:
+            drift.append(f"row {line} is not in the contacts file")
+            break
+        try:
+            _, _, request = render_row(composed, spec, row, created)
+        except RowProblem as exc:
+            drift.append(f"row {line} no longer renders ({exc.reason})")
+            continue
+        if shown_request(request) != planned.get("request"):
+            drift.append(f"row {line}")
+        rows.add(line)
+    if drift:
+        shown = ", ".join(drift[:10]) + (f" and {len(drift) - 10} more" if len(drift) > 10 else "")
+        raise PlanError(
+            plan.path,
+            f"the request of {shown} differs from the plan although no input file changed "
+            "(TELNYX_CONNECTION_ID or another environment value?); plan again",
+            CODE_DRIFT,
+        )
+    return frozenset(rows)

@@ -229,7 +229,7 @@ def _judge_row(
         e164, zone, request = render_row(composed, spec, row, at)
         out["to"] = e164
         facts = row_facts(e164, row.values, zone, dnc)
-    except _Invalid as exc:
+    except RowProblem as exc:
         if exc.e164:
             out["to"] = exc.e164
         out.update(action="invalid", reason=scrub(exc.reason), codes=exc.codes)
@@ -252,7 +252,7 @@ def _judge_row(
     return out
 
 
-class _Invalid(Exception):
+class RowProblem(Exception):
     def __init__(self, reason: str, codes: list[str], e164: str | None = None):
         self.reason = reason
         self.codes = codes
@@ -264,7 +264,7 @@ def render_row(
     composed: Composed, spec: Spec, row: Any, at: datetime
 ) -> tuple[str, str | None, Any]:
     """The row's number, its own time zone, and its validated request (``now`` = ``at``).
-    Raises _Invalid with the reasons."""
+    Raises RowProblem with the reasons."""
     from runner import secrets
     from runner.batch.contacts import TIMEZONE_COLUMN
     from runner.batch.phone import NumberError, normalise
@@ -272,25 +272,27 @@ def render_row(
 
     origin = f"{spec.contacts} row {row.line}"
     if row.problem:
-        raise _Invalid(f"the row {row.problem}", [codes.CONTACTS_ROW])
+        raise RowProblem(f"the row {row.problem}", [codes.CONTACTS_ROW])
     raw = row.get(spec.to_column)
     if raw is None:
-        raise _Invalid(f"no number in column {spec.to_column!r}", [codes.BAD_NUMBER])
+        raise RowProblem(f"no number in column {spec.to_column!r}", [codes.BAD_NUMBER])
     try:
         e164 = normalise(raw, spec.region)
     except NumberError as exc:
-        raise _Invalid(str(exc), [codes.BAD_NUMBER]) from None
+        raise RowProblem(str(exc), [codes.BAD_NUMBER]) from None
     zone = row.get(TIMEZONE_COLUMN)
     if zone is not None:
         zone = zone.strip()
         problem = zone_error(zone)
         if problem:
-            raise _Invalid(problem, [codes.BAD_TIMEZONE], e164)
+            raise RowProblem(problem, [codes.BAD_TIMEZONE], e164)
     values = {k: v for k, v in row.values.items() if k != spec.to_column}
     try:
         request = composed.request(to=e164, variables=values, origin=origin, now=at)
     except ProfileError as exc:
-        raise _Invalid(_reasons(exc.diagnostics), [d.code for d in exc.diagnostics], e164) from None
+        raise RowProblem(
+            _reasons(exc.diagnostics), [d.code for d in exc.diagnostics], e164
+        ) from None
     secrets.remember(*request.secret_values())
     return e164, zone, request
 

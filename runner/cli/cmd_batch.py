@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from runner.batch.model import Options, Outcome, Progress, RowEvent
     from runner.batch.window import Window
     from runner.flow.request import Request
+    from runner.profiles.store import Store
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
@@ -135,7 +136,6 @@ def batch(
     """
     from runner import secrets
     from runner.batch import engine
-    from runner.batch.pacing import TokenBucket
     from runner.send import submit
 
     if params.get("to") is not None:
@@ -173,20 +173,34 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
-    view = _View(contacts, show_secrets, opts)
+    execute(store_from(ctx), opts, show_secrets)
+
+
+def execute(store: Store, opts: Options, show_secrets: bool) -> None:
+    """Run the batch ``opts`` describes and print what happens; raises CliExit with the code.
+    Shared by batch and apply (which runs a plan's rows with the same machinery)."""
+    from runner.batch import engine
+    from runner.batch.pacing import TokenBucket
+    from runner.send import submit
+
+    view = _View(opts.contacts, show_secrets, opts)
     hooks = engine.Hooks(
         on_row=view.row,
         on_progress=view.progress,
         on_dry_run=view.dry_run,
         on_notice=view.notice,
     )
-    hooks.limiter = TokenBucket(rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
+    hooks.limiter = TokenBucket(opts.rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
     hooks.sleep = wait
-    client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
+    client = (
+        None
+        if opts.dry_run
+        else submit.make_client(submit.Timeouts(read=opts.timeout), opts.concurrency)
+    )
     hooks.client = client
     hooks.stopper.install(view.interrupted)
     try:
-        outcome = engine.run(store_from(ctx), opts, hooks)
+        outcome = engine.run(store, opts, hooks)
     except engine.BatchBusy as exc:
         error(str(exc))
         raise CliExit(ExitCode.UNREACHABLE) from None

@@ -215,3 +215,18 @@ def test_window_flag_replaces_the_policy_hours_and_says_so(cli, tmp_path, server
         "--window 00:00-23:59 replaces hours 09:00-17:00 set at profiles/offer.yaml:8:12 "
         "for this run" in result.stderr
     )
+
+
+def test_rows_outside_the_applied_plan_are_not_called(tmp_path, server, client):
+    """apply hands the engine the plan's rows: any other row (one whose verdict changed with
+    time since the plan) is skipped as unplanned, and the batch still accounts for it."""
+    profiles = write_policy_profile(tmp_path, "    state_rules: true")
+    contacts = write_contacts(tmp_path / "c.csv", [{"to": NEW_YORK}, {"to": CHICAGO}])
+    noon = instant("2026-11-26T18:00:00Z")
+    outcome, events = run(
+        profiles, contacts, server, client, lambda: noon, only_rows=frozenset({2})
+    )
+    assert server.numbers() == [NEW_YORK]
+    rows = {r["row_no"]: r for r in ledger_rows(tmp_path / "c.csv.ledger.db")}
+    assert (rows[3]["state"], rows[3]["skip_kind"]) == ("skipped", "unplanned")
+    assert [e.kind for e in events] == ["unplanned"] and outcome.exit_code() == 0
