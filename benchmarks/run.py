@@ -12,7 +12,8 @@ interleaved, because absolute times drift on shared machines.
 
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
-arrived from the sandbox's JSON-lines log.
+arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
+sandbox itself with raw-socket load generators whose own CPU cost is reported.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import sandboxbench  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / ".work"
@@ -61,11 +63,20 @@ TARGETS: dict[str, tuple[float, str]] = {
     "pacing_busiest_5s_window": (100, "at most"),
     "memory_peak_rss_1m_rows_mb": (100.0, "at most"),
     "memory_1m_vs_10k_rows": (1.1, "at most"),
+    "sandbox_latency_p50_us": (500.0, "at most"),
+    "sandbox_calls_per_s_c50_callbacks": (sandboxbench.TARGET_RATE, "at least"),
+    "sandbox_burst_failed_connections": (0, "at most"),
+    "sandbox_rss_growth_mb": (5.0, "at most"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
+    "sandbox_latency_p50_us": " us",
+    "sandbox_calls_per_s_c50": "/s",
+    "sandbox_calls_per_s_c50_callbacks": "/s",
+    "sandbox_burst_failed_connections": " conns",
+    "sandbox_rss_growth_mb": " MB",
 }
 
 
@@ -279,14 +290,27 @@ def bench_memory(runs: int) -> dict[str, Any]:
     return batchbench.bench_memory(_tools(), runs)
 
 
+def bench_sandbox(runs: int) -> dict[str, Any]:
+    """6. The sandbox: latency, throughput with signed callbacks, bursts, memory."""
+    return sandboxbench.bench_sandbox([str(CALLPROFILE)], str(PYTHON), WORK / "sandbox", runs)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
+    "sandbox": bench_sandbox,
 }
-DEFAULT_RUNS = {"startup": 21, "validate": 5, "batch_overhead": 3, "pacing": 3, "memory": 3}
+DEFAULT_RUNS = {
+    "startup": 21,
+    "validate": 5,
+    "batch_overhead": 3,
+    "pacing": 3,
+    "memory": 3,
+    "sandbox": 3,
+}
 
 
 # ---------------------------------------------------------------------------- report
@@ -300,8 +324,10 @@ def measured(results: dict[str, Any]) -> Iterator[tuple[str, float]]:
 
 def shown(name: str, value: float) -> str:
     unit = UNITS.get(name, "x")
-    if unit == " calls":
+    if unit in (" calls", " conns"):
         return f"{value:g}{unit}"
+    if unit == " us" or (unit == "/s" and value >= 100):
+        return f"{value:.0f}{unit}"
     return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
 
 
@@ -322,6 +348,9 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def table(results: dict[str, Any]) -> str:
     lines = [f"{'benchmark':<14} {'command':<38} {'median':>10} {'min':>10} {'max':>10}"]
     for bench, result in results.items():
+        if "table" in result:  # a benchmark with its own layout (the sandbox's scenarios)
+            lines.extend(f"{bench:<14} {line}" for line in result["table"].splitlines())
+            continue
         if "figures" not in result:
             lines.append(f"{bench:<14} {result.get('status', '')}: {result.get('reason', '')}")
             continue

@@ -67,6 +67,26 @@ EXTENDS_CYCLE = register(
     "CP012", "error", "`extends` forms a cycle (the chain is printed: `a -> b -> a`)"
 )
 ABSTRACT = register("CP013", "error", "the profile is abstract: a fragment to extend, not to run")
+NO_PROFILES_FOUND = register(
+    "CP014",
+    "error",
+    "validate found no profile to check (a wrong `--profiles-dir`?); `--allow-empty` accepts it",
+)
+
+# --- the command line (these also give a reason to every `-o json` document) -------------------
+USAGE = register(
+    "CP015", "error", "a usage error: a flag, argument or setting the command cannot use (exit 2)"
+)
+INTERNAL = register("CP016", "error", "an internal error, a bug (exit 3); names the crash log")
+BAD_PHONE_FLAG = register(
+    "CP017", "error", "`--to` or `--from` is not a valid phone number (shown as given)"
+)
+CANNOT_PROCEED = register(
+    "CP018",
+    "error",
+    "the command cannot go on: a file, ledger, lock, key or URL it needs (nothing was sent)",
+)
+INTERRUPTED = register("CP019", "error", "interrupted by Ctrl-C")
 
 # --- schema ------------------------------------------------------------------------------------
 SCHEMA = register(
@@ -111,6 +131,11 @@ NO_EXAMPLE = register(
     "CP207",
     "warning",
     "a required variable has no `example` (validate used a placeholder)",
+)
+ENV_UNSET = register(
+    "CP208",
+    "error",
+    "a template reads `env.CALLPROFILE_...` that is not set (run, batch; validate uses a stand-in)",
 )
 
 # --- the final request and overrides -----------------------------------------------------------

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from datetime import date
 
 from runner import codes
-from runner.batch.phone import NumberError, normalise
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.phone import NumberError, normalise
 
 MAX_REPORTED = 20
 # A trailing ISO date, after a comma, semicolon or blanks: the number itself may hold spaces.

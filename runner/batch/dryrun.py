@@ -10,12 +10,12 @@ import sqlite3
 
 from runner.batch.contacts import read_rows
 from runner.batch.model import Hooks, Options, Outcome, RowEvent, RowInvalid
-from runner.batch.phone import mask
 from runner.batch.rows import prepare_row
 from runner.campaign.decide import RowError
 from runner.campaign.guard import Guard
 from runner.diagnostics import Diagnostic
 from runner.flow.compose import Composed
+from runner.phone import mask
 
 
 def dry_run(composed: Composed, opts: Options, hooks: Hooks, guard: Guard) -> Outcome:

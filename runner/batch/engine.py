@@ -31,14 +31,15 @@ from runner.batch.model import (
     RowInvalid,
     default_ledger,
 )
-from runner.batch.phone import mask
 from runner.batch.report import summarise, write_csv
 from runner.batch.rows import prepare_row
 from runner.campaign.decide import RowError
 from runner.campaign.guard import Guard
-from runner.diagnostics import Diagnostic
+from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.compose import Composed, compose
+from runner.phone import mask
 from runner.profiles.store import Store
+from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 
@@ -70,6 +71,11 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """
     hooks = hooks or Hooks()
     composed = compose(store, opts.profile, opts.overrides)
+    # An unset env.CALLPROFILE_* would make every row fail alike, and rows recorded invalid are
+    # never called again: stop the whole batch before anything is recorded.
+    unset = unset_env(composed.templates, composed.env)
+    if unset:
+        raise ProfileError(unset)
     if opts.dry_run:
         dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
         try:
@@ -282,7 +288,8 @@ def _admit(ledger: Ledger, state: Dialer, row: contacts_mod.Row) -> Prepared | N
 
 def _invalid(ledger: Ledger, state: Dialer, line: int, known: str | None, exc: RowInvalid) -> None:
     if known is None:
-        ledger.add_skipped(state.batch, line, exc.e164, "invalid", str(exc))
+        # The number column as given (E.164 when valid): the report's "to" for this row.
+        ledger.add_skipped(state.batch, line, exc.given, "invalid", str(exc))
     else:
         ledger.skip(state.batch, line, "invalid", str(exc))
     state.count("skipped")

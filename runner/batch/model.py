@@ -129,7 +129,12 @@ class Prepared:
 
 
 class RowInvalid(Exception):
-    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
+    def __init__(
+        self, diagnostics: list[Diagnostic], e164: str | None = None, given: str | None = None
+    ):
         self.diagnostics = diagnostics
         self.e164 = e164
+        # What the row holds in its number column: the report shows it for a row whose number
+        # is not usable, so the user can find the row and fix it.
+        self.given = e164 or given
         super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))

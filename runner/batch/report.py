@@ -70,6 +70,22 @@ class Summary:
             return ExitCode.INVALID
         return ExitCode.OK
 
+    def as_dict(self) -> dict[str, object]:
+        """The summary as data (``-o json``): every row of the file is in one of the counts,
+        or in ``not_reached``."""
+        return {
+            "batch_id": self.batch_id,
+            "profile": self.profile,
+            "contacts": self.contacts,
+            "rows": self.rows_total,
+            "counts": dict(self.counts),
+            "skipped_by_kind": dict(self.skipped_by_kind),
+            "not_reached": self.not_read,
+            "running": self.running,
+            "interrupted": self.interrupted,
+            "exit_code": int(self.exit_code()),
+        }
+
     def lines(self) -> list[str]:
         c = self.counts
         total = "?" if self.rows_total is None else str(self.rows_total)

@@ -90,8 +90,8 @@ def can_call(
 ) -> Verdict:
     """The verdict for one number given on the command line. Raises FlagError for a flag that
     cannot be used, ProfileError for a broken profile or do-not-call file."""
-    from runner.batch.phone import NumberError, normalise
     from runner.batch.window import zone_error
+    from runner.phone import NumberError, normalise
 
     try:
         e164 = normalise(number, region)

@@ -267,8 +267,8 @@ def render_row(
     Raises RowProblem with the reasons."""
     from runner import secrets
     from runner.batch.contacts import TIMEZONE_COLUMN
-    from runner.batch.phone import NumberError, normalise
     from runner.batch.window import zone_error
+    from runner.phone import NumberError, normalise
 
     origin = f"{spec.contacts} row {row.line}"
     if row.problem:

@@ -73,7 +73,7 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def verdict_text(verdict: Verdict, profile: str | None) -> str:
-    from runner.batch.phone import mask
+    from runner.phone import mask
 
     at = verdict.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     word = {"call": "CALLABLE", "skip": "NOT CALLABLE", "defer": "NOT NOW"}[verdict.action]

@@ -34,7 +34,7 @@ class View:
 
 
 def _mask(number: str | None) -> str:
-    from runner.batch.phone import mask
+    from runner.phone import mask
 
     return mask(number) if number else "-"
 

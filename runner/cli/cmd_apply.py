@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import click
 
+from runner.cli.document import output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import sending_options
+from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 
 @click.command()
+@output_option("text", "json")
 @click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
 @click.option(
     "--ledger",
@@ -32,14 +35,21 @@ from runner.exitcodes import ExitCode
     "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
 )
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@sandbox_options
 @sending_options
+@click.pass_context
 def apply(
+    ctx: click.Context,
+    output: str,
     plan_path: str,
     ledger: str | None,
     rate: float,
     concurrency: int,
     redial_unknown: bool,
     report: str | None,
+    sandbox: bool,
+    sandbox_script: str | None,
+    sandbox_log: str | None,
     base_url: str | None,
     timeout: float,
     max_retries: int,
@@ -62,20 +72,40 @@ def apply(
     from runner.campaign import apply as apply_mod
     from runner.campaign.plan import parse_stamp
     from runner.campaign.planfile import PlanError, read
-    from runner.cli.cmd_batch import execute, parse_duration, parse_window
+    from runner.cli import sandbox_options as local
+    from runner.cli.cmd_batch import execute, parse_duration, parse_window, sandbox_ledger
+    from runner.cli.document import CODE_USAGE
     from runner.cli.output import error
     from runner.send import submit
 
-    key = secrets.api_key()
+    local.check_usage(
+        ctx,
+        sandbox=sandbox,
+        script=sandbox_script,
+        log=sandbox_log,
+        dry_run=False,
+        base_url=base_url,
+    )
+    if sandbox and ledger:
+        raise click.UsageError(
+            "a --sandbox apply keeps its own ledger (CONTACTS.sandbox.ledger.db), so its calls "
+            "never count as real ones; drop --ledger"
+        )
+    steps = local.steps(sandbox_script) if sandbox else []
+    key = local.SANDBOX_KEY if sandbox else secrets.api_key()
     if not key:
-        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)")
+        error(
+            "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to rehearse "
+            "the plan against a local sandbox (nothing was sent)",
+            CODE_USAGE,
+        )
         raise CliExit(ExitCode.USAGE)
     try:
         plan = read(plan_path)
         spec, store = apply_mod.verify(plan, datetime.now(timezone.utc))
         rows = apply_mod.planned_rows(plan, spec, store)
     except PlanError as exc:
-        error(f"{exc.path}: {exc.message}; nothing was sent [{exc.code}]")
+        error(f"{exc.path}: {exc.message}; nothing was sent [{exc.code}]", exc.code)
         raise CliExit(ExitCode.INVALID) from None
     click.echo(
         f"callprofile: applying {plan_path}: profile {spec.profile}, {len(rows)} planned call(s) "
@@ -86,7 +116,7 @@ def apply(
         profile=spec.profile,
         contacts=spec.contacts,
         overrides=spec.overrides,
-        ledger=ledger,
+        ledger=ledger or (sandbox_ledger(spec.contacts) if sandbox else None),
         to_column=spec.to_column,
         region=spec.region,
         rate=rate,
@@ -104,4 +134,11 @@ def apply(
         only_rows=rows,
         render_now=parse_stamp(plan.header["created_at"]),
     )
-    execute(store, opts, show_secrets)
+    execute(
+        store,
+        opts,
+        show_secrets,
+        output=output,
+        sandbox_steps=steps if sandbox else None,
+        sandbox_log=sandbox_log,
+    )

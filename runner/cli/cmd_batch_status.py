@@ -4,6 +4,7 @@ import os
 
 import click
 
+from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
@@ -15,7 +16,8 @@ from runner.exitcodes import ExitCode
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> None:
+@output_option("text", "json")
+def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
     Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
@@ -38,21 +40,28 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> N
             error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
             raise CliExit(ExitCode.INVALID)
         if report and len(found) > 1:
-            error("the ledger holds several batches; pick one with --batch for --report")
+            error(
+                "the ledger holds several batches; pick one with --batch for --report", CODE_USAGE
+            )
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
+        summaries = []
         for i, info in enumerate(found):
             running = _running(BatchLock, Busy, ledger, info.batch_id)
             summary = summarise(book, info.batch_id, running=running)
-            if i:
-                click.echo("")
-            for line in summary.lines():
-                click.echo(line)
+            summaries.append(summary.as_dict())
+            if output != "json":
+                if i:
+                    click.echo("")
+                for line in summary.lines():
+                    click.echo(line)
             code = summary.exit_code()
         if report:
             write_csv(book, found[0].batch_id, report)
     finally:
         book.close()
+    if output == "json":
+        emit(code, {"ledger": ledger, "batches": summaries, "report": report})
     raise CliExit(code)
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 import click
 
+from runner.cli.document import emit, output_option
 from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
@@ -31,6 +32,7 @@ def parse_instant(text: str | None, param: str = "--at") -> Any:
 
 
 @click.command()
+@output_option("text", "json")
 @click.argument("number")
 @click.option("--profile", "profile", metavar="NAME", help="Apply this profile's policy.")
 @click.option("--at", "at", metavar="ISO-TIME", help="Judge at this instant (default: now).")
@@ -49,12 +51,10 @@ def parse_instant(text: str | None, param: str = "--at") -> Any:
     type=click.Path(dir_okay=False, exists=True),
     help="Batch ledger whose calls count toward the 24-hour caps.",
 )
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
 @click.pass_context
 def can_call(
     ctx: click.Context,
+    output: str,
     number: str,
     profile: str | None,
     at: str | None,
@@ -65,7 +65,6 @@ def can_call(
     consent_date: str | None,
     dnc: str | None,
     ledger: str | None,
-    output: str,
 ) -> None:
     """Say whether NUMBER may be called (now, or --at a time) and list every rule that decided
     it, with its citation. Exit 0 callable, 1 not.
@@ -73,8 +72,6 @@ def can_call(
     With --profile the profile's campaign.policy applies; without it, the built-in federal
     calling hours and state rules table. This is not legal advice.
     """
-    import json
-
     from runner.campaign import decide
     from runner.cli.options import store_from
 
@@ -96,13 +93,13 @@ def can_call(
         )
     except decide.FlagError as exc:
         raise click.BadParameter(exc.message, param_hint=exc.flag) from None
+    code = ExitCode.OK if verdict.callable else ExitCode.INVALID
     if output == "json":
         from runner.campaign.rules import NOT_LEGAL_ADVICE
 
-        payload = {"profile": profile, **verdict.as_dict(), "notice": NOT_LEGAL_ADVICE}
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        emit(code, {"profile": profile, **verdict.as_dict(), "notice": NOT_LEGAL_ADVICE})
     else:
         from runner.campaign.show import verdict_text
 
         click.echo(verdict_text(verdict, profile), nl=False)
-    raise CliExit(ExitCode.OK if verdict.callable else ExitCode.INVALID)
+    raise CliExit(code)

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import click
 
+from runner.cli.document import emit, note, output_option
 from runner.cli.errors import CliExit
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    complete,
+    override_options,
+    overrides_from,
+    store_from,
+)
 from runner.exitcodes import ExitCode
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
 @click.pass_context
 def explain(
@@ -25,9 +30,10 @@ def explain(
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
     """
-    import json
     import os
 
+    from runner.campaign import policy as campaign_policy
+    from runner.campaign import show
     from runner.flow.compose import compose
     from runner.review.explain import explain as explain_rows
     from runner.review.explain import table
@@ -49,19 +55,32 @@ def explain(
         connection_default="TELNYX_CONNECTION_ID" if env_connection else "placeholder (none set)",
     )
     if extra.placeholder_to:
-        click.echo("note: no --to given; To is a placeholder number", err=True)
+        note("no --to given; To is a placeholder number")
     if extra.examples or extra.invented:
         given = ", ".join([*extra.examples, *extra.invented])
-        click.echo(f"note: variables rendered with their example values: {given}", err=True)
-    from runner.campaign import policy as campaign_policy
-    from runner.campaign import show
-
+        note(f"variables rendered with their example values: {given}")
+    for var in extra.env_stand_ins:
+        note(f"environment variable {var} is not set here; rendered with a stand-in")
     policy = campaign_policy.resolve(store, name)
     if output == "json":
-        payload: dict[str, object] = {"profile": name, "fields": [r.as_dict() for r in rows]}
+        fields = [r.as_dict() for r in rows]
+        payload: dict[str, object] = {"profile": name, "fields": fields}
         if not policy.empty:
             payload["policy"] = show.policy_json(policy)
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        emit(ExitCode.OK, payload, reveal=show_secrets)
     else:
-        click.echo(table(rows) + show.policy_text(policy), nl=False)
+        click.echo(table(rows, _terminal_width()) + show.policy_text(policy), nl=False)
     raise CliExit(ExitCode.OK)
+
+
+def _terminal_width() -> int | None:
+    """Columns to fit: $COLUMNS, else the terminal's; None (no fitting) for a file or pipe."""
+    import os
+    import shutil
+    import sys
+
+    if os.environ.get("COLUMNS", "").isdigit():
+        return max(20, int(os.environ["COLUMNS"]))
+    if not sys.stdout.isatty():
+        return None
+    return max(20, shutil.get_terminal_size().columns)

@@ -4,12 +4,20 @@ from typing import Any
 
 import click
 
+from runner.cli.document import emit, output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import OrderedCommand, override_options, overrides_from
 from runner.exitcodes import ExitCode
 
 
 @click.command(cls=OrderedCommand)
+@output_option(
+    "text",
+    "markdown",
+    "json",
+    aliases=("--format",),
+    help="Summary format: markdown for a pull-request comment, json for machines.",
+)
 @click.argument("name")
 @click.option(
     "--contacts",
@@ -41,18 +49,10 @@ from runner.exitcodes import ExitCode
     help="apply refuses the plan after this long (e.g. 2h, 1d).",
 )
 @click.option("--at", "at", metavar="ISO-TIME", help="Plan as of this instant (default: now).")
-@click.option(
-    "-o",
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary format: markdown for a pull-request comment, json for machines.",
-)
 @click.pass_context
 def plan(
     ctx: click.Context,
+    output: str,
     name: str,
     contacts: str,
     out: str,
@@ -64,7 +64,6 @@ def plan(
     min_interval: str,
     valid_for: str,
     at: str | None,
-    fmt: str,
     **params: Any,
 ) -> None:
     """Render and judge every row of --contacts with profile NAME and write what apply would
@@ -74,8 +73,6 @@ def plan(
     Review the plan (or its --format markdown summary), then run: callprofile apply PLAN.
     Nothing is sent. The policy's verdicts are not legal advice.
     """
-    import json
-
     from runner.campaign import plan as plan_mod
     from runner.campaign import summary
     from runner.campaign.planfile import PlanError, read
@@ -111,11 +108,11 @@ def plan(
         plan_mod.make(store_from(ctx), spec, at=when, valid_for=lifetime, out=out)
         view = summary.view_of(read(out))
     except PlanError as exc:
-        error(f"{exc.message} [{exc.code}]")
+        error(f"{exc.message} [{exc.code}]", exc.code)
         raise CliExit(ExitCode.INVALID) from None
-    if fmt == "json":
-        click.echo(json.dumps(summary.as_json(view), indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
+    if output == "json":
+        emit(ExitCode.OK, summary.as_json(view))
+    elif output == "markdown":
         click.echo(summary.markdown(view), nl=False)
     else:
         click.echo(summary.text(view), nl=False)

@@ -95,10 +95,10 @@ def build_request(
             layer = Layer(origin or label, {"call": {key: value}}, kind="flag")
             document = merge(document, layer, prov)
             replaced.append(("call", key))
-    values = _values(composed, variables, origin)
     templates = composed.templates
     if replaced:
         templates = [t for t in templates if not any(t.path[:2] == p for p in replaced)]
+    values = _values(composed, variables, origin, {n for t in templates for n in t.names})
     context = context_for(values, profile=composed.profile, now=now, env=composed.env)
     rendered = render(templates, document, context)
     if rendered.diagnostics:
@@ -134,10 +134,13 @@ def build_request(
     return request
 
 
-def _values(composed: Composed, variables: Mapping[str, str], origin: str | None) -> dict[str, str]:
+def _values(
+    composed: Composed, variables: Mapping[str, str], origin: str | None, used: set[str]
+) -> dict[str, str]:
     """Each declared variable's value for this call: this call's, else the overrides', else
     the default. Missing required variables and values for undeclared ones are reported
-    together."""
+    together. A required variable that no template of this call reads (``used``) is not
+    needed: a values file, render's own output fed back with -f, replaced what read it."""
     given = composed.given
     problems = list(composed.unknown)
     values: dict[str, str] = {}
@@ -148,7 +151,7 @@ def _values(composed: Composed, variables: Mapping[str, str], origin: str | None
             values[var.name] = given[var.name].value
         elif var.default is not None:
             values[var.name] = var.default
-        elif var.required:
+        elif var.required and var.name in used:
             problems.append(var.missing)
     if problems:
         raise ProfileError(problems)

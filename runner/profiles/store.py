@@ -73,11 +73,19 @@ class Store:
         self.root = Path(self.root)
 
     def display(self, path: Path) -> str:
-        """How a file is named in messages: relative to the working directory when possible."""
+        """How a file is named in messages: relative to the working directory when it is below
+        it, else as the directory was given (never a long ``../../..`` climb out of it)."""
         try:
-            return os.path.relpath(path)
+            rel = os.path.relpath(path)
         except ValueError:  # another drive on Windows
+            rel = ""
+        if rel and rel != ".." and not rel.startswith(".." + os.sep):
+            return rel
+        try:
+            inner = Path(path).relative_to(self.root)
+        except ValueError:
             return str(path)
+        return str(self.root) if str(inner) == "." else str(self.root / inner)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -118,7 +126,7 @@ class Store:
                         f"profiles directory {self.display(self.root)!r} does not exist "
                         "(set it with --profiles-dir or CALLPROFILE_DIR)",
                         codes.NO_PROFILE,
-                        origin=origin or "profile name",
+                        origin="--profiles-dir",
                     )
                 ]
             )

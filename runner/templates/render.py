@@ -174,15 +174,45 @@ def _parse(t: Template, declared: set[str]) -> None:
             return
         t.names = frozenset(meta.find_undeclared_variables(ast))
         t.ast = ast
-    for name in sorted(t.names - declared - set(BUILTINS)):
+    undeclared = sorted(t.names - declared - set(BUILTINS))
+    if undeclared:
+        from runner.schema.errors import did_you_mean
+
+        known = sorted(declared | set(BUILTINS))
+    for name in undeclared:
+        hint = did_you_mean(name, known)
+        advice = f"{hint} (else add it" if hint else " (add it"
         t.problems.append(
             _diag(
                 t,
-                f"template uses variable {name!r}, which this profile does not declare "
-                f"(add it under 'variables')",
+                f"template uses variable {name!r}, which this profile does not declare"
+                f"{advice} under 'variables')",
                 codes.UNDECLARED_VARIABLE,
             )
         )
+
+
+def env_read(t: Template) -> set[str]:
+    """The ``env`` names template ``t`` reads (``env.NAME``, ``env['NAME']``)."""
+    if t.ast is None or not t.reads_env:
+        return set()
+    from runner.templates.envvars import names_read
+
+    return names_read(t.ast)
+
+
+def unset_env(templates: list[Template], env: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """CP208 at each template that reads a ``CALLPROFILE_*`` variable that is not set: a batch
+    checks this once, before any row, since it would fail every row alike."""
+    from runner.templates import envvars
+
+    env = env if env is not None else template_env()
+    found: list[Diagnostic] = []
+    for t in templates:
+        for name in sorted(env_read(t)):
+            if name.startswith(ENV_PREFIX) and name not in env:
+                found.append(_diag(t, envvars.message(name), envvars.CODE_UNSET))
+    return found
 
 
 def _compile(t: Template) -> None:
@@ -206,10 +236,12 @@ def context_for(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The names a template can read: the built-ins and the variables' values."""
+    from runner.templates.envvars import EnvVars
+
     return {
         "profile": profile,
         "now": now or datetime.now(timezone.utc),
-        "env": dict(env if env is not None else template_env()),
+        "env": EnvVars(env if env is not None else template_env()),
         **values,
     }
 
@@ -278,6 +310,14 @@ def _render_jinja(
         message = f"rendered value is longer than {MAX_RENDERED} characters"
         return "", _diag(t, message, codes.TEMPLATE_RUNTIME)
     except TemplateError as exc:
+        from runner.templates import envvars
+
+        unset = envvars.unset_name(exc)
+        if unset is not None:
+            # Said in callprofile's words: Jinja's ("'dict object' has no attribute") never
+            # reaches the user.
+            code = envvars.CODE_UNSET if unset.startswith(ENV_PREFIX) else codes.TEMPLATE_RUNTIME
+            return "", _diag(t, envvars.message(unset), code)
         return "", _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
     except RecursionError:
         return "", _diag(t, "template error: nested too deeply", codes.TEMPLATE_RUNTIME)

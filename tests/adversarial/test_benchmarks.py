@@ -58,7 +58,7 @@ def test_pacing_arithmetic():
 
 
 def test_contacts_are_streamed_distinct_and_valid(tmp_path: Path):
-    from runner.batch.phone import normalise
+    from runner.phone import normalise
 
     bench = load("batchbench")
     path = bench.write_contacts(tmp_path / "contacts.csv", 1000)

@@ -380,9 +380,9 @@ def test_exit_4_for_rejected_rows_says_so(cli, env, server, tmp_path):
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(cli, env, server, tmp_path, monkeypatch):
-    from runner.cli import cmd_batch
+    from runner.cli import batch_view
 
-    monkeypatch.setattr(cmd_batch, "PLAIN_EVERY", 0.0)
+    monkeypatch.setattr(batch_view, "PLAIN_EVERY", 0.0)
     contacts = write_contacts(tmp_path / "c.csv", many(5))
     result = batch(cli, env, contacts)
     assert result.exit_code == 0
