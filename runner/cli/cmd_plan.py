@@ -71,7 +71,8 @@ def plan(
     reason for every row it would not, and digests of every input.
 
     Review the plan (or its --format markdown summary), then run: callprofile apply PLAN.
-    Nothing is sent. The policy's verdicts are not legal advice.
+    Nothing is sent. Exit 0 when the plan is written (its summary counts the invalid rows), 1
+    when it cannot be made. The policy's verdicts are not legal advice.
     """
     from runner.campaign import plan as plan_mod
     from runner.campaign import summary
@@ -108,7 +109,7 @@ def plan(
         plan_mod.make(store_from(ctx), spec, at=when, valid_for=lifetime, out=out)
         view = summary.view_of(read(out))
     except PlanError as exc:
-        error(f"{exc.message} [{exc.code}]", exc.code)
+        error(f"{exc.path}: {exc.message} [{exc.code}]", exc.code)
         raise CliExit(ExitCode.INVALID) from None
     if output == "json":
         emit(ExitCode.OK, summary.as_json(view))
