@@ -2,7 +2,8 @@
 
 A plan is only as good as the files it was made from: every profile file of the extends chain
 (as resolved), the values and vars files, the contacts, the do-not-call list, the policy the
-profiles declare, the built-in rules table and the command-line overrides. ``apply`` computes
+profiles declare and the built-in rules table. (The command-line options are kept in the plan's
+header itself.) ``apply`` computes
 the same list again and names each input whose digest differs.
 """
 
@@ -23,7 +24,6 @@ KINDS = {
     "dnc": "do-not-call list",
     "policy": "policy",
     "rules": "built-in rules table",
-    "overrides": "command-line overrides",
 }
 MISSING = "missing"
 
@@ -48,7 +48,7 @@ class Input:
     @property
     def label(self) -> str:
         what = KINDS.get(self.kind, self.kind)
-        return what if self.kind in ("policy", "rules", "overrides") else f"{what} {self.name}"
+        return what if self.kind in ("policy", "rules") else f"{what} {self.name}"
 
 
 def file_digest(path: str | Path) -> str:

@@ -133,8 +133,7 @@ def collect_inputs(store: Store, spec: Spec, policy: Policy) -> list[inputs_mod.
         found += inputs_mod.files("dnc", [spec.dnc])
     found.append(inputs_mod.Input("policy", "campaign.policy", _policy_digest(policy)))
     found.append(inputs_mod.Input("rules", "built-in", inputs_mod.rules_digest()))
-    overrides = {k: v for k, v in spec.options().items() if k not in ("dnc", "max_calls")}
-    found.append(inputs_mod.Input("overrides", "options", inputs_mod.data_digest(overrides)))
+    # The command-line options themselves are in the header, which the checksum protects.
     return found
 
 

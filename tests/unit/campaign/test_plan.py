@@ -78,7 +78,7 @@ def test_the_plan_records_every_row_with_its_verdict_and_reason(cli, tmp_path):
         ("profile", "profiles/offer.yaml"),
         ("contacts", "contacts.csv"),
     ]
-    assert {"policy", "rules", "overrides"} <= {k for k, _ in kinds}
+    assert {"policy", "rules"} <= {k for k, _ in kinds}
     # The summary: counts, the effective request, reasons, and that it is not legal advice.
     assert "  defer           1  outside a calling window" in result.stdout
     assert '"AIAssistantId": "assistant-offer"' in result.stdout
