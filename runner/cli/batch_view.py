@@ -100,9 +100,11 @@ class View:
                 self.hidden += 1
                 return
             self.lines += 1
-            self.events.append(
-                {"row": event.row, "kind": event.kind, "message": scrub(event.message)}
-            )
+            message = event.message
+            if event.diagnostics:  # with the column or flag that fixes it, as stderr says
+                advised = advice.advise_all(event.diagnostics, advice.ROWS)
+                message = "; ".join(f"{d.message} [{d.code}]" for d in advised)
+            self.events.append({"row": event.row, "kind": event.kind, "message": scrub(message)})
         where = f"{self.contacts} row {event.row}"
         if event.kind == "invalid" and event.diagnostics:
             shown = []

@@ -74,13 +74,11 @@ def explain(
 
 
 def _terminal_width() -> int | None:
-    """Columns to fit: $COLUMNS, else the terminal's; None (no fitting) for a file or pipe."""
-    import os
+    """The terminal's columns ($COLUMNS first, as the shell sets it); None (whole rows) when
+    stdout is a file or a pipe, so grep and files get every value."""
     import shutil
     import sys
 
-    if os.environ.get("COLUMNS", "").isdigit():
-        return max(20, int(os.environ["COLUMNS"]))
     if not sys.stdout.isatty():
         return None
     return max(20, shutil.get_terminal_size().columns)

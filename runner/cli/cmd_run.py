@@ -173,8 +173,6 @@ def report(result: Result, request: Request, output: str) -> None:
     # Problems first, on stderr: a closed stdout must not hide "the call may have been placed".
     if result.status != "placed":
         click.echo(scrub(_problem_text(result, request)), err=True)
-    elif result.attempts > 1:
-        click.echo(f"(placed on attempt {result.attempts})", err=True)
     if output == "json":
         emit(result.exit_code, _as_json(result, request))
     elif result.status == "placed":
@@ -183,6 +181,8 @@ def report(result: Result, request: Request, output: str) -> None:
             f"{result.call_sid}  {body.get('status', 'queued')}  "
             f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
         )
+    if result.status == "placed" and result.attempts > 1:
+        click.echo(f"(placed on attempt {result.attempts})", err=True)
 
 
 def _problem_text(result: Any, request: Any) -> str:

@@ -46,11 +46,16 @@ def test_the_subcommand_value_wins_over_the_root_value(cli, tree, tmp_path):
 def test_batch_and_batch_status_take_it_too(cli, tree, tmp_path):
     contacts = tmp_path / "c.csv"
     contacts.write_text(f"to\n{TO}\n", encoding="utf-8")
-    dry = cli(
-        "batch", "only", "--contacts", str(contacts), "--dry-run", "--profiles-dir", str(tree)
-    )
+    args = ("batch", "only", "--contacts", str(contacts))
+    dry = cli(*args, "--dry-run", "--profiles-dir", str(tree))
     assert dry.exit_code == 0, dry.stderr
     assert json.loads(dry.stdout.splitlines()[0])["to"] == TO
+    live = cli(*args, "--sandbox", "--profiles-dir", str(tree))
+    assert live.exit_code == 0, live.stderr
+    ledger = f"{contacts}.sandbox.ledger.db"
+    status = cli("batch-status", "--ledger", ledger, "--profiles-dir", str(tree))
+    assert status.exit_code == 0, status.stderr
+    assert "placed          1" in status.stdout
 
 
 def test_no_color_is_accepted_anywhere(cli, tree):
