@@ -1,5 +1,5 @@
 """The worker side of a batch: for each admitted row, wait for the rate, check the calling
-window again, claim the row durably, POST it, and record Telnyx's answer.
+policy again, claim the row durably (within the 24 h cap), POST it, and record Telnyx's answer.
 
 The main thread (``runner.batch.engine``) reads the contacts and hands rows to a few workers
 through a small queue; ``Dialer`` holds what they share for one run.
@@ -13,7 +13,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from runner.batch.budget import Budget
-from runner.batch.ledger import Ledger
+from runner.batch.ledger import Ledger, LedgerError, LedgerUnavailable
+from runner.batch.ledger.base import Pacer
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
 from runner.flow.compose import Composed
@@ -37,18 +38,33 @@ class Dialer:
     """State shared by the main thread and the workers for one run."""
 
     def __init__(
-        self, composed: Composed, opts: Options, hooks: Hooks, batch: str, total: int, guard: Guard
+        self,
+        composed: Composed,
+        opts: Options,
+        hooks: Hooks,
+        batch: str,
+        total: int,
+        ledger: Ledger,
+        runner: str,
+        guard: Guard,
     ):
         self.composed = composed
         self.guard = guard
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
+        self.runner = runner  # this process as a runner of the batch (see Ledger.join)
         self.progress = Progress(total)
         self.lock = threading.Lock()
         self.inflight: set[int] = set()
         self.budget = Budget(opts.max_calls)
-        self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # A shared ledger paces every runner of the batch together; otherwise this run paces
+        # itself.
+        self.limiter: Pacer = (
+            ledger.rate_limiter(batch, opts.rate, hooks.sleep or hooks.stopper.hard.wait)
+            or hooks.limiter
+            or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        )
         # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
         # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
         # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
@@ -58,6 +74,11 @@ class Dialer:
         self.claims = 0
         self.answers = 0
         self.error: BaseException | None = None
+        self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
+
+    def lose(self, exc: LedgerError) -> None:
+        """The ledger's database is gone: claim nothing more; the run exits 6."""
+        self.hooks.stopper.stop(f"{exc}; no new calls are claimed", code=6)
 
     def count(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -72,6 +93,8 @@ class Dialer:
                 return
             try:
                 self._dial(ledger, job)
+            except LedgerUnavailable as exc:
+                self.lose(exc)  # the rows still queued are dropped: the run is stopping
             except BaseException as exc:
                 self.error = exc
                 self.hooks.stopper.stop("internal error")
@@ -86,14 +109,25 @@ class Dialer:
             self.budget.release()
             return
         cap = self.guard.cap(job.facts) if job.facts is not None else None
-        claim = ledger.claim(
-            self.batch,
-            job.row,
-            self.opts.min_interval,
-            (cap.limit, cap.rule) if cap is not None else None,
-        )
+        try:
+            claim = ledger.claim(
+                self.batch,
+                job.row,
+                self.opts.min_interval,
+                (cap.limit, cap.rule) if cap is not None else None,
+                runner=self.runner,
+            )
+        except LedgerUnavailable as exc:
+            # The claim may have committed: the row is not sent, and is handed back if the
+            # ledger can still be told.
+            self.budget.release()
+            self.lose(exc)
+            self._unclaim(ledger, job.row)
+            return
         if claim.outcome != "claimed":
             self.budget.release()
+            if claim.outcome == "lapsed":
+                self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
             if claim.outcome in ("repeat", "capped"):
                 self.count("skipped" if claim.outcome == "repeat" else "deferred")
                 self.count("done")
@@ -115,10 +149,26 @@ class Dialer:
             self.answers += 1
             answers = self.answers
         self._maybe_die("answer", answers)
-        if self._record(ledger, job, result):
-            self.count("done")
-        with self.lock:
-            self.inflight.discard(job.row)
+        try:
+            if self._record(ledger, job, result):
+                self.count("done")
+        except LedgerError as exc:
+            self.unrecorded.append(_answer(job.row, result))
+            if not isinstance(exc, LedgerUnavailable):
+                raise
+            self.lose(exc)
+        finally:
+            with self.lock:
+                self.inflight.discard(job.row)
+
+    def _unclaim(self, ledger: Ledger, row: int) -> None:
+        try:
+            ledger.finish(self.batch, row, "pending", reason="claimed, then not sent")
+        except LedgerError:
+            self.unrecorded.append(
+                f"row {row}: claimed but not sent; the ledger will show it as unknown "
+                "(it was not called)"
+            )
 
     def _still_allowed(self, ledger: Ledger, job: Prepared) -> bool:
         """The policy again, now that the row's turn has come: the clock may have left its
@@ -227,3 +277,10 @@ class Dialer:
             import signal
 
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _answer(row: int, result: Result) -> str:
+    """What Telnyx said about a row, for when the ledger cannot take it."""
+    if result.status == "placed":
+        return f"row {row}: placed, call sid {result.call_sid}"
+    return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"

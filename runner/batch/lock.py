@@ -50,6 +50,24 @@ class BatchLock:
         mine = os.fstat(fd)
         return (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino)
 
+    def held(self) -> bool:
+        """Whether a process holds the batch now (a shared probe, released at once)."""
+        import fcntl
+
+        if not os.path.exists(self.path):
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False  # removed by a holder that just finished
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             # Unlink while still holding the lock (see the module docstring).

@@ -7,7 +7,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from runner.batch.ledger import Ledger
+from runner.batch.ledger import Ledger, RunnerShare
 from runner.exitcodes import ExitCode
 
 REPORT_COLUMNS = (
@@ -36,6 +36,7 @@ class Summary:
     skipped_by_kind: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     running: bool = False  # another process holds the batch (batch-status)
+    runners: list[RunnerShare] = field(default_factory=list)  # a shared ledger's runners
 
     @property
     def recorded(self) -> int:
@@ -84,6 +85,18 @@ class Summary:
             "running": self.running,
             "interrupted": self.interrupted,
             "exit_code": int(self.exit_code()),
+            # A shared (PostgreSQL) ledger's runners and the rows each dialled; [] otherwise.
+            "runners": [
+                {
+                    "runner": r.runner,
+                    "label": r.label,
+                    "started_at": r.started_at,
+                    "running": r.alive,
+                    "ended": r.ended or None,
+                    "counts": dict(r.states),
+                }
+                for r in self.runners
+            ],
         }
 
     def lines(self) -> list[str]:
@@ -114,6 +127,22 @@ class Summary:
         out.append(f"  pending   {c['pending']:>7}")
         if self.not_read:
             out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
+        if len(self.runners) > 1:
+            out.extend(self._shares())
+        return out
+
+    def _shares(self) -> list[str]:
+        """Each runner of a shared batch and the rows it dialled."""
+        alive = sum(1 for r in self.runners if r.alive)
+        out = [f"  runners   {len(self.runners):>7}  ({alive} running)"]
+        for r in self.runners:
+            counts = ", ".join(
+                f"{state} {r.states[state]}"
+                for state in ("placed", "failed", "unknown", "dialing")
+                if r.states.get(state)
+            )
+            status = "running" if r.alive else f"ended: {r.ended or 'done'}"
+            out.append(f"    {r.runner[:8]}  {r.label}: {counts or 'nothing dialled'} ({status})")
         return out
 
 
@@ -131,6 +160,7 @@ def summarise(
         skipped_by_kind=ledger.skip_counts(batch_id),
         interrupted=interrupted,
         running=running,
+        runners=ledger.runners(batch_id),
     )
 
 

@@ -122,14 +122,16 @@ def can_call(
             listing.close()
     attempts = None
     if ledger is not None:
-        from runner.batch.ledger import Ledger, LedgerError
+        from runner.batch.ledger import LedgerError, LedgerUnavailable, open_ledger
 
         try:
-            book = Ledger(ledger, readonly=True)
+            book = open_ledger(ledger, readonly=True)
             try:
                 attempts = book.calls_since(e164, at - DAY)
             finally:
                 book.close()
+        except LedgerUnavailable:
+            raise  # the database is away for now: the caller's "run again" exit, not a usage one
         except LedgerError as exc:
             raise FlagError("--ledger", str(exc)) from None
     facts = Facts(

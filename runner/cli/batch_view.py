@@ -190,6 +190,26 @@ class View:
         if self.hidden:
             self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
         code = outcome.exit_code()
+        for line in outcome.unrecorded:
+            # Telnyx answered, but the ledger could not take the answer: say it here, once.
+            self._err(f"callprofile: not recorded in the ledger: {line}")
+        if outcome.summary is None and outcome.lost:
+            self._err(f"callprofile: stopped early: {outcome.lost}")
+            self._err(closing(outcome, self))
+            if self.as_json:
+                from runner.cli.document import emit
+
+                emit(
+                    code,
+                    {
+                        "batch": None,
+                        "stopped": outcome.lost,
+                        "unrecorded": outcome.unrecorded,
+                        "report": None,
+                        "row_events": self.events,
+                    },
+                )
+            return
         if outcome.summary is None:
             s = outcome.dry_run
             click.echo(
@@ -221,6 +241,7 @@ class View:
                 {
                     "batch": outcome.summary.as_dict(),
                     "stopped": outcome.stopped if outcome.stopped != "done" else None,
+                    "unrecorded": outcome.unrecorded,
                     "report": self.opts.report,
                     "row_events": self.events,
                 },
@@ -244,8 +265,15 @@ def closing(outcome: Outcome, view: View | None = None) -> str:
     401 that stopped the batch must not be reported as rows rejected by Telnyx. "See above"
     only when this run printed the invalid rows (a resumed batch recorded them earlier)."""
     code = outcome.exit_code()
+    if outcome.lost and code == ExitCode.UNREACHABLE:
+        return (
+            "callprofile: the ledger database was lost, so the batch is not finished; run the "
+            "same command again when it is back (no row is called twice)"
+        )
     if code == ExitCode.INVALID and view is not None and not view.invalid_shown:
-        ledger = view.opts.ledger_path
+        from runner.batch.ledger import display
+
+        ledger = display(view.opts.ledger_spec)
         return (
             "callprofile: some rows are invalid and were not called (recorded in an earlier "
             f"run: see callprofile batch-status --ledger {ledger} --report FILE.csv)"

@@ -73,8 +73,17 @@ def parse_window(text: str | None) -> Window | None:
 @click.option("--region", metavar="CC", help="Region for numbers without +, e.g. US.")
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False),
-    help="Ledger file [default: CONTACTS.ledger.db beside the contacts file].",
+    metavar="PATH|URL",
+    help="Ledger file, or a postgresql:// URL shared by several runners "
+    "[default: CONTACTS.ledger.db beside the contacts file].",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0, max=3600.0),
+    default=30.0,
+    show_default=True,
+    help="PostgreSQL ledger: seconds without a heartbeat before the other runners take this "
+    "one for dead (its calls in flight become unknown, its other rows go to them).",
 )
 @click.option(
     "--rate",
@@ -115,6 +124,7 @@ def batch(
     to_column: str,
     region: str | None,
     ledger: str | None,
+    lease: float,
     rate: float,
     concurrency: int,
     window: str | None,
@@ -180,6 +190,7 @@ def batch(
         contacts=contacts,
         overrides=overrides,
         ledger=ledger or (sandbox_ledger(contacts) if sandbox else None),
+        lease=lease,
         to_column=to_column,
         region=region.upper() if region else None,
         rate=rate,
@@ -256,10 +267,10 @@ def execute(
             raise CliExit(ExitCode.UNREACHABLE) from None
         except Exception as exc:
             from runner.batch.ledger import LedgerError
+            from runner.cli.ledger_errors import fail
 
             if isinstance(exc, LedgerError):
-                error(str(exc))
-                raise CliExit(ExitCode.INVALID) from None
+                raise fail(exc) from None
             raise
         finally:
             hooks.stopper.restore()

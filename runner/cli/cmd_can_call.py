@@ -48,8 +48,9 @@ def parse_instant(text: str | None, param: str = "--at") -> Any:
 @click.option("--dnc", type=click.Path(dir_okay=False), help="Do-not-call list to check.")
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Batch ledger whose calls count toward the 24-hour caps.",
+    metavar="FILE|URL",
+    help="Batch ledger (a SQLite file or a postgresql:// URL) whose calls count toward the "
+    "24-hour caps.",
 )
 @click.pass_context
 def can_call(
@@ -72,10 +73,18 @@ def can_call(
     With --profile the profile's campaign.policy applies; without it, the built-in federal
     calling hours and state rules table. This is not legal advice.
     """
+    from runner.batch.ledger import LedgerUnavailable
     from runner.campaign import decide
     from runner.cli.options import store_from
 
     when = parse_instant(at)
+    if ledger is not None:
+        import os
+
+        from runner.batch.ledger import is_postgres
+
+        if not is_postgres(ledger) and not os.path.isfile(ledger):
+            raise click.BadParameter(f"{ledger}: no such ledger file", param_hint="--ledger")
     store = store_from(ctx) if profile else None
     try:
         verdict = decide.can_call(
@@ -93,6 +102,10 @@ def can_call(
         )
     except decide.FlagError as exc:
         raise click.BadParameter(exc.message, param_hint=exc.flag) from None
+    except LedgerUnavailable as exc:
+        from runner.cli import ledger_errors
+
+        raise ledger_errors.fail(exc) from None
     code = ExitCode.OK if verdict.callable else ExitCode.INVALID
     if output == "json":
         from runner.campaign.rules import NOT_LEGAL_ADVICE

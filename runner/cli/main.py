@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "can_call",
         "Say whether a number may be called now, and why.",
     ),
+    "batch-migrate": (
+        "runner.cli.cmd_batch_migrate",
+        "batch_migrate",
+        "Copy batches to another ledger (e.g. PostgreSQL).",
+    ),
 }
 
 

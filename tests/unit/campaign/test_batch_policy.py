@@ -5,6 +5,7 @@ is read and again when its turn to dial comes; the 24-hour cap counts calls acro
 from __future__ import annotations
 
 import csv
+import json
 import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -122,10 +123,13 @@ def test_hours_are_checked_again_when_the_rows_turn_comes(tmp_path, server, clie
     assert "fl-hours" in row["reason"] and outcome.exit_code() == 6
 
 
-def test_the_24_hour_cap_counts_calls_across_batches(tmp_path, server, client, monkeypatch):
+def test_the_24_hour_cap_counts_calls_across_batches(
+    tmp_path, server, client, monkeypatch, ledger_spec
+):
+    # Both backends: the cap is checked inside the claim's transaction, in SQLite and PostgreSQL.
     monkeypatch.chdir(tmp_path)  # files are named relative to the working directory
     profiles = write_policy_profile(tmp_path, "    max_attempts_per_24h: 1")
-    ledger = str(tmp_path / "shared.db")
+    ledger = ledger_spec
     monday = write_contacts(tmp_path / "one.csv", [{"to": CHICAGO}, {"to": NEW_YORK}])
     tuesday = write_contacts(tmp_path / "two.csv", [{"to": CHICAGO}, {"to": FLORIDA}])
     noon = instant("2026-11-26T18:00:00Z")
@@ -143,7 +147,7 @@ def test_the_24_hour_cap_counts_calls_across_batches(tmp_path, server, client, m
         min_interval=timedelta(0),
     )
     assert Counter(server.numbers()) == Counter([CHICAGO, NEW_YORK, FLORIDA])
-    capped = {r["e164"]: r for r in ledger_rows(tmp_path / "shared.db") if r["state"] == "deferred"}
+    capped = {r["e164"]: r for r in ledger_rows(ledger) if r["state"] == "deferred"}
     assert list(capped) == [CHICAGO]
     assert capped[CHICAGO]["reason"] == (
         "1 call(s) to this number in the last 24 h; at most 1 allowed "
@@ -156,9 +160,9 @@ def test_the_24_hour_cap_counts_calls_across_batches(tmp_path, server, client, m
     assert third.exit_code() == 0 and Counter(server.numbers())[CHICAGO] == 2
 
 
-def test_floridas_three_calls_a_day_across_four_batches(tmp_path, server, client):
+def test_floridas_three_calls_a_day_across_four_batches(tmp_path, server, client, ledger_spec, cli):
     profiles = write_policy_profile(tmp_path, "    state_rules: true")
-    ledger = str(tmp_path / "shared.db")
+    ledger = ledger_spec
     zero = timedelta(0)
     for n in range(4):
         contacts = write_contacts(tmp_path / f"b{n}.csv", [{"to": FLORIDA, "n": str(n)}])
@@ -167,10 +171,15 @@ def test_floridas_three_calls_a_day_across_four_batches(tmp_path, server, client
                          min_interval=zero)  # fmt: skip
         assert outcome.exit_code() == (0 if n < 3 else 6), n
     assert Counter(server.numbers())[FLORIDA] == 3
-    last = [r for r in ledger_rows(tmp_path / "shared.db") if r["state"] == "deferred"]
+    last = [r for r in ledger_rows(ledger) if r["state"] == "deferred"]
     assert len(last) == 1 and last[0]["reason"].endswith(
         "at most 3 allowed [fl-attempts: Fla. Stat. 501.616(6)(b)]"
     )
+    # can-call reads the same count from the ledger (either backend).
+    asked = cli("can-call", FLORIDA, "--at", "2026-11-26T19:30:00Z", "--ledger", ledger, "-o",
+                "json")  # fmt: skip
+    assert asked.exit_code == 1, asked.stderr
+    assert "fl-attempts" in {r["rule"] for r in json.loads(asked.stdout)["rules"] if not r["ok"]}
 
 
 def test_consent_cases_in_a_batch(cli, tmp_path, server, monkeypatch):

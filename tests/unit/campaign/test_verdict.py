@@ -5,6 +5,7 @@ do-not-call revocations. Exit 0 callable, 1 not."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -194,3 +195,19 @@ def test_bad_flags_are_usage_errors(cli, tmp_path):
     assert result.stderr == (
         f"{dnc}:1:15: error: '2026-02-30' on the do-not-call list is not a calendar date [CP506]\n"
     )
+
+
+def test_bad_ledgers_are_refused_without_a_traceback(cli, tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    missing = cli("can-call", NEW_YORK, "--ledger", str(tmp_path / "none.db"))
+    assert missing.exit_code == 2 and "--ledger" in missing.stderr
+    secret = cli("can-call", NEW_YORK, "--ledger", "postgresql://calls:hunter2@127.0.0.1/calls")
+    assert secret.exit_code == 2 and "password" in secret.stderr
+    assert "hunter2" not in secret.stderr + secret.stdout
+    away = f"postgresql://postgres@127.0.0.1:{closed_port}/calls"
+    unreachable = cli("can-call", NEW_YORK, "--ledger", away)
+    assert unreachable.exit_code == 6, unreachable.stderr
+    for result in (missing, secret, unreachable):
+        assert "Traceback" not in result.stderr
