@@ -110,12 +110,14 @@ class Dialer:
             return
         cap = self.guard.cap(job.facts) if job.facts is not None else None
         try:
+            caller = job.request.body.get("From")
             claim = ledger.claim(
                 self.batch,
                 job.row,
                 self.opts.min_interval,
                 (cap.limit, cap.rule) if cap is not None else None,
                 runner=self.runner,
+                caller=caller if isinstance(caller, str) else None,
             )
         except LedgerUnavailable as exc:
             # The claim may have committed: the row is not sent, and is handed back if the

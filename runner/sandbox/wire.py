@@ -124,7 +124,12 @@ class Connection:
                 exchange = Exchange(self, _keep_alive(request), request.method == "HEAD")
                 self.server.handler(request, exchange)
                 if not exchange.done:
-                    exchange.answer(500, b"")
+                    # A handler cut short by stop() leaves without an answer, as a server that
+                    # goes away does; one that forgot to answer is a bug, so say so.
+                    if self.server.stopping.is_set():
+                        exchange.drop(reset=False)
+                    else:
+                        exchange.answer(500, b"")
                 if not exchange.keep_alive or request.body is None:
                     return
         except Exception as exc:  # a handler bug must not kill the server

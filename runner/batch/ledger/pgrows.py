@@ -146,6 +146,7 @@ class PgRows:
         cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
+        caller: str | None = None,
     ) -> Claim:
         def work(c: Any) -> Claim:
             c.execute(
@@ -215,8 +216,8 @@ class PgRows:
                 batch_id,
                 row_no,
                 "state = 'dialing', reason = NULL, attempts = attempts + 1, sent_at = %s, "
-                "runner = coalesce(%s, runner)",
-                (stamp(now), runner or None),
+                "runner = coalesce(%s, runner), from_e164 = %s",
+                (stamp(now), runner or None, caller),
                 "true",
                 ("dialing", ""),
             )

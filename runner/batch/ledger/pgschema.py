@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from runner.batch.ledger.base import STATES, LedgerError
+from runner.batch.ledger.outcomes import POSTGRES_TABLES
 
 # Any constant will do; it only has to be the same for every callprofile.
 MIGRATION_LOCK = 0x63616C6C  # "call"
 
-_STATE_CHECK = ", ".join(f"'{s}'" for s in STATES)
+# The states of version 1, as released (version 2 added not-placed).
+_V1_STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
+_STATE_CHECK = ", ".join(f"'{s}'" for s in _V1_STATES)
 
 # version -> statements. Append new versions; never edit a released one.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -79,6 +82,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             next_at timestamptz NOT NULL,
             paused_until timestamptz NOT NULL
         )""",
+    ),
+    # Call outcomes: the not-placed state (batch-reconcile), the call's From kept at claim time,
+    # and the outcome tables (runner/batch/ledger/outcomes.py).
+    2: (
+        "ALTER TABLE rows DROP CONSTRAINT rows_state_check",
+        "ALTER TABLE rows ADD CONSTRAINT rows_state_check CHECK (state IN ("
+        + ", ".join(f"'{s}'" for s in STATES)
+        + "))",
+        "ALTER TABLE rows ADD COLUMN from_e164 text",
+        *POSTGRES_TABLES,
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -116,6 +116,7 @@ class SqliteRows:
         cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
+        caller: str | None = None,
     ) -> Claim:
         """Runs under SQLite's write lock, so two processes on different batches cannot both pass
         the repeat check or the cap for one number. ``runner`` is always this process (see the
@@ -166,8 +167,8 @@ class SqliteRows:
                     return Claim("capped", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                (stamp(now), stamp(now), batch_id, row_no),
+                "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
+                (stamp(now), stamp(now), caller, batch_id, row_no),
             )
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
