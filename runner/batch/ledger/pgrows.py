@@ -15,11 +15,13 @@ from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
 from runner.batch.ledger.pgconn import Session
 
 IN_CLAIMABLE = "('pending', 'deferred')"
+READ_AHEAD = 64  # row states fetched by one state_of
 
 
 class PgRows:
     session: Session
     _now: Callable[[], Any]
+    _ahead: dict[tuple[str, int], str | None]  # row states read ahead (state_of)
 
     def _stamp(self) -> str:
         return stamp(self._now())
@@ -56,14 +58,32 @@ class PgRows:
     # --- rows -------------------------------------------------------------------------------
 
     def state_of(self, batch_id: str, row_no: int) -> str | None:
-        def work(c: Any) -> str | None:
-            c.execute(
-                "SELECT state FROM rows WHERE batch_id = %s AND row_no = %s", (batch_id, row_no)
-            )
-            row = c.fetchone()
-            return row[0] if row else None
+        """The row's state, read ahead: one query answers for the next ``READ_AHEAD`` row
+        numbers, since the file is read in row order and every runner reads all of it. A state
+        read a moment early is safe: a row that was settled stays settled during a run, and a
+        row that looked new or claimable is checked again when it is recorded, reserved and
+        claimed."""
+        key = (batch_id, row_no)
+        ahead = self._ahead
+        if key in ahead:
+            return ahead.pop(key)
 
-        return self.session.run(work, single=True)
+        def work(c: Any) -> dict[tuple[str, int], str | None]:
+            c.execute(
+                "SELECT row_no, state FROM rows WHERE batch_id = %s AND row_no >= %s "
+                "AND row_no < %s",
+                (batch_id, row_no, row_no + READ_AHEAD),
+            )
+            found: dict[tuple[str, int], str | None] = dict.fromkeys(
+                ((batch_id, n) for n in range(row_no, row_no + READ_AHEAD)), None
+            )
+            found.update(((batch_id, n), state) for n, state in c.fetchall())
+            return found
+
+        ahead = self.session.run(work, single=True)
+        state = ahead.pop(key)
+        self._ahead = ahead  # replaced whole: the main thread is the only reader
+        return state
 
     def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
         now = self._stamp()
