@@ -12,7 +12,8 @@ interleaved, because absolute times drift on shared machines.
 
 Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.py) run
 ``callprofile batch`` against ``callprofile sandbox`` started as its own process, and read what
-arrived from the sandbox's JSON-lines log.
+arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/dryrunbench.py) compares the
+per-row cost of ``batch --dry-run`` with a naive loop (benchmarks/naive_dry_run.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import dryrunbench  # noqa: E402
 
 ROOT = HERE.parent
 WORK = HERE / ".work"
@@ -61,11 +63,14 @@ TARGETS: dict[str, tuple[float, str]] = {
     "pacing_busiest_5s_window": (100, "at most"),
     "memory_peak_rss_1m_rows_mb": (100.0, "at most"),
     "memory_1m_vs_10k_rows": (1.1, "at most"),
+    "memory_dry_run_1m_rows_s": (60.0, "at most"),
+    "dry_run_vs_naive_per_row": (1.5, "at most"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
+    "memory_dry_run_1m_rows_s": " s",
 }
 
 
@@ -99,12 +104,14 @@ def ensure_venv() -> None:
 
 
 def bench_env() -> dict[str, str]:
-    """The environment every measured command runs in: bytecode caching on (as for a user),
-    no Telnyx settings from the caller, and a placeholder key so dry runs have one to hide."""
+    """The environment every measured command runs in: bytecode caching on and output buffered
+    (as for a user), no Telnyx settings from the caller, and a placeholder key so dry runs have
+    one to hide."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TELNYX_", "CALLPROFILE_")) and k != "PYTHONDONTWRITEBYTECODE"
+        if not k.startswith(("TELNYX_", "CALLPROFILE_"))
+        and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")
     }
     env["TELNYX_API_KEY"] = "KEYbenchmarkonly"
     env["NO_COLOR"] = "1"
@@ -275,8 +282,14 @@ def bench_pacing(runs: int) -> dict[str, Any]:
 
 
 def bench_memory(runs: int) -> dict[str, Any]:
-    """5. Memory: peak RSS of `batch --dry-run` over 10,000 and 1,000,000 rows."""
+    """5. Memory: peak RSS of `batch --dry-run` over 10,000 and 1,000,000 rows (and the
+    million-row dry run's time)."""
     return batchbench.bench_memory(_tools(), runs)
+
+
+def bench_dry_run(runs: int) -> dict[str, Any]:
+    """6. Dry run: per-row cost of `batch --dry-run` against a naive loop over the same rows."""
+    return dryrunbench.bench_dry_run(_tools(), runs)
 
 
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
@@ -285,8 +298,16 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
+    "dry_run": bench_dry_run,
 }
-DEFAULT_RUNS = {"startup": 21, "validate": 5, "batch_overhead": 3, "pacing": 3, "memory": 3}
+DEFAULT_RUNS = {
+    "startup": 21,
+    "validate": 5,
+    "batch_overhead": 3,
+    "pacing": 3,
+    "memory": 3,
+    "dry_run": 5,
+}
 
 
 # ---------------------------------------------------------------------------- report
@@ -302,7 +323,7 @@ def shown(name: str, value: float) -> str:
     unit = UNITS.get(name, "x")
     if unit == " calls":
         return f"{value:g}{unit}"
-    return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
+    return f"{value:.1f}{unit}" if unit in (" MB", " s") else f"{value:.2f}{unit}"
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
