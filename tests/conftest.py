@@ -9,6 +9,7 @@ import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -50,7 +51,8 @@ def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's Telnyx settings, and crash logs stay in the test's dir."""
     for name in list(os.environ):
-        if name.startswith(("TELNYX_", "CALLPROFILE_")) or name == "GITHUB_ACTIONS":
+        # PG*: libpq's own settings (host, service, options) must not redirect the ledger tests.
+        if name.startswith(("TELNYX_", "CALLPROFILE_", "PG")) or name == "GITHUB_ACTIONS":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("NO_COLOR", "1")
@@ -94,3 +96,36 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
         return result
 
     yield invoke
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL server for the whole session (tests/helpers/postgres.py). Where
+    none can be started the PostgreSQL tests are skipped with the reason, except under CI
+    (env CI set), where that is a failure."""
+    from tests.helpers.postgres import Cluster, Unavailable
+
+    try:
+        cluster = Cluster()
+    except Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL for the ledger tests: {exc}")
+        pytest.skip(f"PostgreSQL ledger tests skipped: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    url = str(pg_cluster.new_database())
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``--ledger`` value for each backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "ledger.db")

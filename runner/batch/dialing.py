@@ -13,7 +13,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from runner.batch.budget import Budget
-from runner.batch.ledger import Ledger
+from runner.batch.ledger import Ledger, LedgerError, LedgerUnavailable
+from runner.batch.ledger.base import Pacer
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
 from runner.batch.window import check
@@ -36,16 +37,32 @@ def _kill_hook() -> tuple[str, int] | None:
 class Dialer:
     """State shared by the main thread and the workers for one run."""
 
-    def __init__(self, composed: Composed, opts: Options, hooks: Hooks, batch: str, total: int):
+    def __init__(
+        self,
+        composed: Composed,
+        opts: Options,
+        hooks: Hooks,
+        batch: str,
+        total: int,
+        ledger: Ledger,
+        runner: str,
+    ):
         self.composed = composed
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
+        self.runner = runner  # this process as a runner of the batch (see Ledger.join)
         self.progress = Progress(total)
         self.lock = threading.Lock()
         self.inflight: set[int] = set()
         self.budget = Budget(opts.max_calls)
-        self.limiter = hooks.limiter or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        # A shared ledger paces every runner of the batch together; otherwise this run paces
+        # itself.
+        self.limiter: Pacer = (
+            ledger.rate_limiter(batch, opts.rate, hooks.sleep or hooks.stopper.hard.wait)
+            or hooks.limiter
+            or TokenBucket(opts.rate, wait=hooks.stopper.hard.wait)
+        )
         # The limiter paces claims; the gate paces the POSTs themselves. A claim is a synced
         # commit, and one slow fsync (100+ ms on a busy disk) holds every worker's claim: without
         # the gate, the rows claimed meanwhile would all be sent at once, a burst above the rate.
@@ -55,6 +72,11 @@ class Dialer:
         self.claims = 0
         self.answers = 0
         self.error: BaseException | None = None
+        self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
+
+    def lose(self, exc: LedgerError) -> None:
+        """The ledger's database is gone: claim nothing more; the run exits 6."""
+        self.hooks.stopper.stop(f"{exc}; no new calls are claimed", code=6)
 
     def count(self, name: str, by: int = 1) -> None:
         with self.lock:
@@ -69,6 +91,8 @@ class Dialer:
                 return
             try:
                 self._dial(ledger, job)
+            except LedgerUnavailable as exc:
+                self.lose(exc)  # the rows still queued are dropped: the run is stopping
             except BaseException as exc:
                 self.error = exc
                 self.hooks.stopper.stop("internal error")
@@ -88,9 +112,26 @@ class Dialer:
                 self.budget.release()
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
-        claim = ledger.claim(self.batch, job.row, self.opts.min_interval)
+        try:
+            caller = job.request.body.get("From")
+            claim = ledger.claim(
+                self.batch,
+                job.row,
+                self.opts.min_interval,
+                runner=self.runner,
+                caller=caller if isinstance(caller, str) else None,
+            )
+        except LedgerUnavailable as exc:
+            # The claim may have committed: the row is not sent, and is handed back if the
+            # ledger can still be told.
+            self.budget.release()
+            self.lose(exc)
+            self._unclaim(ledger, job.row)
+            return
         if claim.outcome != "claimed":
             self.budget.release()
+            if claim.outcome == "lapsed":
+                self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
             if claim.outcome == "repeat":
                 self.count("skipped")
                 self.count("done")
@@ -111,10 +152,26 @@ class Dialer:
             self.answers += 1
             answers = self.answers
         self._maybe_die("answer", answers)
-        if self._record(ledger, job, result):
-            self.count("done")
-        with self.lock:
-            self.inflight.discard(job.row)
+        try:
+            if self._record(ledger, job, result):
+                self.count("done")
+        except LedgerError as exc:
+            self.unrecorded.append(_answer(job.row, result))
+            if not isinstance(exc, LedgerUnavailable):
+                raise
+            self.lose(exc)
+        finally:
+            with self.lock:
+                self.inflight.discard(job.row)
+
+    def _unclaim(self, ledger: Ledger, row: int) -> None:
+        try:
+            ledger.finish(self.batch, row, "pending", reason="claimed, then not sent")
+        except LedgerError:
+            self.unrecorded.append(
+                f"row {row}: claimed but not sent; the ledger will show it as unknown "
+                "(it was not called)"
+            )
 
     def _send(self, job: Prepared) -> Result:
         from runner.send import submit
@@ -205,3 +262,10 @@ class Dialer:
             import signal
 
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _answer(row: int, result: Result) -> str:
+    """What Telnyx said about a row, for when the ledger cannot take it."""
+    if result.status == "placed":
+        return f"row {row}: placed, call sid {result.call_sid}"
+    return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"

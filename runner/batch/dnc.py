@@ -12,8 +12,8 @@ import sqlite3
 from collections.abc import Iterator
 
 from runner import codes
-from runner.batch.phone import NumberError, normalise
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.phone import NumberError, normalise
 
 MAX_REPORTED = 20
 

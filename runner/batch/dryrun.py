@@ -11,10 +11,10 @@ import sqlite3
 from runner.batch.contacts import read_rows
 from runner.batch.dnc import DoNotCall
 from runner.batch.model import Hooks, Options, Outcome, RowEvent, RowInvalid
-from runner.batch.phone import mask
 from runner.batch.rows import prepare_row
 from runner.batch.window import check
 from runner.flow.compose import Composed
+from runner.phone import mask
 
 
 def dry_run(composed: Composed, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:

@@ -8,16 +8,26 @@ the file and hands rows to a few worker threads through a small queue, so memory
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterator
 
 from runner.batch import contacts as contacts_mod
+from runner.batch import sharing
 from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
 from runner.batch.dryrun import dry_run
 from runner.batch.identity import batch_id as make_batch_id
-from runner.batch.ledger import CLAIMABLE, Ledger, LedgerError
+from runner.batch.ledger import (
+    CLAIMABLE,
+    Ledger,
+    LedgerError,
+    LedgerUnavailable,
+    is_postgres,
+    open_ledger,
+)
 from runner.batch.lock import BatchLock, Busy
 from runner.batch.model import (
     BatchBusy,
@@ -30,12 +40,14 @@ from runner.batch.model import (
     RowInvalid,
     default_ledger,
 )
-from runner.batch.phone import mask
 from runner.batch.report import summarise, write_csv
 from runner.batch.rows import prepare_row
 from runner.batch.window import check
+from runner.diagnostics import ProfileError
 from runner.flow.compose import Composed, compose
+from runner.phone import mask
 from runner.profiles.store import Store
+from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
 
@@ -67,6 +79,11 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     """
     hooks = hooks or Hooks()
     composed = compose(store, opts.profile, opts.overrides)
+    # An unset env.CALLPROFILE_* would make every row fail alike, and rows recorded invalid are
+    # never called again: stop the whole batch before anything is recorded.
+    unset = unset_env(composed.templates, composed.env)
+    if unset:
+        raise ProfileError(unset)
     if opts.dry_run:
         dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
         try:
@@ -81,7 +98,13 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
         batch = make_batch_id(
             composed, scanned.sha256, to_column=opts.to_column, region=opts.region
         )
-        lock = BatchLock(opts.ledger_path, batch)
+        from runner.batch.ledger import spec
+
+        spec.check(opts.ledger_spec)
+        if is_postgres(opts.ledger_spec):
+            # Shared: any number of runners cooperate through the database; no file lock.
+            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
+        lock = BatchLock(opts.ledger_spec, batch)
         try:
             lock.acquire()
         except Busy as exc:
@@ -110,14 +133,22 @@ def _run_locked(
     scanned: contacts_mod.Contacts,
     dnc: DoNotCall | None,
 ) -> Outcome:
-    ledger = Ledger(opts.ledger_path, now=hooks.now)
+    ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
     total = scanned.count
+    runner = ""
     try:
         new = ledger.open_batch(batch, opts.profile, opts.contacts, scanned.sha256 or "")
         ledger.set_total(batch, total)
         if not new:
-            hooks.on_notice(f"resuming batch {batch[:12]} from {opts.ledger_path}")
-        recovered = ledger.recover_dialing(batch)
+            hooks.on_notice(f"resuming batch {batch[:12]} from {ledger.location}")
+        runner = ledger.join(batch, _label(), on_lost=lambda why: hooks.stopper.stop(why, code=6))
+        if ledger.shared:
+            others = sum(1 for r in ledger.runners(batch) if r.alive and r.runner != runner)
+            hooks.on_notice(
+                f"runner {runner[:8]} joined batch {batch[:12]} on {ledger.location} "
+                f"({others} other runner(s) at work)"
+            )
+        recovered = ledger.recover_dialing(batch, runner=runner)
         if recovered:
             hooks.on_notice(
                 f"{recovered} row(s) were left dialing by a run that ended; they are now "
@@ -129,15 +160,32 @@ def _run_locked(
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = Dialer(composed, opts, hooks, batch, total)
+        state = Dialer(composed, opts, hooks, batch, total, ledger, runner)
         stopped = _drive(ledger, state, dnc)
-        summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
-        if opts.report:
-            write_csv(ledger, batch, opts.report)
-        ledger.note(batch, "end", stopped or "done")
-        return Outcome(summary, stopped=stopped, stop_code=hooks.stopper.code)
+        try:
+            summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
+            if opts.report:
+                write_csv(ledger, batch, opts.report)
+            ledger.note(batch, "end", stopped or "done")
+        except LedgerUnavailable as exc:
+            return Outcome(
+                None, stopped=stopped, stop_code=6, lost=str(exc), unrecorded=state.unrecorded
+            )
+        return Outcome(
+            summary, stopped=stopped, stop_code=hooks.stopper.code, unrecorded=state.unrecorded
+        )
     finally:
+        if runner:
+            # If the database is gone, the runner's lock and lease end with this process.
+            with contextlib.suppress(LedgerUnavailable):
+                ledger.leave(runner, hooks.stopper.reason or "done")
         ledger.close()
+
+
+def _label() -> str:
+    import socket
+
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
@@ -149,25 +197,57 @@ def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
     ]
     for worker in workers:
         worker.start()
+
+    def hand_over(job: Prepared) -> bool:
+        if not state.budget.reserve(cancelled=lambda: stopper.stopping):
+            if state.budget.exhausted:
+                stopper.stop(f"--max-calls {opts.max_calls} reached")
+            return False
+        while not _offer(state, job):
+            if stopper.hard.is_set():
+                return False
+            hooks.on_progress(state.progress)
+        return not stopper.hard.is_set()
+
+    def admit(row: contacts_mod.Row) -> Prepared | None:
+        job = _admit(ledger, state, row, dnc)
+        hooks.on_progress(state.progress)
+        return job
+
+    # Rows are reserved for this runner a chunk at a time (one row unless the ledger is
+    # shared); after the pass, rows no live runner holds any more are adopted (sharing).
+    size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
     try:
+        chunk: list[Prepared] = []
+        going = True
         for row in _rows(opts):
             if stopper.stopping:
+                going = False
                 break
             state.count("scanned")
-            job = _admit(ledger, state, row, dnc)
-            hooks.on_progress(state.progress)
+            job = admit(row)
             if job is None:
                 continue
-            if not state.budget.reserve(cancelled=lambda: stopper.stopping):
-                if state.budget.exhausted:
-                    stopper.stop(f"--max-calls {opts.max_calls} reached")
-                break
-            while not _offer(state, job):
-                if stopper.hard.is_set():
+            chunk.append(job)
+            if len(chunk) >= size:
+                going = sharing.dispatch(ledger, batch, state.runner, chunk, hand_over)
+                chunk = []
+                if not going:
                     break
-                hooks.on_progress(state.progress)
-            if stopper.hard.is_set():
-                break
+        if going and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
+            sharing.sweep(
+                ledger,
+                batch,
+                state.runner,
+                rows=lambda: _rows(opts),
+                admit=admit,
+                hand_over=hand_over,
+                stopping=lambda: stopper.stopping,
+                wait=stopper.soft.wait,
+                chunk=size,
+            )
+    except LedgerUnavailable as exc:
+        state.lose(exc)
     except BaseException:
         stopper.stop("stopped by an error")  # workers drop the rows still queued
         raise
@@ -184,12 +264,15 @@ def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
         if stopper.hard.is_set():
             with state.lock:
                 stuck = sorted(state.inflight)
-            ledger.abandon(
-                batch,
-                stuck,
-                "stopped at once by a second Ctrl-C while the call was "
-                "being placed; the call may have been placed",
-            )
+            try:
+                ledger.abandon(
+                    batch,
+                    stuck,
+                    "stopped at once by a second Ctrl-C while the call was "
+                    "being placed; the call may have been placed",
+                )
+            except LedgerUnavailable as exc:
+                state.lose(exc)
     hooks.on_progress(state.progress)
     if state.error is not None:
         raise state.error
@@ -217,7 +300,8 @@ def _admit(
         job = prepare_row(state.composed, opts, row)
     except RowInvalid as exc:
         if known is None:
-            ledger.add_skipped(batch, row.line, exc.e164, "invalid", str(exc))
+            # The number column as given (E.164 when valid): the report's "to" for this row.
+            ledger.add_skipped(batch, row.line, exc.given, "invalid", str(exc))
         else:
             ledger.skip(batch, row.line, "invalid", str(exc))
         state.count("skipped")

@@ -44,9 +44,11 @@ class Options:
     timeout: float = 15.0
     max_retries: int = 2
     report: str | None = None
+    lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
 
     @property
-    def ledger_path(self) -> str:
+    def ledger_spec(self) -> str:
+        """A SQLite file path or a postgresql:// URL."""
         return self.ledger or default_ledger(self.contacts)
 
 
@@ -99,14 +101,21 @@ class Outcome:
     dry_run: dict[str, int] = field(default_factory=dict)
     stopped: str = ""  # why the run stopped early, if it did
     stop_code: int | None = None  # the exit code that reason calls for
+    lost: str = ""  # the ledger's database was lost (no summary could be read)
+    unrecorded: list[str] = field(default_factory=list)  # answers the ledger could not take
 
     def exit_code(self) -> int:
         from runner.exitcodes import ExitCode
 
+        if self.lost and self.summary is None:
+            return int(ExitCode.UNREACHABLE)
         if self.summary is not None:
             code = self.summary.exit_code()
+            # "Not finished" from a stop (e.g. the ledger was lost) is moot when the batch is in
+            # fact finished: other runners of a shared ledger completed it.
+            finished = code == ExitCode.OK and self.stop_code == ExitCode.UNREACHABLE
             if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
-                return self.stop_code
+                return int(code) if finished else self.stop_code
             return int(code)
         return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
 
@@ -124,7 +133,12 @@ class Prepared:
 
 
 class RowInvalid(Exception):
-    def __init__(self, diagnostics: list[Diagnostic], e164: str | None = None):
+    def __init__(
+        self, diagnostics: list[Diagnostic], e164: str | None = None, given: str | None = None
+    ):
         self.diagnostics = diagnostics
         self.e164 = e164
+        # What the row holds in its number column: the report shows it for a row whose number
+        # is not usable, so the user can find the row and fix it.
+        self.given = e164 or given
         super().__init__("; ".join(f"{d.message} [{d.code}]" for d in diagnostics))

@@ -9,10 +9,10 @@ from __future__ import annotations
 from runner import codes
 from runner.batch import contacts as contacts_mod
 from runner.batch.model import Options, Prepared, RowInvalid
-from runner.batch.phone import NumberError, normalise
 from runner.batch.window import zone_error
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.compose import Composed
+from runner.phone import NumberError, normalise
 
 __all__ = ["Prepared", "RowInvalid", "prepare_row"]
 
@@ -31,7 +31,8 @@ def prepare_row(composed: Composed, opts: Options, row: contacts_mod.Row) -> Pre
     try:
         e164 = normalise(raw, opts.region)
     except NumberError as exc:
-        raise RowInvalid([Diagnostic(str(exc), codes.BAD_NUMBER, origin=origin)]) from None
+        number = Diagnostic(str(exc), codes.BAD_NUMBER, origin=origin)
+        raise RowInvalid([number], given=raw) from None
     zone = row.get(contacts_mod.TIMEZONE_COLUMN)
     if zone is not None:
         problem = zone_error(zone.strip())

@@ -1,37 +1,35 @@
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli import advice
+from runner.cli import sandbox_options as local
+from runner.cli.cmd_listen import listen_options
+from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
+    complete,
     override_options,
     overrides_from,
     sending_options,
     store_from,
 )
-from runner.cli.output import error, print_diagnostics
+from runner.cli.output import error
+from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from runner.batch.model import Options, Outcome, Progress, RowEvent
     from runner.batch.window import Window
-    from runner.flow.request import Request
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
-MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
-OUTPUT_BLOCK = 256  # dry-run lines written at once when stdout is not a terminal
-PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 # Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
 # 429 pauses and retries. Tests replace both with a fake clock, so a Retry-After costs no real
 # time. ``wait`` None: waits that a second Ctrl-C cuts short.
@@ -41,11 +39,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, param_hint: str = "--min-interval") -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise click.BadParameter(
-            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
+            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint=param_hint
         )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
@@ -62,7 +60,7 @@ def parse_window(text: str | None) -> Window | None:
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @click.option(
     "--contacts",
     required=True,
@@ -74,8 +72,17 @@ def parse_window(text: str | None) -> Window | None:
 @click.option("--region", metavar="CC", help="Region for numbers without +, e.g. US.")
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False),
-    help="Ledger file [default: CONTACTS.ledger.db beside the contacts file].",
+    metavar="PATH|URL",
+    help="Ledger file, or a postgresql:// URL shared by several runners "
+    "[default: CONTACTS.ledger.db beside the contacts file].",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0, max=3600.0),
+    default=30.0,
+    show_default=True,
+    help="PostgreSQL ledger: seconds without a heartbeat before the other runners take this "
+    "one for dead (its calls in flight become unknown, its other rows go to them).",
 )
 @click.option(
     "--rate",
@@ -104,7 +111,10 @@ def parse_window(text: str | None) -> Window | None:
     "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
+@sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@listen_options
+@output_option("text", "json")
 @sending_options
 @click.pass_context
 def batch(
@@ -114,6 +124,7 @@ def batch(
     to_column: str,
     region: str | None,
     ledger: str | None,
+    lease: float,
     rate: float,
     concurrency: int,
     window: str | None,
@@ -122,7 +133,15 @@ def batch(
     min_interval: str,
     redial_unknown: bool,
     dry_run: bool,
+    sandbox: bool,
+    sandbox_script: str | None,
+    sandbox_log: str | None,
     report: str | None,
+    listen: str | None,
+    listen_grace: float,
+    public_key: str | None,
+    no_verify: bool,
+    output: str,
     base_url: str | None,
     timeout: float,
     max_retries: int,
@@ -141,6 +160,19 @@ def batch(
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
+    local.check_usage(
+        ctx,
+        sandbox=sandbox,
+        script=sandbox_script,
+        log=sandbox_log,
+        dry_run=dry_run,
+        base_url=base_url,
+    )
+    if sandbox and ledger:
+        raise click.UsageError(
+            "a --sandbox batch keeps its own ledger (CONTACTS.sandbox.ledger.db), so its calls "
+            "never count as real ones; drop --ledger"
+        )
     overrides = overrides_from(ctx, params)
     if rate > MAX_SAFE_RATE:
         click.echo(
@@ -149,15 +181,21 @@ def batch(
             "limit was raised",
             err=True,
         )
-    key = secrets.api_key()
+    steps = local.steps(sandbox_script) if sandbox else []
+    key = local.SANDBOX_KEY if sandbox else secrets.api_key()
     if not dry_run and not key:
-        error("TELNYX_API_KEY is not set; export your Telnyx API key (nothing was sent)")
+        error(
+            "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to try the "
+            "batch against a local sandbox (nothing was sent)",
+            CODE_USAGE,
+        )
         raise CliExit(ExitCode.USAGE)
     opts = engine.Options(
         profile=name,
         contacts=contacts,
         overrides=overrides,
-        ledger=ledger,
+        ledger=ledger or (sandbox_ledger(contacts) if sandbox else None),
+        lease=lease,
         to_column=to_column,
         region=region.upper() if region else None,
         rate=rate,
@@ -174,198 +212,77 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
-    view = _View(contacts, show_secrets, opts)
+    from runner.cli import cmd_listen, pipes
+    from runner.cli.batch_view import View
+
+    cmd_listen.check_batch_usage(listen, no_verify, dry_run)
+
+    view = View(contacts, show_secrets, opts, as_json=output == "json")
+    if output == "json" and dry_run:
+        from runner.cli.document import Stream
+
+        head = {"dry_run": True, "profile": name, "contacts": contacts}
+        view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
-        on_row=view.row,
-        on_progress=view.progress,
-        on_dry_run=view.dry_run,
-        on_notice=view.notice,
+        on_row=view.guarded(view.row),
+        on_progress=view.guarded(view.progress),
+        on_dry_run=view.guarded(view.dry_run),
+        on_notice=view.guarded(view.notice),
     )
+    view.stopper = hooks.stopper
     hooks.limiter = TokenBucket(rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
     hooks.sleep = wait
     client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
     hooks.client = client
-    hooks.stopper.install(view.interrupted)
-    try:
-        outcome = engine.run(store_from(ctx), opts, hooks)
-    except engine.BatchBusy as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.UNREACHABLE) from None
-    except Exception as exc:
-        from runner.batch.ledger import LedgerError
-
-        if isinstance(exc, LedgerError):
+    receiver = None
+    with ExitStack() as stack:
+        # Registered first, so it runs last: a sandbox stops first, delivering its remaining
+        # callbacks (an AMD verdict can come after the final status) while the receiver listens.
+        stack.callback(lambda: cmd_listen.stop(receiver) if receiver is not None else None)
+        sandbox_key = None
+        if sandbox:
+            server = stack.enter_context(local.running(steps, sandbox_log))
+            opts.base_url, sandbox_key = server.base_url, server.public_key
+        if listen:
+            # With --sandbox the callbacks come from the sandbox: its own key verifies them.
+            key_text = sandbox_key or public_key
+            receiver = cmd_listen.for_batch(listen, opts.ledger_spec, key_text, no_verify)
+        hooks.stopper.install(view.guarded(view.interrupted))
+        try:
+            outcome = engine.run(store_from(ctx), opts, hooks)
+        except engine.BatchBusy as exc:
             error(str(exc))
-            raise CliExit(ExitCode.INVALID) from None
-        raise
-    finally:
-        hooks.stopper.restore()
-        view.close()
-        if client is not None and not hooks.stopper.hard.is_set():
-            client.close()
+            raise CliExit(ExitCode.UNREACHABLE) from None
+        except Exception as exc:
+            from runner.batch.ledger import LedgerError
+            from runner.cli.ledger_errors import fail
+
+            if isinstance(exc, LedgerError):
+                raise fail(exc) from None
+            raise
+        finally:
+            hooks.stopper.restore()
+            view.close()
+            if client is not None and not hooks.stopper.hard.is_set():
+                client.close()
+        if receiver is not None:
+            cmd_listen.linger(receiver, outcome.summary, listen_grace)
+    if receiver is not None and outcome.summary is not None:
+        # The summary was taken when the last call was answered; the outcomes came after.
+        outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_spec, outcome.summary)
+    if outcome.summary is not None:
+        pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
+    if receiver is not None:
+        summary = receiver.journal.summary(receiver.still_unmatched)
+        click.echo(f"callprofile: callbacks: {summary}", err=True)
     raise CliExit(outcome.exit_code())
 
 
-class _View:
-    """Everything the batch prints: row problems and progress on stderr, results on stdout."""
-
-    def __init__(self, contacts: str, show_secrets: bool, opts: Options):
-        self.contacts = contacts
-        self.show_secrets = show_secrets
-        self.opts = opts
-        self.lines = 0
-        self.hidden = 0
-        self.started = time.monotonic()
-        self.last = self.started
-        self.tty = sys.stderr.isatty() and not opts.dry_run
-        self.bar: Any = None
-        self.done = 0
-        self.pending: list[str] = []
-        self.tty_out = sys.stdout.isatty()
-
-    def notice(self, text: str) -> None:
-        from runner.secrets import scrub
-
-        self._err(f"callprofile: {scrub(text)}")
-
-    def interrupted(self, hard: bool) -> None:
-        if hard:
-            self._err("callprofile: stopping now; calls in flight are recorded as unknown")
-        else:
-            self._err(
-                "callprofile: stopping: no new calls; waiting for calls in flight "
-                "(Ctrl-C again to stop at once)"
-            )
-
-    def row(self, event: RowEvent) -> None:
-        from runner.secrets import scrub
-
-        if event.kind == "deferred":
-            return  # counted in the summary; one line per row would drown the rest
-        if self.lines >= MAX_ROW_LINES:
-            self.hidden += 1
-            return
-        self.lines += 1
-        where = f"{self.contacts} row {event.row}"
-        if event.kind == "invalid" and event.diagnostics:
-            shown = []
-            for diag in advice.advise_all(event.diagnostics, advice.ROWS):
-                if diag.origin == where and diag.file is None:
-                    shown.append(diag)
-                else:
-                    self._err(f"{where}: {scrub(diag.text())}")
-            print_diagnostics(shown, advice.ROWS)
-            return
-        self._err(f"{where}: {event.kind}: {scrub(event.message)}")
-
-    def dry_run(self, row: int, e164: str, request: Request) -> None:
-        from runner.secrets import scrub
-
-        line = {
-            "row": row,
-            "to": e164,
-            "connection_id": request.shown_connection_id(self.show_secrets),
-            "body": request.redacted_body(self.show_secrets),
-        }
-        text = json.dumps(line, ensure_ascii=False)
-        # Lines are gathered and written in blocks: click.echo flushes every line, a system
-        # call per row, which costs more than building the row. A terminal gets each line.
-        self.pending.append(text if self.show_secrets else scrub(text))
-        if self.tty_out or len(self.pending) >= OUTPUT_BLOCK:
-            self._write_pending()
-
-    def _write_pending(self) -> None:
-        if self.pending:
-            self.pending.append("")
-            click.echo("\n".join(self.pending), nl=False)
-            self.pending.clear()
-
-    def progress(self, p: Progress) -> None:
-        now = time.monotonic()
-        if self.tty:
-            if self.bar is None:
-                self.bar = click.progressbar(
-                    length=max(1, p.total),
-                    label="calling",
-                    file=sys.stderr,
-                    item_show_func=lambda text: text,
-                    show_eta=False,
-                )
-                self.bar.__enter__()
-            if now - self.last >= 0.2 or p.done == p.total:
-                self.last = now
-                self.bar.update(p.done - self.done, self._status(p))
-                self.done = p.done
-            return
-        if now - self.last >= PLAIN_EVERY:
-            self.last = now
-            self._err(f"progress: {p.done}/{p.total} rows done, {self._status(p)}")
-
-    def _status(self, p: Progress) -> str:
-        elapsed = max(1e-6, time.monotonic() - self.started)
-        return (
-            f"placed {p.placed} failed {p.failed} unknown {p.unknown} skipped {p.skipped} "
-            f"deferred {p.deferred} {p.sent / elapsed:.1f}/s"
-        )
-
-    def close(self) -> None:
-        self._write_pending()
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def finish(self, outcome: Outcome) -> None:
-        if self.hidden:
-            self._err(f"... {self.hidden} more row message(s); see --report or batch-status")
-        if outcome.summary is None:
-            s = outcome.dry_run
-            click.echo(
-                f"dry run: {s['rows']} rows: {s['send']} would be sent, {s['invalid']} invalid, "
-                f"{s['duplicate']} duplicate, {s['dnc']} on the do-not-call list, "
-                f"{s['deferred']} outside the window now. Nothing was sent or recorded.",
-                err=True,
-            )
-            return
-        for line in outcome.summary.lines():
-            click.echo(line)
-        if outcome.stopped and outcome.stopped != "done":
-            self._err(f"callprofile: stopped early: {outcome.stopped}")
-        self._err(closing(outcome))
-        if self.opts.report:
-            self._err(f"callprofile: report written to {self.opts.report}")
-
-    def _err(self, text: str) -> None:
-        click.echo(text, err=True)
-
-
-def closing(outcome: Outcome) -> str:
-    """The last line: what the exit code means for this run. Exit 4 has two causes, and a
-    401 that stopped the batch must not be reported as rows rejected by Telnyx."""
-    code = outcome.exit_code()
-    failed = outcome.summary.counts.get("failed", 0) if outcome.summary is not None else 0
-    if code == ExitCode.REJECTED and outcome.stop_code == ExitCode.REJECTED:
-        text = (
-            "callprofile: Telnyx refused the API key (401), so the batch stopped; the rows not "
-            "called stay pending: fix TELNYX_API_KEY and run the same command again"
-        )
-        if failed:
-            text += f" ({failed} row(s) were rejected by Telnyx before that and are not retried)"
-        return text
-    return explain(code)
-
-
-def explain(code: int) -> str:
-    return {
-        0: "callprofile: done: every row was placed or deliberately skipped",
-        1: "callprofile: some rows are invalid and were not called (fix them; see above)",
-        4: "callprofile: some calls were rejected by Telnyx (failed rows are not retried)",
-        5: "callprofile: some rows ended unknown: the call may have been placed; check before "
-        "using --redial-unknown",
-        6: "callprofile: the batch is not finished (rows pending or deferred); run the same "
-        "command again later",
-        130: "callprofile: interrupted; run the same command again to resume",
-    }.get(code, f"callprofile: exit {code}")
+def sandbox_ledger(contacts: str) -> str:
+    """A sandbox batch's ledger: never the real one, where its "placed" rows would stop the real
+    batch from calling anyone (same batch id) and trip the repeat guard."""
+    return f"{contacts}.sandbox.ledger.db"
 
 
 # Each row brings its own number; --to comes with the shared override options but is refused.

@@ -4,6 +4,7 @@ import os
 
 import click
 
+from runner.cli.document import CODE_USAGE, emit, output_option
 from runner.cli.errors import CliExit
 from runner.cli.output import error
 from runner.exitcodes import ExitCode
@@ -11,63 +12,66 @@ from runner.exitcodes import ExitCode
 
 @click.command()
 @click.option(
-    "--ledger", required=True, type=click.Path(dir_okay=False), help="The batch's ledger file."
+    "--ledger",
+    required=True,
+    metavar="PATH|URL",
+    help="The batch's ledger: a file, or a postgresql:// URL.",
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
-def batch_status(ledger: str, batch_prefix: str | None, report: str | None) -> None:
+@output_option("text", "json")
+def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
-    Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
+    Once callbacks were recorded (callprofile listen, batch --listen), the summary also shows
+    the calls' outcomes: answered by a person or a machine, no answer, busy, failed, or still
+    awaiting a callback. Exits with the code the newest batch shown would end with (0, 1, 4, 5
+    or 6).
     """
-    from runner.batch.ledger import Ledger, LedgerError
-    from runner.batch.lock import BatchLock, Busy
+    from runner.batch.ledger import LedgerError, display, is_postgres
     from runner.batch.report import summarise, write_csv
+    from runner.cli.ledger_errors import fail, open_or_exit
 
-    if not os.path.isfile(ledger):
-        error(f"no ledger at {ledger}")
+    where = display(ledger)
+    if not is_postgres(ledger) and not os.path.isfile(ledger):
+        error(f"no ledger at {where}")
         raise CliExit(ExitCode.INVALID)
-    try:
-        book = Ledger(ledger, readonly=True)
-    except LedgerError as exc:
-        error(str(exc))
-        raise CliExit(ExitCode.INVALID) from None
+    book = open_or_exit(ledger, readonly=True)
     try:
         found = [b for b in book.batches() if b.batch_id.startswith(batch_prefix or "")]
         if not found:
-            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {ledger}")
+            error(f"no batch{' ' + batch_prefix if batch_prefix else ''} in {where}")
             raise CliExit(ExitCode.INVALID)
         if report and len(found) > 1:
-            error("the ledger holds several batches; pick one with --batch for --report")
+            error(
+                "the ledger holds several batches; pick one with --batch for --report", CODE_USAGE
+            )
             raise CliExit(ExitCode.USAGE)
         code = ExitCode.OK
+        summaries = []
         for i, info in enumerate(found):
-            running = _running(BatchLock, Busy, ledger, info.batch_id)
-            summary = summarise(book, info.batch_id, running=running)
-            if i:
-                click.echo("")
-            for line in summary.lines():
-                click.echo(line)
+            summary = summarise(book, info.batch_id, running=book.running(info.batch_id))
+            summaries.append(summary.as_dict())
+            if output != "json":
+                if i:
+                    click.echo("")
+                for line in summary.lines():
+                    click.echo(line)
             code = summary.exit_code()
         if report:
             write_csv(book, found[0].batch_id, report)
+        unmatched = book.unmatched_count()
+    except LedgerError as exc:
+        raise fail(exc) from None
     finally:
         book.close()
+    if unmatched and output != "json":
+        click.echo(
+            f"callprofile: {unmatched} call(s) sent callbacks that match no row of this ledger "
+            "(kept; matched when a row gets that call_sid)",
+            err=True,
+        )
+    if output == "json":
+        document = {"ledger": where, "batches": summaries, "report": report}
+        emit(code, {**document, "unmatched_callbacks": unmatched})
     raise CliExit(code)
-
-
-def _running(lock_cls: type, busy: type, ledger: str, batch_id: str) -> bool:
-    """Whether a process holds the batch now (a shared lock probe; released at once)."""
-    import fcntl
-
-    path = lock_cls(ledger, batch_id).path
-    if not os.path.exists(path):
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import click
 
+from runner.cli.document import emit, note, output_option
 from runner.cli.errors import CliExit
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.options import (
+    OrderedCommand,
+    complete,
+    override_options,
+    overrides_from,
+    store_from,
+)
 from runner.exitcodes import ExitCode
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
 @click.pass_context
 def explain(
@@ -24,7 +29,6 @@ def explain(
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
     """
-    import json
     import os
 
     from runner.flow.compose import compose
@@ -47,13 +51,26 @@ def explain(
         connection_default="TELNYX_CONNECTION_ID" if env_connection else "placeholder (none set)",
     )
     if extra.placeholder_to:
-        click.echo("note: no --to given; To is a placeholder number", err=True)
+        note("no --to given; To is a placeholder number")
     if extra.examples or extra.invented:
         given = ", ".join([*extra.examples, *extra.invented])
-        click.echo(f"note: variables rendered with their example values: {given}", err=True)
+        note(f"variables rendered with their example values: {given}")
+    for var in extra.env_stand_ins:
+        note(f"environment variable {var} is not set here; rendered with a stand-in")
     if output == "json":
-        payload = {"profile": name, "fields": [r.as_dict() for r in rows]}
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        fields = [r.as_dict() for r in rows]
+        emit(ExitCode.OK, {"profile": name, "fields": fields}, reveal=show_secrets)
     else:
-        click.echo(table(rows), nl=False)
+        click.echo(table(rows, _terminal_width()), nl=False)
     raise CliExit(ExitCode.OK)
+
+
+def _terminal_width() -> int | None:
+    """The terminal's columns ($COLUMNS first, as the shell sets it); None (whole rows) when
+    stdout is a file or a pipe, so grep and files get every value."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    return max(20, shutil.get_terminal_size().columns)

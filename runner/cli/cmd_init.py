@@ -20,10 +20,12 @@ def init(directory: str) -> None:
 
     from runner.cli.output import error
     from runner.review import scaffold
+    from runner.review.install_source import installed
 
     target = Path(directory)
+    source = installed()
     try:
-        written = scaffold.write(target)
+        written = scaffold.write(target, source)
     except FileExistsError as exc:
         clash = exc.args[0]
         error(
@@ -33,6 +35,13 @@ def init(directory: str) -> None:
         raise CliExit(ExitCode.INVALID) from None
     for rel in written:
         click.echo(f"created {target / rel}")
+    if source.local:
+        click.echo(
+            f"callprofile: warning: this callprofile was installed from {source.requirement!r}, "
+            f"a path CI cannot reach; edit {target / scaffold.REQUIREMENTS_PATH} to name a git "
+            "URL or a package index before the first pull request",
+            err=True,
+        )
     click.echo(
         "next: git init (if needed), pre-commit install, then callprofile validate", err=True
     )

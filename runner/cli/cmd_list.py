@@ -1,27 +1,39 @@
 from __future__ import annotations
 
-import json
-
 import click
 
+from runner.cli.document import emit, output_option
 from runner.cli.options import store_from
 
 
 @click.command(name="list")
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@output_option("text", "json")
 @click.pass_context
 def list_profiles(ctx: click.Context, output: str) -> None:
     """List every profile with its description; abstract ones are marked."""
     from runner.review.catalog import catalog
 
-    entries = catalog(store_from(ctx))
+    store = store_from(ctx)
+    if not store.root.is_dir():
+        from runner import codes
+        from runner.diagnostics import Diagnostic, ProfileError
+
+        raise ProfileError(
+            [
+                Diagnostic(
+                    f"profiles directory {store.display(store.root)!r} does not exist (set it "
+                    "with --profiles-dir or CALLPROFILE_DIR)",
+                    codes.NO_PROFILE,
+                    origin="--profiles-dir",
+                )
+            ]
+        )
+    entries = catalog(store)
     if output == "json":
-        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        emit(0, {"profiles": entries})
         return
     if not entries:
-        click.echo(f"no profiles in {store_from(ctx).root}", err=True)
+        click.echo(f"no profiles in {store.display(store.root)}", err=True)
         return
     width = max(len(e["name"]) for e in entries)
     for entry in entries:

@@ -2,16 +2,21 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.options import OrderedCommand, override_options, overrides_from, store_from
+from runner.cli.document import emit, output_option
+from runner.cli.options import (
+    OrderedCommand,
+    complete,
+    override_options,
+    overrides_from,
+    store_from,
+)
 from runner.cli.output import dump
 
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
-@click.option(
-    "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@output_option("yaml", "json", default="yaml")
 @click.option("--show-secrets", is_flag=True, help="Print secret values instead of ***.")
 @click.pass_context
 def render(
@@ -19,17 +24,16 @@ def render(
 ) -> None:
     """Print the final connection id and request body for profile NAME.
 
-    The output is itself a valid values file (-f).
+    The output (YAML, or the JSON document) is itself a valid values file (-f).
     """
     from runner.flow.compose import compose
 
     request = compose(store_from(ctx), name, overrides_from(ctx, params)).request()
-    click.echo(
-        dump(
-            {
-                "connection_id": request.shown_connection_id(show_secrets),
-                "call": request.redacted_body(show_secrets),
-            },
-            output,
-        )
-    )
+    values = {
+        "connection_id": request.shown_connection_id(show_secrets),
+        "call": request.redacted_body(show_secrets),
+    }
+    if output == "json":
+        emit(0, values, reveal=show_secrets)
+        return
+    click.echo(dump(values, output))

@@ -1,22 +1,27 @@
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from runner.cli import sandbox_options as local
+from runner.cli.document import CODE_USAGE, emit, output_option
+from runner.cli.document import base as document_base
 from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
+    complete,
     override_options,
     overrides_from,
     sending_options,
     store_from,
 )
 from runner.cli.output import error
+from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -29,32 +34,13 @@ if TYPE_CHECKING:
 # wait Telnyx asked for.
 wait: Callable[[float], None] = time.sleep
 
-# Sent to the sandbox instead of the real key, which never leaves for a local server.
-SANDBOX_KEY = "KEY-sandbox-not-a-real-key"
-
 
 @click.command(cls=OrderedCommand)
-@click.argument("name")
+@click.argument("name", shell_complete=complete("profile_names"))
 @override_options
 @click.option("--dry-run", is_flag=True, help="Print the exact HTTP request; send nothing.")
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Send to a local sandbox started for this run (no account, no key, no phone rings).",
-)
-@click.option(
-    "--sandbox-script",
-    type=click.Path(dir_okay=False),
-    help="With --sandbox: scripted answers (JSON/YAML list) to rehearse failures.",
-)
-@click.option(
-    "--sandbox-log",
-    type=click.Path(dir_okay=False),
-    help="With --sandbox: append what the sandbox received to this JSON-lines file.",
-)
-@click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@sandbox_options
+@output_option("text", "json")
 @sending_options
 @click.pass_context
 def run(
@@ -83,15 +69,15 @@ def run(
     from runner.flow.compose import compose
     from runner.send import submit
 
-    if (sandbox_script or sandbox_log) and not sandbox:
-        raise click.UsageError("--sandbox-script and --sandbox-log need --sandbox")
-    if sandbox and dry_run:
-        raise click.UsageError("--sandbox and --dry-run do not go together")
-    from_command_line = (
-        ctx.get_parameter_source("base_url") == click.core.ParameterSource.COMMANDLINE
+    document_base({"status": "not-sent"})
+    local.check_usage(
+        ctx,
+        sandbox=sandbox,
+        script=sandbox_script,
+        log=sandbox_log,
+        dry_run=dry_run,
+        base_url=base_url,
     )
-    if sandbox and base_url and from_command_line:
-        raise click.UsageError("--sandbox and --base-url do not go together")
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or ("sandbox" if sandbox else None)
     request = compose(
@@ -110,16 +96,21 @@ def run(
             base_url=base,
             api_key=key or "",
         )
+        if output == "json":
+            shown_request = _request_json(prepared, request, show_secrets)
+            emit(ExitCode.OK, {"status": "dry-run", "request": shown_request}, reveal=show_secrets)
+            raise CliExit(ExitCode.OK)
         shown = submit.encode_body(request.redacted_body(show_secrets))
         click.echo(prepared.text(body=shown), nl=False)
         return
 
-    steps = _sandbox_steps(sandbox_script) if sandbox else []
+    steps = local.steps(sandbox_script) if sandbox else []
     if not sandbox:
         if not key:
             error(
                 "TELNYX_API_KEY is not set; export your Telnyx API key, or add --sandbox to try "
-                "the profile against a local sandbox (nothing was sent)"
+                "the profile against a local sandbox (nothing was sent)",
+                CODE_USAGE,
             )
             raise CliExit(ExitCode.USAGE)
         for problem in (submit.check_base_url(base), submit.check_api_key(key)):
@@ -127,23 +118,16 @@ def run(
                 error(f"{problem} (nothing was sent)")
                 raise CliExit(ExitCode.INVALID)
 
-    server = None
-    if sandbox:
-        from runner.sandbox import Sandbox
-
-        server = Sandbox(
-            script=steps,
-            log_path=sandbox_log,
-            on_record=_print_sandbox_record,
-            secrets=request.secret_values(),
-        )
-        server.start()
-        base, key = server.base_url, SANDBOX_KEY
-        click.echo(f"sandbox: listening on {server.url} (nothing leaves this machine)", err=True)
-    try:
+    with ExitStack() as stack:
+        if sandbox:
+            server = stack.enter_context(
+                local.running(steps, sandbox_log, _print_sandbox_record, request.secret_values())
+            )
+            base, key = server.base_url, local.SANDBOX_KEY
         prepared = submit.prepare(
             request.connection_id, request.body, base_url=base, api_key=key or ""
         )
+        document_base({"status": "unknown"})  # from here on a failure may follow a sent POST
         client = submit.make_client(submit.Timeouts(read=timeout))
         try:
             result = submit.send(
@@ -157,38 +141,26 @@ def run(
             )
         finally:
             client.close()
-    finally:
-        if server is not None:
-            server.stop()
-            click.echo(f"sandbox: received {server.post_count} call request(s); stopped", err=True)
+    from runner.cli import pipes
+
+    pipes.settled(result.exit_code)  # a closed pipe while reporting keeps this code
     report(result, request, output)
     raise CliExit(result.exit_code)
-
-
-def _sandbox_steps(path: str | None) -> list[Any]:
-    if not path:
-        return []
-    from runner.sandbox import ScriptError, load_script
-
-    try:
-        return load_script(path)
-    except ScriptError as exc:
-        error(f"{exc} (nothing was sent)")
-        raise CliExit(ExitCode.INVALID) from None
 
 
 def _print_sandbox_record(record: dict[str, Any]) -> None:
     if record["kind"] != "callback":
         return
     if record.get("refused"):
-        click.echo(
-            f"sandbox: status callback to {record['url']} not sent: {record['refused']}", err=True
-        )
+        where = f" to {record['url']}" if record.get("url") else ""
+        click.echo(f"sandbox: status callback{where} not sent: {record['refused']}", err=True)
         return
     outcome = record.get("status", record.get("error"))
+    # AMD callbacks carry AnsweredBy instead of a CallStatus.
+    what = record.get("call_status")
+    shown = f"CallStatus={what}" if what else f"AnsweredBy={record.get('answered_by')}"
     click.echo(
-        f"sandbox: status callback {record['event']} (CallStatus={record['call_status']}) "
-        f"-> {record['url']}: {outcome}",
+        f"sandbox: status callback {record['event']} ({shown}) -> {record['url']}: {outcome}",
         err=True,
     )
 
@@ -198,18 +170,22 @@ def report(result: Result, request: Request, output: str) -> None:
     JSON object on stdout in every case)."""
     from runner.secrets import scrub
 
+    # Problems first, on stderr: a closed stdout must not hide "the call may have been placed".
+    if result.status != "placed":
+        click.echo(scrub(_problem_text(result, request)), err=True)
     if output == "json":
-        click.echo(scrub(json.dumps(_as_json(result, request), indent=2, ensure_ascii=False)))
-    if result.status == "placed":
-        if output != "json":
-            body = result.response or {}
-            click.echo(
-                f"{result.call_sid}  {body.get('status', 'queued')}  "
-                f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
-            )
-            if result.attempts > 1:
-                click.echo(f"(placed on attempt {result.attempts})", err=True)
-        return
+        emit(result.exit_code, _as_json(result, request))
+    elif result.status == "placed":
+        body = result.response or {}
+        click.echo(
+            f"{result.call_sid}  {body.get('status', 'queued')}  "
+            f"{body.get('from', '')} -> {body.get('to', '')}".rstrip()
+        )
+    if result.status == "placed" and result.attempts > 1:
+        click.echo(f"(placed on attempt {result.attempts})", err=True)
+
+
+def _problem_text(result: Any, request: Any) -> str:
     lines = [f"callprofile: {result.message}"]
     details = []
     if result.http_status is not None:
@@ -242,7 +218,21 @@ def report(result: Result, request: Request, output: str) -> None:
             "  look for the call (Telnyx call logs, your status callbacks) before running this "
             "again: running it again may place a second call"
         )
-    click.echo(scrub("\n".join(lines)), err=True)
+    return "\n".join(lines)
+
+
+def _request_json(prepared: Any, request: Any, show_secrets: bool) -> dict[str, Any]:
+    """The dry run's request as JSON: the key hidden, secrets as *** unless --show-secrets."""
+    headers = {
+        name: "Bearer ***" if name.lower() == "authorization" else value
+        for name, value in prepared.headers
+    }
+    return {
+        "method": prepared.method,
+        "url": prepared.url,
+        "headers": headers,
+        "body": request.redacted_body(show_secrets),
+    }
 
 
 def _as_json(result: Any, request: Any) -> dict[str, Any]:

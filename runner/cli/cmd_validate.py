@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runner.cli.document import emit, note, output_option
 from runner.cli.errors import CliExit
 from runner.exitcodes import ExitCode
 
@@ -14,32 +15,34 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "text", "json", "github"]),
+@output_option(
+    "auto",
+    "text",
+    "json",
+    "github",
     default="auto",
-    show_default=True,
+    aliases=("--format",),
     help="Output format; auto is github when GITHUB_ACTIONS is set, else text.",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-lint", is_flag=True, help="Skip the lint rules (CP4xx).")
 @click.option("--list-rules", is_flag=True, help="Print the lint rule table and exit.")
 @click.option(
-    "--profiles-dir",
-    "profiles_dir",
-    type=click.Path(file_okay=False),
-    help="Same as the global option; here too so a pre-commit hook can pass it in 'args'.",
+    "--allow-empty",
+    is_flag=True,
+    help="Exit 0 when no profile is found (by default that is an error: a wrong directory).",
 )
+@click.option("-v", "--verbose", is_flag=True, help="Print the notes even when all is clean.")
 @click.pass_context
 def validate(
     ctx: click.Context,
     paths: tuple[str, ...],
-    fmt: str,
+    output: str,
     strict: bool,
     no_lint: bool,
     list_rules: bool,
-    profiles_dir: str | None,
+    allow_empty: bool,
+    verbose: bool,
 ) -> None:
     """Check every profile (or the named files) and print path:line:col: severity: message.
 
@@ -51,51 +54,67 @@ def validate(
     """
     from runner.review import reporters
 
+    fmt = output
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") else "text"
     if list_rules:
         _print_rules(fmt)
         raise CliExit(ExitCode.OK)
 
-    from pathlib import Path
-
-    from runner.profiles.store import Store
+    from runner.cli.advice import advise_all
+    from runner.cli.options import store_from
     from runner.review.validate import validate_profiles
 
-    root = profiles_dir or ctx.find_root().obj["profiles_dir"]
-    report = validate_profiles(Store(Path(root)), list(paths), lint=not no_lint)
-    from runner.cli.advice import advise_all
+    report = validate_profiles(
+        store_from(ctx), list(paths), lint=not no_lint, allow_empty=allow_empty
+    )
+    findings = advise_all(report.diagnostics)
+    if fmt == "text":
+        from runner.cli.colour import painter
 
-    click.echo(reporters.FORMATS[fmt](advise_all(report.diagnostics)), nl=False)
-    _notes(report)
+        click.echo(reporters.plain(findings, painter()), nl=False)
+    elif fmt != "json":
+        click.echo(reporters.FORMATS[fmt](findings), nl=False)
+    # Notes explain stand-ins; on a clean run they are noise unless asked for.
+    _notes(report, show=verbose or bool(report.diagnostics))
     click.echo(
         f"{report.checked} profile(s) checked: {report.errors} error(s), "
         f"{report.warnings} warning(s)",
         err=True,
     )
     failed = report.errors or (strict and report.warnings)
-    raise CliExit(ExitCode.INVALID if failed else ExitCode.OK)
+    code = ExitCode.INVALID if failed else ExitCode.OK
+    if fmt == "json":
+        counts = {"checked": report.checked, "errors": report.errors, "warnings": report.warnings}
+        emit(code, counts, findings)
+    raise CliExit(code)
 
 
-def _notes(report: Report) -> None:
+def _notes(report: Report, show: bool) -> None:
     from runner.review.standins import PLACEHOLDER_TO
 
     dependents = report.dependents
     if dependents:
-        click.echo(f"note: also checked {_names(dependents)} extending the named files", err=True)
+        note(f"also checked {_names(dependents)} extending the named files", show=show)
     placeholder = report.placeholder_to
     examples = report.examples
     if placeholder:
-        click.echo(
-            f"note: no To in {_names(placeholder)}; rendered with the placeholder "
+        note(
+            f"no To in {_names(placeholder)}; rendered with the placeholder "
             f"{PLACEHOLDER_TO} (the real number comes from --to)",
-            err=True,
+            show=show,
+        )
+    for var, users in report.env_stand_ins.items():
+        note(
+            f"environment variable {var} is not set here; {_names(users)} rendered with a "
+            "stand-in (set it where run and batch run)",
+            show=show,
         )
     if examples:
-        click.echo(
-            f"note: variables given no value in {_names(examples)} were rendered with stand-ins "
+        note(
+            f"variables given no value in {_names(examples)} were rendered with stand-ins "
             "(each variable's 'example', else example-NAME)",
-            err=True,
+            show=show,
         )
 
 
@@ -106,13 +125,11 @@ def _names(names: list[str]) -> str:
 
 
 def _print_rules(fmt: str) -> None:
-    import json
-
     from runner.review.lint import RULES, rule_table
 
     table = rule_table(RULES)
     if fmt == "json":
-        click.echo(json.dumps(table, indent=2))
+        emit(ExitCode.OK, {"rules": table})
         return
     width = max(len(r["summary"]) for r in table)
     for row in table:

@@ -25,11 +25,27 @@ Options:
   --version                 Show the version and exit.
   --profiles-dir DIRECTORY  Directory holding the profiles (env:
                             CALLPROFILE_DIR).  [default: profiles]
+  --no-color                Never colour the output (also: NO_COLOR set, or
+                            output not a terminal).
   -h, --help                Show this message and exit.
 """
 
 
 def main() -> None:
+    try:
+        try:
+            _dispatch()
+        finally:
+            # Flush here, not at interpreter exit, so a closed pipe is caught below instead
+            # of printing "Exception ignored ... BrokenPipeError" and exiting 120.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        from runner.cli.pipes import closed
+
+        closed()
+
+
+def _dispatch() -> None:
     if sys.argv[1:] in HELP_FLAGS and _columns() >= 80:
         text = fast_help()
         if text is not None:

@@ -31,6 +31,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
+    "batch-migrate": (
+        "runner.cli.cmd_batch_migrate",
+        "batch_migrate",
+        "Copy batches to another ledger (e.g. PostgreSQL).",
+    ),
+    "batch-reconcile": (
+        "runner.cli.cmd_batch_reconcile",
+        "batch_reconcile",
+        "Settle unknown rows from Telnyx's call list.",
+    ),
+    "listen": ("runner.cli.cmd_listen", "listen", "Receive, verify and record call callbacks."),
 }
 
 
@@ -42,8 +53,10 @@ class RootGroup(click.Group):
         spec = COMMANDS.get(name)
         if spec is None:
             return None
+        from runner.cli.global_options import add_to
+
         module = importlib.import_module(spec[0])
-        return getattr(module, spec[1])
+        return add_to(getattr(module, spec[1]))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -54,32 +67,63 @@ class RootGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CliExit as done:
+            _document(ctx, done.code)
             ctx.exit(done.code)
         except click.exceptions.Exit:
             raise
-        except click.ClickException:
+        except click.ClickException as exc:
+            from runner.cli.document import CODE_USAGE
+            from runner.diagnostics import Diagnostic
+
+            hint = getattr(exc, "param_hint", None) or getattr(
+                getattr(exc, "param", None), "name", None
+            )
+            origin = hint if isinstance(hint, str) else "command line"
+            _document(
+                ctx, exc.exit_code, [Diagnostic(exc.format_message(), CODE_USAGE, origin=origin)]
+            )
             raise
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            from runner.cli.document import CODE_INTERRUPTED
+            from runner.diagnostics import Diagnostic
+
             click.echo("interrupted", err=True)
+            _document(ctx, ExitCode.INTERRUPTED, [Diagnostic("interrupted", CODE_INTERRUPTED)])
             ctx.exit(ExitCode.INTERRUPTED)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            from runner.cli.pipes import closed
+
+            closed()
         except Exception as exc:
             from runner.diagnostics import ProfileError
 
             if isinstance(exc, ProfileError):
+                from runner.cli.advice import advise_all
                 from runner.cli.output import print_diagnostics
 
                 print_diagnostics(exc.diagnostics)
+                _document(ctx, ExitCode.INVALID, advise_all(exc.diagnostics))
                 ctx.exit(ExitCode.INVALID)
             log = write_crash_log()
-            click.echo(
-                f"callprofile: internal error ({type(exc).__name__}); this is a bug. "
-                f"Details: {log}",
-                err=True,
-            )
+            message = f"internal error ({type(exc).__name__}); this is a bug. Details: {log}"
+            click.echo(f"callprofile: {message}", err=True)
+            from runner.cli.document import CODE_INTERNAL
+            from runner.diagnostics import Diagnostic
+
+            _document(ctx, ExitCode.INTERNAL, [Diagnostic(message, CODE_INTERNAL)])
             ctx.exit(ExitCode.INTERNAL)
+
+
+def _document(ctx: click.Context, code: int, diagnostics: list[Any] | None = None) -> None:
+    """With -o json, the command's one document, if it did not print it itself."""
+    from runner.cli.document import fallback
+
+    try:
+        fallback(ctx, code, diagnostics or [])
+    except BrokenPipeError:
+        from runner.cli.pipes import closed
+
+        closed()
 
 
 def write_crash_log() -> str:
@@ -111,18 +155,20 @@ def write_crash_log() -> str:
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callprofile")
-@click.option(
-    "--profiles-dir",
-    type=click.Path(file_okay=False),
-    envvar="CALLPROFILE_DIR",
-    default="profiles",
-    show_default=True,
-    help="Directory holding the profiles (env: CALLPROFILE_DIR).",
-)
 @click.pass_context
 def cli(ctx: click.Context, profiles_dir: str) -> None:
     """Place Telnyx AI calls from named, version-controlled YAML profiles."""
     ctx.obj = {"profiles_dir": profiles_dir}
+
+
+def _add_root_options() -> None:
+    from runner.cli.global_options import root_options
+
+    # After --version (click lists the options in the order of cli.params).
+    cli.params.extend(root_options())
+
+
+_add_root_options()
 
 
 def main() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from typing import Any
 
 import click
@@ -14,28 +12,23 @@ from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
 
-def color_enabled(stream: Any = None) -> bool:
-    stream = stream or sys.stderr
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
 def print_diagnostics(diagnostics: list[Diagnostic], where: str = advice.CALL) -> None:
-    """Print ``diagnostics`` on stderr with the flags that fix them (``where``: see advice)."""
-    colored = color_enabled()
+    """Print ``diagnostics`` on stderr with the flags that fix them (``where``: see advice),
+    coloured on a terminal."""
+    from runner.cli.colour import painter
+    from runner.review.reporters import line
+
+    style = painter(err=True)
     for diag in advice.advise_all(diagnostics, where):
-        text = scrub(diag.text())
-        if colored:
-            tone = "red" if diag.severity == "error" else "yellow"
-            text = text.replace(
-                f": {diag.severity}:", ": " + click.style(diag.severity, fg=tone) + ":", 1
-            )
-        click.echo(text, err=True)
+        click.echo(line(diag, style), err=True)
 
 
-def error(message: str) -> None:
+def error(message: str, code: str | None = None) -> None:
+    """A problem that is not a profile diagnostic, on stderr; kept for ``-o json`` too."""
+    from runner.cli.document import CODE_CANNOT, problem
+
     click.echo(f"callprofile: error: {scrub(message)}", err=True)
+    problem(scrub(message), code or CODE_CANNOT)
 
 
 def dump(data: Any, fmt: str) -> str:

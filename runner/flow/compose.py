@@ -57,7 +57,7 @@ class Composed:
     default_connection_id: str | None = None
     # Request fields found valid by an earlier call, by value (see schema.fast.check_fields).
     valid_fields: dict[str, Any] = field(default_factory=dict, repr=False)
-    _without: dict[tuple[tuple[str, str], ...], list[Template]] = field(
+    _without: dict[tuple[tuple[str, str], ...], tuple[list[Template], frozenset[str]]] = field(
         default_factory=dict, repr=False
     )
 
@@ -77,13 +77,15 @@ class Composed:
 
         return compile_templates(self.document, self.provenance, set(self.declared))
 
-    def templates_except(self, replaced: tuple[tuple[str, str], ...]) -> list[Template]:
-        """The templates a call renders when it sets the values at ``replaced`` itself."""
-        if not replaced:
-            return self.templates
+    def call_templates(
+        self, replaced: tuple[tuple[str, str], ...]
+    ) -> tuple[list[Template], frozenset[str]]:
+        """The templates a call renders when it sets the values at ``replaced`` itself, and
+        the names they read (worked out once per kind of call)."""
         found = self._without.get(replaced)
         if found is None:
-            found = [t for t in self.templates if t.path[:2] not in replaced]
+            templates = [t for t in self.templates if t.path[:2] not in replaced]
+            found = (templates, frozenset(n for t in templates for n in t.names))
             self._without[replaced] = found
         return found
 

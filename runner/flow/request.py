@@ -111,8 +111,8 @@ def build_request(
             layer = Layer(origin or label, {"call": {key: value}}, kind="flag")
             document = place(document, ("call", key), layer, prov)
             replaced.append(("call", key))
-    values = _values(composed, variables, origin)
-    templates = composed.templates_except(tuple(replaced))
+    templates, used = composed.call_templates(tuple(replaced))
+    values = _values(composed, variables, origin, used)
     context = context_for(values, profile=composed.profile, now=now, env=composed.env)
     rendered = render(templates, document, context)
     if rendered.diagnostics:
@@ -148,10 +148,16 @@ def build_request(
     return request
 
 
-def _values(composed: Composed, variables: Mapping[str, str], origin: str | None) -> dict[str, str]:
+def _values(
+    composed: Composed,
+    variables: Mapping[str, str],
+    origin: str | None,
+    used: frozenset[str],
+) -> dict[str, str]:
     """Each declared variable's value for this call: this call's, else the overrides', else
     the default. Missing required variables and values for undeclared ones are reported
-    together."""
+    together. A required variable that no template of this call reads (``used``) is not
+    needed: a values file, render's own output fed back with -f, replaced what read it."""
     given = composed.given
     problems = list(composed.unknown)
     values: dict[str, str] = {}
@@ -162,7 +168,7 @@ def _values(composed: Composed, variables: Mapping[str, str], origin: str | None
             values[var.name] = given[var.name].value
         elif var.default is not None:
             values[var.name] = var.default
-        elif var.required:
+        elif var.required and var.name in used:
             problems.append(var.missing)
     if problems:
         raise ProfileError(problems)

@@ -18,7 +18,7 @@ from runner.profiles.merge import Layer
 from runner.profiles.source import load_file
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
-from runner.schema.check import check_source
+from runner.schema.check import check_source, values_data
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 
 FieldPath = tuple[str, ...]
@@ -145,7 +145,7 @@ def values_layer(path: str) -> Layer:
     problems = check_source(source, values_file=True)
     if any(p.severity == "error" for p in problems):
         raise ProfileError(problems)
-    return Layer(source.file, dict(source.data), kind="file", source=source)
+    return Layer(source.file, values_data(dict(source.data)), kind="file", source=source)
 
 
 def layers(overrides: Overrides) -> list[Layer]:

@@ -157,6 +157,20 @@ def load_file(path: str, display: str | None = None) -> Source:
     return load_text(text, display)
 
 
+def _syntax_error(exc: Any) -> tuple[Any, str]:
+    """Where and what a YAML syntax error is. A quote that is never closed is reported where it
+    opened: the parser only notices at the end of the file, far from the mistake."""
+    context = exc.context or ""
+    opened = exc.context_mark
+    at = exc.problem_mark
+    if opened is not None and "quoted scalar" in context and "end of stream" in (exc.problem or ""):
+        return opened, "this quoted string is never closed (the file ends inside it)"
+    problem = exc.problem or context or "invalid YAML"
+    if context and exc.problem:
+        problem = f"{problem} ({context})"
+    return at or opened, problem
+
+
 class _Builder:
     def __init__(self, text: str, file: str):
         self.text = text
@@ -185,10 +199,7 @@ class _Builder:
             self.events = loader
             data = self._document()
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = exc.problem or exc.context or "invalid YAML"
-            if exc.context and exc.problem:
-                problem = f"{problem} ({exc.context})"
+            mark, problem = _syntax_error(exc)
             raise self.fail(mark, f"YAML syntax error: {problem}", codes.YAML_SYNTAX) from None
         except yaml.reader.ReaderError as exc:  # control characters: a position, not a mark
             what = (

@@ -18,7 +18,8 @@ from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import Source, load_file
 from runner.schema.profile import NAME_PATTERN
 
-_NAME = re.compile(NAME_PATTERN)
+# A pattern string, compiled (and cached by `re`) on first use, not at import.
+_NAME = NAME_PATTERN
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -73,11 +74,19 @@ class Store:
         self.root = Path(self.root)
 
     def display(self, path: Path) -> str:
-        """How a file is named in messages: relative to the working directory when possible."""
+        """How a file is named in messages: relative to the working directory when it is below
+        it, else as the directory was given (never a long ``../../..`` climb out of it)."""
         try:
-            return os.path.relpath(path)
+            rel = os.path.relpath(path)
         except ValueError:  # another drive on Windows
+            rel = ""
+        if rel and rel != ".." and not rel.startswith(".." + os.sep):
+            return rel
+        try:
+            inner = Path(path).relative_to(self.root)
+        except ValueError:
             return str(path)
+        return str(self.root) if str(inner) == "." else str(self.root / inner)
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -91,12 +100,12 @@ class Store:
                 if ext not in SUFFIXES:
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, stem), root).replace(os.sep, "/")
-                if _NAME.match(rel):
+                if re.match(_NAME, rel):
                     found.add(rel)
         return sorted(found)
 
     def check_name(self, name: str, origin: str | None = None) -> None:
-        if not _NAME.match(name):
+        if not re.match(_NAME, name):
             raise ProfileError(
                 [
                     Diagnostic(
@@ -118,7 +127,7 @@ class Store:
                         f"profiles directory {self.display(self.root)!r} does not exist "
                         "(set it with --profiles-dir or CALLPROFILE_DIR)",
                         codes.NO_PROFILE,
-                        origin=origin or "profile name",
+                        origin="--profiles-dir",
                     )
                 ]
             )
@@ -184,4 +193,4 @@ class Store:
         except ValueError:
             return None
         stem = str(rel.with_suffix("")).replace(os.sep, "/")
-        return stem if _NAME.match(stem) else None
+        return stem if re.match(_NAME, stem) else None

@@ -24,6 +24,19 @@ def catalog(store: Store) -> list[dict[str, Any]]:
                 }
             )
             continue
+        # An empty file or a YAML list loads, yet is no profile: the schema check says why.
+        problems = [d for d in profile.problems if d.severity == "error"]
+        if problems:
+            entries.append(
+                {
+                    "name": name,
+                    "description": "",
+                    "abstract": False,
+                    "extends": [],
+                    "error": problems[0].text(),
+                }
+            )
+            continue
         entries.append(
             {
                 "name": name,

@@ -108,19 +108,74 @@ def _value_in(layer: Layer, path: Path) -> Any:
     return value
 
 
-def table(rows: list[Row]) -> str:
+ELLIPSIS = "…"
+MIN_VALUE = 12  # narrowest value column worth showing beside the others
+
+
+def _show(value: Any) -> str:
     import json
 
-    def show(value: Any) -> str:
-        return "(mapping)" if value is _MISSING else json.dumps(value, ensure_ascii=False)
+    return "(mapping)" if value is _MISSING else json.dumps(value, ensure_ascii=False)
 
+
+def _cut(text: str, room: int) -> str:
+    """``text`` in ``room`` characters: values are cut (with an ellipsis), never locations."""
+    room = max(room, 1)
+    return text if len(text) <= room else text[: room - 1] + ELLIPSIS
+
+
+def table(rows: list[Row], width: int | None = None) -> str:
+    """The explain table. With ``width`` (a terminal's columns) it fits: values are cut to fit,
+    and the values a field overrode move to lines of their own below it; field names and
+    locations are always printed whole."""
     lines = [("FIELD", "VALUE", "SET BY", "OVERRODE")]
     for row in rows:
         set_by = row.set_by + (" (template)" if row.template else "")
-        overrode = ", ".join(f"{w} ({show(v)})" for w, v in reversed(row.overrode))
-        lines.append((row.field, show(row.value), set_by, overrode))
-    widths = [max(len(line[i]) for line in lines) for i in range(3)]
-    return "".join(
-        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() + "\n"
-        for a, b, c, d in lines
-    )
+        overrode = ", ".join(f"{w} ({_show(v)})" for w, v in reversed(row.overrode))
+        lines.append((row.field, _show(row.value), set_by, overrode))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    if width is None or sum(widths) + 6 <= width:
+        return "".join(
+            f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() + "\n"
+            for a, b, c, d in lines
+        )
+    return _fitted(rows, lines, widths, width)
+
+
+def _fitted(
+    rows: list[Row], lines: list[tuple[str, str, str, str]], widths: list[int], width: int
+) -> str:
+    field_w, set_w = widths[0], widths[2]
+    value_w = min(widths[1], width - field_w - set_w - 4)
+    out: list[str] = []
+    if value_w >= MIN_VALUE:
+        # FIELD  VALUE (cut)  SET BY, then "overrode" lines under the row.
+        for i, (field, value, set_by, _) in enumerate(lines):
+            shown = value if i == 0 else _cut(value, value_w)
+            out.append(f"{field:<{field_w}}  {shown:<{value_w}}  {set_by}".rstrip())
+            if i:
+                out.extend(_overrode(rows[i - 1], field_w + 2, width))
+        return "\n".join(out) + "\n"
+    if field_w + set_w + 2 <= width:
+        # FIELD  SET BY, the value below it.
+        out.append(f"{'FIELD':<{field_w}}  SET BY")
+        for row, (field, value, set_by, _) in zip(rows, lines[1:], strict=True):
+            out.append(f"{field:<{field_w}}  {set_by}")
+            out.append("  = " + _cut(value, width - 4))
+            out.extend(_overrode(row, 2, width))
+        return "\n".join(out) + "\n"
+    # Too narrow for columns: one block per field.
+    for row, (field, value, set_by, _) in zip(rows, lines[1:], strict=True):
+        out.append(field)
+        out.append(f"  set by {set_by}")
+        out.append("  = " + _cut(value, width - 4))
+        out.extend(_overrode(row, 2, width))
+    return "\n".join(out) + "\n"
+
+
+def _overrode(row: Row, indent: int, width: int) -> list[str]:
+    out = []
+    for where, value in reversed(row.overrode):
+        head = f"{' ' * indent}overrode {where} ("
+        out.append(head + _cut(_show(value), width - len(head) - 1) + ")")
+    return out

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 
 
-def plain(diagnostics: Iterable[Diagnostic]) -> str:
-    return "".join(scrub(d.text()) + "\n" for d in diagnostics)
+def _unstyled(role: str, text: str) -> str:
+    return text
+
+
+def line(d: Diagnostic, style: Callable[[str, str], str] = _unstyled) -> str:
+    """``path:line:col: severity: message [CODE]``; ``style(role, text)`` may colour the location,
+    the severity and the code (the CLI passes one for terminals)."""
+    return scrub(
+        f"{style('location', d.where)}: {style(d.severity, d.severity)}: {d.message} "
+        f"{style('code', f'[{d.code}]')}"
+    )
+
+
+def plain(diagnostics: Iterable[Diagnostic], style: Callable[[str, str], str] = _unstyled) -> str:
+    return "".join(line(d, style) + "\n" for d in diagnostics)
 
 
 def as_json(diagnostics: Iterable[Diagnostic]) -> str:

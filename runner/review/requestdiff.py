@@ -175,19 +175,28 @@ def summary(diffs: list[ProfileDiff], base: str) -> str:
     return f"{len(diffs)} profile(s) compared with {base}: " + (", ".join(parts) or "none")
 
 
-def text(diffs: list[ProfileDiff], base: str) -> str:
+def _unstyled(role: str, text: str) -> str:
+    return text
+
+
+def text(diffs: list[ProfileDiff], base: str, style: Callable[[str, str], str] = _unstyled) -> str:
+    """The plain report; ``style(role, text)`` may colour it (roles: profile, added, removed,
+    changed, error), as the CLI does on a terminal."""
     lines: list[str] = []
     for d in diffs:
         if d.status == "unchanged":
             continue
-        lines.append(f"{d.name}: {_LABELS[d.status]}")
+        label = _LABELS[d.status]
+        tone = {"added": "added", "removed": "removed", "invalid": "error"}.get(d.status)
+        lines.append(f"{style('profile', d.name)}: {style(tone, label) if tone else label}")
         for c in d.changes:
             if c.kind == "changed":
-                lines.append(f"  ~ {c.field}: {_value(c.old)} -> {_value(c.new)}")
+                change = f"~ {c.field}: {_value(c.old)} -> {_value(c.new)}"
             elif c.kind == "added":
-                lines.append(f"  + {c.field}: {_value(c.new)}")
+                change = f"+ {c.field}: {_value(c.new)}"
             else:
-                lines.append(f"  - {c.field}: {_value(c.old)}")
+                change = f"- {c.field}: {_value(c.old)}"
+            lines.append("  " + style(c.kind, change))
         lines.extend(f"  {p}" for p in d.problems)
     lines.append(summary(diffs, base))
     return "\n".join(lines) + "\n"
@@ -239,7 +248,11 @@ def markdown(diffs: list[ProfileDiff], base: str) -> str:
 
 
 def as_json(diffs: list[ProfileDiff], base: str) -> str:
-    payload = {
+    return json.dumps(as_data(diffs, base), indent=2, ensure_ascii=False) + "\n"
+
+
+def as_data(diffs: list[ProfileDiff], base: str) -> dict[str, Any]:
+    return {
         "base": base,
         "profiles": [
             {
@@ -254,7 +267,6 @@ def as_json(diffs: list[ProfileDiff], base: str) -> str:
             for d in diffs
         ],
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 FORMATS = {"text": text, "markdown": markdown, "json": as_json}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner import __version__
+from runner.review.install_source import Source, installed, requirements_file
 from runner.schema import files as schemas
 
 SCHEMA_PATH = "schemas/profile.schema.json"
+REQUIREMENTS_PATH = ".github/callprofile-requirements.txt"
 
 FRAGMENT = """\
 # yaml-language-server: $schema=../../schemas/profile.schema.json
@@ -76,6 +77,7 @@ on:
     paths:
       - "profiles/**"
       - ".github/workflows/callprofile.yml"
+      - ".github/callprofile-requirements.txt"
 
 permissions:
   contents: read
@@ -92,7 +94,8 @@ jobs:
         with:
           python-version: "3.12"
       - name: Install callprofile
-        run: pip install "callprofile==__VERSION__"
+        # The exact callprofile this repository was set up with (see the file's comments).
+        run: pip install -r .github/callprofile-requirements.txt
       - name: Validate
         # GITHUB_ACTIONS is set, so findings are printed as annotations too.
         run: callprofile validate --strict
@@ -115,14 +118,16 @@ jobs:
 """
 
 
-def files() -> dict[str, str]:
+def files(source: Source | None = None) -> dict[str, str]:
     """Relative path -> content, in the order they are written."""
+    source = source or installed()
     return {
         SCHEMA_PATH: schemas.schema_text(schemas.PROFILE),
         "profiles/base/defaults.yaml": FRAGMENT,
         "profiles/example.yaml": EXAMPLE,
         ".pre-commit-config.yaml": PRE_COMMIT,
-        ".github/workflows/callprofile.yml": WORKFLOW.replace("__VERSION__", __version__),
+        ".github/workflows/callprofile.yml": WORKFLOW,
+        REQUIREMENTS_PATH: requirements_file(source),
     }
 
 
@@ -130,14 +135,14 @@ def existing(target: Path) -> list[str]:
     return [rel for rel in files() if (target / rel).exists() or (target / rel).is_symlink()]
 
 
-def write(target: Path) -> list[str]:
+def write(target: Path, source: Source | None = None) -> list[str]:
     """Write every file under ``target``; FileExistsError naming them if any exists already
     (nothing is written then)."""
     clash = existing(target)
     if clash:
         raise FileExistsError(clash)
     written: list[str] = []
-    for rel, text in files().items():
+    for rel, text in files(source).items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         # "x": never replace a file that appeared since the check above.

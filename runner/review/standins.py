@@ -34,6 +34,8 @@ class StandIns:
     examples: list[str] = field(default_factory=list)  # variables given their `example`
     invented: list[str] = field(default_factory=list)  # variables given "example-NAME"
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    env: dict[str, str] | None = None  # CALLPROFILE_* variables, with stand-ins for unset ones
+    env_stand_ins: list[str] = field(default_factory=list)  # the unset names given stand-ins
 
     @property
     def placeholder_to(self) -> bool:
@@ -41,7 +43,7 @@ class StandIns:
 
     @property
     def used(self) -> bool:
-        return bool(self.placeholder_to or self.examples or self.invented)
+        return bool(self.placeholder_to or self.examples or self.invented or self.env_stand_ins)
 
 
 def stand_ins(composed: Composed) -> StandIns:
@@ -63,7 +65,23 @@ def stand_ins(composed: Composed) -> StandIns:
     call = composed.document.get("call") or {}
     if "To" not in call:
         out.to = PLACEHOLDER_TO
+    _env_stand_ins(composed, out)
     return out
+
+
+def _env_stand_ins(composed: Composed, out: StandIns) -> None:
+    """A review runs where secrets are rightly absent (pre-commit, CI): an unset
+    ``env.CALLPROFILE_*`` gets a stand-in, and the caller says so."""
+    from runner.templates.envvars import ENV_PREFIX, stand_in
+    from runner.templates.render import env_read, template_env
+
+    names = {name for t in composed.templates for name in env_read(t)}
+    env = dict(composed.env if composed.env is not None else template_env())
+    missing = sorted(n for n in names if n.startswith(ENV_PREFIX) and n not in env)
+    if missing:
+        env.update({name: stand_in(name) for name in missing})
+        out.env = env
+        out.env_stand_ins = missing
 
 
 def _no_example(prov: Provenance, var: str) -> Diagnostic:
@@ -83,4 +101,8 @@ def render_with(composed: Composed, extra: StandIns, **call: Any) -> Request:
     """``composed``'s request with the stand-ins (``call``: more ``Composed.request`` arguments,
     such as ``now`` or ``origin``)."""
     call.setdefault("origin", "placeholder To")
+    if extra.env is not None:
+        from dataclasses import replace
+
+        composed = replace(composed, env=extra.env)
     return composed.request(to=extra.to, variables=extra.variables, **call)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.compose import compose
 from runner.profiles.resolve import chain
@@ -19,6 +20,8 @@ class Report:
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
     examples: list[str] = field(default_factory=list)  # profiles rendered with example values
     dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
+    # unset env.CALLPROFILE_* names rendered with a stand-in -> the profiles that read them
+    env_stand_ins: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -46,8 +49,29 @@ def targets(store: Store, paths: list[str]) -> list[tuple[str, Profile | None, P
     return out
 
 
-def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> Report:
+CODE_NO_DIRECTORY = codes.NO_PROFILE  # the same code run gives for a missing directory
+CODE_EMPTY = codes.NO_PROFILES_FOUND  # a green check that checked nothing would mislead
+
+
+def validate_profiles(
+    store: Store, paths: list[str], *, lint: bool = True, allow_empty: bool = False
+) -> Report:
+    """Check ``paths`` (or the whole directory). A missing directory is an error, and so is
+    finding no profile at all unless ``allow_empty``: a wrong hook argument or CI working
+    directory must not pass as a clean check."""
     report = Report()
+    if not paths and not store.root.is_dir():
+        shown = store.display(store.root)
+        what = "is not a directory" if store.root.exists() else "does not exist"
+        report.diagnostics.append(
+            Diagnostic(
+                f"profiles directory {shown!r} {what} (set it with --profiles-dir or "
+                "CALLPROFILE_DIR)",
+                CODE_NO_DIRECTORY,
+                origin="--profiles-dir",
+            )
+        )
+        return report
     seen: set[tuple[object, ...]] = set()
 
     def add(diagnostics: list[Diagnostic]) -> None:
@@ -81,6 +105,16 @@ def validate_profiles(store: Store, paths: list[str], *, lint: bool = True) -> R
         from runner.review.lint import lint_profiles
 
         add(lint_profiles(store, [name for name, _, _ in found]))
+    if not report.checked and not allow_empty:
+        where = ", ".join(paths) if paths else store.display(store.root)
+        report.diagnostics.append(
+            Diagnostic(
+                f"no profiles found in {where}: nothing was checked (a wrong --profiles-dir "
+                "or working directory?); pass --allow-empty if that is expected",
+                CODE_EMPTY,
+                origin="--profiles-dir" if not paths else "PATH",
+            )
+        )
     report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
 
@@ -116,6 +150,8 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
             report.placeholder_to.append(name)
         if extra.examples or extra.invented:
             report.examples.append(name)
+        for var in extra.env_stand_ins:
+            report.env_stand_ins.setdefault(var, []).append(name)
         render_with(composed, extra)
     except ProfileError as exc:
         problems.extend(exc.diagnostics)

@@ -1,8 +1,10 @@
 """A local Telnyx-compatible endpoint for tests, rehearsals and ``run --sandbox``.
 
-Nothing here contacts Telnyx or any address outside loopback.
+Nothing here contacts Telnyx, and callbacks go only to the host that placed the call (or to
+addresses allowed explicitly).
 """
 
+from runner.sandbox.outcomes import CALLBACK_FAULTS, OUTCOMES, OutcomeError
 from runner.sandbox.script import (
     FAULTS,
     FOREVER,
@@ -15,8 +17,11 @@ from runner.sandbox.script import (
 from runner.sandbox.server import Sandbox
 
 __all__ = [
+    "CALLBACK_FAULTS",
     "FAULTS",
     "FOREVER",
+    "OUTCOMES",
+    "OutcomeError",
     "Sandbox",
     "ScriptError",
     "Step",

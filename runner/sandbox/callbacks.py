@@ -1,23 +1,35 @@
-"""Status callbacks the sandbox sends, as Telnyx would, but only to loopback addresses.
+"""The callbacks one simulated call earns, as Telnyx would send them, and where they may go.
 
-Fields follow the TeXML status-callback schemas (reference: telnyx-ai-call-api.md, section 3.3):
-form-encoded, PascalCase, every value a string. The sandbox does not sign callbacks (it has no
-Telnyx key pair), so a receiver that verifies signatures must allow unsigned ones in tests.
+Status callbacks follow the TeXML status-callback schemas: form-encoded, PascalCase, every value
+a string, ``CallbackSource=call-progress-events`` and a ``SequenceNumber`` counting from 0 per
+call. Calls that ask for answering machine detection get ``AnsweredBy``: in the status callbacks
+from ``in-progress`` on, or, with ``AsyncAmd``, in one AMD callback to
+``AsyncAmdStatusCallback`` (fields ``AccountSid``, ``AnsweredBy``, ``CallSid``,
+``CallSidLegacy``, ``ConnectionId``, ``MachineDetectionDuration``).
+
+Targets: only http(s) URLs whose host is an IP address (or ``localhost``; no name is ever looked
+up) and is the host that sent the call request (any loopback address counts as the same host
+for a loopback client), or an address in the allow-list. Never anything else, even when the
+sandbox listens on a public address, so a POST cannot make it a relay (SSRF).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-import secrets
-import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-# The call each outcome simulates, as the status events Telnyx would send, in order.
+from runner.sandbox.calls import SimCall
+
+# The status events each outcome passes through, in order.
 PROGRESS: dict[str, tuple[str, ...]] = {
-    "completed": ("initiated", "ringing", "answered", "completed"),
+    "human": ("initiated", "ringing", "answered", "completed"),
+    "machine": ("initiated", "ringing", "answered", "completed"),
+    "fax": ("initiated", "ringing", "answered", "completed"),
     "no-answer": ("initiated", "ringing", "no-answer"),
     "busy": ("initiated", "busy"),
     "canceled": ("initiated", "ringing", "canceled"),
@@ -32,14 +44,53 @@ HANGUP = {
     "canceled": ("originator_cancel", "caller", "487"),
     "failed": ("unallocated_number", "unknown", "480"),
 }
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def loopback_target(url: str) -> tuple[str | None, str | None]:
-    """(url to connect to, None) for an http(s) URL on loopback, else (None, reason).
+@dataclass
+class Delivery:
+    url: str  # as the request gave it (for the records)
+    target: str  # the URL connected to (localhost rewritten to 127.0.0.1)
+    method: str
+    fields: dict[str, str]
+    event: str  # a status event, or "amd"
+    fault: str | None = None  # what this delivery simulates going wrong, if anything
 
-    Only IP literals and ``localhost`` count; no name is looked up, so nothing leaves the
-    machine even to ask DNS. ``localhost`` is rewritten to 127.0.0.1 for the same reason.
-    """
+
+@dataclass
+class Plan:
+    call_sid: str
+    deliveries: list[Delivery] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # records to keep
+
+
+def stamp(moment: datetime, millis: bool = False) -> str:
+    return moment.isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
+
+
+def parse_allow(values: Iterable[str]) -> list[Network]:
+    """``--callback-allow`` values (IP addresses or networks) -> networks; ValueError names
+    the bad one."""
+    networks: list[Network] = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address or network (names are not looked up)"
+            ) from None
+    return networks
+
+
+def target_for(
+    url: str, peer: str, allow: list[Network] | tuple[Network, ...]
+) -> tuple[str | None, str | None]:
+    """(url to connect to, None) when callbacks may go to ``url``, else (None, reason)."""
+    return _target_for(url, peer, tuple(allow))
+
+
+@functools.lru_cache(maxsize=1024)  # a campaign sends every call's callbacks to a few URLs
+def _target_for(url: str, peer: str, allow: tuple[Network, ...]) -> tuple[str | None, str | None]:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -50,16 +101,37 @@ def loopback_target(url: str) -> tuple[str | None, str | None]:
         return None, "not an http(s) URL"
     if not host:
         return None, "no host in the URL"
+    target = url
     if host == "localhost":
-        netloc = "127.0.0.1" + (f":{port}" if port else "")
-        return urlunsplit(parts._replace(netloc=netloc)), None
+        target = parts._replace(netloc="127.0.0.1" + (f":{port}" if port else "")).geturl()
+        host = "127.0.0.1"
+    try:
+        client = ipaddress.ip_address(peer)
+    except ValueError:
+        client = None
+    if isinstance(client, ipaddress.IPv6Address) and client.ipv4_mapped is not None:
+        client = client.ipv4_mapped  # an IPv4 client of a dual-stack listener
+    local = client is not None and client.is_loopback
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return None, f"{host} is not a loopback address (the sandbox calls only 127.0.0.1/::1)"
-    if not address.is_loopback:
-        return None, f"{host} is not a loopback address (the sandbox calls only 127.0.0.1/::1)"
-    return url, None
+        address = None
+    if (address is not None and client is not None) and (
+        address == client or (address.is_loopback and local)
+    ):
+        return target, None
+    if address is not None and any(address in network for network in allow):
+        return target, None
+    if local:
+        return None, (
+            f"{host} is not a loopback address (the sandbox calls back only the host that "
+            "placed the call, here 127.0.0.1/::1, or a --callback-allow address)"
+        )
+    if address is None:
+        return None, f"{host} is a name; the sandbox calls back IP addresses only (no lookups)"
+    return None, (
+        f"{host} is not the host that placed the call ({peer}) nor a --callback-allow address"
+    )
 
 
 def requested_events(body: dict[str, Any]) -> set[str]:
@@ -78,140 +150,176 @@ def callback_urls(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+def wants_callbacks(body: dict[str, Any]) -> bool:
+    return bool(callback_urls(body)) or (
+        body.get("AsyncAmd") is True and isinstance(body.get("AsyncAmdStatusCallback"), str)
+    )
+
+
 def events_for(body: dict[str, Any], outcome: str) -> list[str]:
+    """The status events to send, in order. ``completed`` asks for the end of the call
+    whatever its final status (as in TwiML, and so the default, ``completed`` alone, still
+    reports a busy or unanswered call); ``busy``, ``no-answer``... ask for that end only."""
     wanted = requested_events(body)
-    return [event for event in PROGRESS[outcome] if event in wanted]
+    events = list(PROGRESS[outcome])
+    final = events[-1]
+    return [e for e in events if e in wanted or (e == final and "completed" in wanted)]
 
 
-def fields(
-    event: str,
-    sequence: int,
-    body: dict[str, Any],
-    call_sid: str,
-    connection_id: str,
-    started: datetime,
-    now: datetime,
-    ids: dict[str, str],
-) -> dict[str, str]:
-    def stamp(moment: datetime) -> str:
-        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+def event_time(call: SimCall, event: str) -> datetime:
+    if event == "initiated":
+        return call.start
+    if event == "ringing":
+        return call.start + timedelta(seconds=1)
+    if event == "answered" and call.answered is not None:
+        return call.answered
+    return call.end
 
-    status = WIRE_STATUS.get(event, event)
+
+def base_fields(call: SimCall) -> dict[str, str]:
+    """The fields every status callback of ``call`` carries."""
     out = {
-        "AccountSid": ids["account"],
-        "CallSid": call_sid,
-        "CallSidLegacy": ids["legacy"],
-        "CallStatus": status,
+        "AccountSid": call.account_sid,
+        "CallSid": call.call_sid,
+        "CallSidLegacy": call.legacy_sid,
+        "CallStatus": "",
         "CallbackSource": "call-progress-events",
-        "CallInitiatedAt": stamp(started),
-        "ConnectionId": connection_id,
-        "From": str(body.get("From", "")),
-        "To": str(body.get("To", "")),
-        "SequenceNumber": str(sequence),
-        "Timestamp": stamp(now),
+        "CallInitiatedAt": stamp(call.start, millis=True),
+        "ConnectionId": call.connection_id,
+        "From": call.from_,
+        "To": call.to,
     }
-    if isinstance(body.get("CallerId"), str):
-        out["CallerId"] = body["CallerId"]
+    if call.caller_id is not None:
+        out["CallerId"] = call.caller_id
+    return out
+
+
+def status_fields(
+    call: SimCall, event: str, sequence: int, base: dict[str, str] | None = None
+) -> dict[str, str]:
+    out = dict(base or base_fields(call))
+    out["CallStatus"] = WIRE_STATUS.get(event, event)
+    out["SequenceNumber"] = str(sequence)
+    out["Timestamp"] = stamp(event_time(call, event))
     if event == "ringing":
         out["CallDuration"] = "0"
     if event == "answered":
         out.update(Codec="PCMU", SamplingRate="8000")
+    if call.answered_by and not call.amd_async and event in ("answered", "completed"):
+        out["AnsweredBy"] = call.answered_by
     if event in HANGUP:
         cause, source, sip = HANGUP[event]
-        answered = event == "completed"
         out.update(
-            CallDuration="42" if answered else "0",
+            CallDuration=str(call.duration),
             HangupCause=cause,
             HangupSource=source,
             SipHangupCause=sip,
         )
-        if answered:
+        if event == "completed" and call.answered is not None:
             out.update(
-                AnsweredTime=stamp(started + timedelta(seconds=3)),
-                StartTime=stamp(started),
-                EndTime=stamp(now),
-                OccurredAt=stamp(now),
-                CallControlId=call_sid,
-                CallLegId=ids["leg"],
-                CallSessionId=ids["session"],
+                AnsweredTime=stamp(call.answered),
+                StartTime=stamp(call.start),
+                EndTime=stamp(call.end),
+                OccurredAt=stamp(call.end),
+                CallControlId=call.call_sid,
+                CallLegId=call.leg_id,
+                CallSessionId=call.session_id,
             )
     return out
 
 
-def new_ids() -> dict[str, str]:
+def amd_fields(call: SimCall) -> dict[str, str]:
     return {
-        "account": str(uuid.uuid4()),
-        "legacy": "v3:" + secrets.token_hex(16),
-        "leg": str(uuid.uuid4()),
-        "session": str(uuid.uuid4()),
+        "AccountSid": call.account_sid,
+        "AnsweredBy": call.answered_by or "unknown",
+        "CallSid": call.call_sid,
+        "CallSidLegacy": call.legacy_sid,
+        "ConnectionId": call.connection_id,
+        "MachineDetectionDuration": str(call.amd_ms),
     }
 
 
-def deliver(
-    body: dict[str, Any],
-    call_sid: str,
-    connection_id: str,
-    outcome: str,
-    record: Callable[[dict[str, Any]], None],
-    wait: Callable[[float], bool],
-    delay: float = 0.0,
-    client: Any = None,
-) -> None:
-    """Send the status callbacks one call asks for, in order, to every loopback URL.
-
-    ``record`` receives one log record per delivery (or refusal); ``wait(seconds)`` returns True
-    when the sandbox is stopping, which ends the call's callbacks early.
-    """
-    import httpx
-
-    events = events_for(body, outcome)
-    targets: list[tuple[str, str]] = []
-    for url in callback_urls(body):
-        target, reason = loopback_target(url)
-        if target is None:
-            record({"kind": "callback", "url": url, "refused": reason, "call_sid": call_sid})
-        else:
-            targets.append((url, target))
-    if not events or not targets:
-        return
+def plan_for(
+    call: SimCall, body: dict[str, Any], peer: str, allow: list[Network], cap: int
+) -> Plan:
+    """Every delivery the call earns, in sending order, faults applied, at most ``cap``."""
+    plan = Plan(call.call_sid)
+    status_targets = _targets(callback_urls(body), peer, allow, plan)
     method = "GET" if body.get("StatusCallbackMethod") == "GET" else "POST"
-    ids = new_ids()
-    started = datetime.now(timezone.utc)
-    own = client is None
-    client = client or httpx.Client(trust_env=False, follow_redirects=False, timeout=5.0)
-    try:
-        for sequence, event in enumerate(events):
-            if delay and wait(delay):
-                return
-            data = fields(
-                event,
-                sequence,
-                body,
-                call_sid,
-                connection_id,
-                started,
-                datetime.now(timezone.utc),
-                ids,
+    events = events_for(body, call.outcome) if status_targets else []
+    groups: list[list[Delivery]] = []
+    base = base_fields(call) if events else {}
+    for sequence, event in enumerate(events):
+        fields = status_fields(call, event, sequence, base)
+        groups.append([Delivery(u, t, method, fields, event) for u, t in status_targets])
+        if event == "answered" and call.answered_by and call.amd_async:
+            groups.append(_amd(call, body, peer, allow, plan))
+    if call.answered_by and call.amd_async and "answered" not in events:
+        groups.append(_amd(call, body, peer, allow, plan))
+    groups = [g for g in groups if g]
+    if "out-of-order" in call.faults:
+        groups.reverse()
+    deliveries = [d for group in groups for d in group]
+    deliveries += _fault_extras(call, deliveries)
+    if len(deliveries) > cap:
+        plan.refused.append(
+            {
+                "kind": "callback",
+                "call_sid": call.call_sid,
+                "refused": f"over the cap of {cap} callbacks per call: "
+                f"{len(deliveries) - cap} not sent",
+            }
+        )
+        deliveries = deliveries[:cap]
+    plan.deliveries = deliveries
+    return plan
+
+
+def _targets(urls: list[str], peer: str, allow: list[Network], plan: Plan) -> list[tuple]:
+    found = []
+    for url in urls:
+        target, reason = target_for(url, peer, allow)
+        if target is None:
+            plan.refused.append(
+                {"kind": "callback", "url": url, "refused": reason, "call_sid": plan.call_sid}
             )
-            for url, target in targets:
-                entry: dict[str, Any] = {
-                    "kind": "callback",
-                    "url": url,
-                    "method": method,
-                    "event": event,
-                    "call_status": data["CallStatus"],
-                    "call_sid": call_sid,
-                }
-                headers = {"telnyx-timestamp": str(int(datetime.now(timezone.utc).timestamp()))}
-                try:
-                    if method == "GET":
-                        reply = client.get(target, params=data, headers=headers)
-                    else:
-                        reply = client.post(target, data=data, headers=headers)
-                    entry["status"] = reply.status_code
-                except httpx.HTTPError as exc:
-                    entry["error"] = type(exc).__name__
-                record(entry)
-    finally:
-        if own:
-            client.close()
+        else:
+            found.append((url, target))
+    return found
+
+
+def _amd(
+    call: SimCall, body: dict[str, Any], peer: str, allow: list[Network], plan: Plan
+) -> list[Delivery]:
+    url = body.get("AsyncAmdStatusCallback")
+    if not isinstance(url, str):
+        return []
+    method = "GET" if body.get("AsyncAmdStatusCallbackMethod") == "GET" else "POST"
+    fields = amd_fields(call)
+    return [Delivery(u, t, method, fields, "amd") for u, t in _targets([url], peer, allow, plan)]
+
+
+def _fault_extras(call: SimCall, deliveries: list[Delivery]) -> list[Delivery]:
+    """Extra deliveries for the call's faults. Forged ones (bad signature, tampered body,
+    stale timestamp) claim a different end and a later sequence number, so a receiver that
+    believed one would end up with a different record."""
+    status = [d for d in deliveries if d.event != "amd"]
+    if not status:
+        return []
+    last = max(status, key=lambda d: int(d.fields["SequenceNumber"]))
+    extras: list[Delivery] = []
+    if "duplicate" in call.faults:
+        extras.append(_copy(last, last.fields, "duplicate"))
+    forged = dict(last.fields)
+    forged["CallStatus"] = "busy" if last.fields["CallStatus"] != "busy" else "completed"
+    forged["SequenceNumber"] = str(int(last.fields["SequenceNumber"]) + 1)
+    for fault in ("bad-signature", "tampered", "stale-timestamp"):
+        if fault in call.faults:
+            extras.append(_copy(last, forged, fault))
+    return extras
+
+
+def _copy(delivery: Delivery, fields: dict[str, str], fault: str) -> Delivery:
+    return Delivery(
+        delivery.url, delivery.target, delivery.method, dict(fields), delivery.event, fault
+    )

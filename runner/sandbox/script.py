@@ -4,17 +4,24 @@ A script is a list of steps; each POST to the call endpoint consumes the next st
 script runs out every POST is answered normally. A step either changes the answer (a status, a
 body, headers) or breaks the exchange on purpose (stall, reset, close, an HTML page, bad JSON).
 Files are JSON or YAML lists of mappings; ``--respond`` takes the same steps in a one-line form.
+
+A step with ``to`` (a glob such as ``"*0"`` or ``"+1312555*"``) is a rule for numbers instead:
+it answers every POST whose ``To`` matches (``times`` defaults to forever), ahead of the steps
+in order, which such a POST does not use up. ``outcome`` says how the simulated call ends and
+``callback_faults`` which delivery faults its callbacks get (see ``runner.sandbox.outcomes``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
+
+from runner.sandbox.outcomes import CALLBACK_FAULTS, OutcomeError, outcome_name
 
 # What a step can do besides answering with a status. "normal" answers as Telnyx would.
 FAULTS = ("normal", "stall", "reset", "close", "html", "bad-json")
-OUTCOMES = ("completed", "no-answer", "busy", "canceled", "failed")
 FOREVER = -1
 _KEYS = {
     "status",
@@ -27,6 +34,8 @@ _KEYS = {
     "retry_after",
     "ratelimit_reset",
     "outcome",
+    "to",
+    "callback_faults",
 }
 
 
@@ -44,7 +53,9 @@ class Step:
     body: Any = None  # a JSON value, or a str sent as is
     delay: float = 0.0  # seconds to wait after reading the body, before answering
     times: int = 1  # how many POSTs this step answers; FOREVER never runs out
-    outcome: str = "completed"  # how the simulated call ends (status callbacks)
+    outcome: str | None = None  # how the simulated call ends; None: drawn from the weights
+    to: str | None = None  # a glob on the called number: a rule, not a step in order
+    callback_faults: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -86,15 +97,36 @@ def step_from_mapping(raw: Any, where: str) -> Step:
             raise ScriptError(f"{where}: give body or errors, not both")
         body = {"errors": _errors(data["errors"], where)}
     delay = _number(data.get("delay", 0), f"{where}: delay")
-    times = data.get("times", 1)
+    to = data.get("to")
+    if to is not None and (not isinstance(to, str) or not to.strip()):
+        raise ScriptError(f"{where}: to must be a number pattern such as '*0' or '+1312*'")
+    times = data.get("times", "forever" if to is not None else 1)
     if times in ("forever", "*"):
         times = FOREVER
     elif isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise ScriptError(f"{where}: times must be a whole number >= 1 or 'forever'")
-    outcome = data.get("outcome", "completed")
-    if outcome not in OUTCOMES:
-        raise ScriptError(f"{where}: outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    return Step(fault, status, tuple(pairs), body, delay, times, outcome)
+    outcome = data.get("outcome")
+    if outcome is not None:
+        try:
+            outcome = outcome_name(str(outcome), where)
+        except OutcomeError as exc:
+            raise ScriptError(str(exc)) from None
+    faults = _faults(data.get("callback_faults"), where)
+    return Step(fault, status, tuple(pairs), body, delay, times, outcome, to, faults)
+
+
+def _faults(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    items = raw.replace("+", " ").replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise ScriptError(f"{where}: callback_faults is a list of fault names")
+    for item in items:
+        if item not in CALLBACK_FAULTS:
+            raise ScriptError(
+                f"{where}: callback fault {item!r} is not one of {', '.join(CALLBACK_FAULTS)}"
+            )
+    return tuple(dict.fromkeys(items))
 
 
 def _errors(raw: Any, where: str) -> list[dict[str, Any]]:
@@ -155,7 +187,7 @@ def parse_spec(spec: str) -> Step:
 
     The first item is a status code or a fault; the rest are ``key=value`` pairs with the
     script's keys (``retry-after``, ``ratelimit-reset``, ``delay``, ``times``, ``outcome``,
-    ``status``).
+    ``status``, ``to``, ``callback-faults`` with several faults joined by ``+``).
     """
     head, *rest = [part.strip() for part in spec.split(",")]
     raw: dict[str, Any] = {}
@@ -168,19 +200,29 @@ def parse_spec(spec: str) -> Step:
             raise ScriptError(f"--respond {spec!r}: expected key=value, got {part!r}")
         key, value = part.split("=", 1)
         key = key.strip()
-        raw[key] = int(value) if value.strip().isdigit() and key != "retry-after" else value
+        as_text = key in ("retry-after", "to")
+        raw[key] = int(value) if value.strip().isdigit() and not as_text else value
     return step_from_mapping(raw, f"--respond {spec!r}")
 
 
 class Script:
-    """Hands out steps in order; thread-safe through the caller's lock."""
+    """Hands out steps: a matching number rule first, else the next step in order.
+    Thread-safe through the caller's lock."""
 
     def __init__(self, steps: list[Step] | tuple[Step, ...] = ()):
-        self._steps = list(steps)
+        self._steps: list[Step] = []
+        self._rules: list[list[Any]] = []  # [step, times used]
         self._index = 0
         self._used = 0
+        self.extend(list(steps))
 
-    def next(self) -> Step:
+    def next(self, to: str | None = None) -> Step:
+        if to is not None:
+            for rule in self._rules:
+                step, used = rule
+                if fnmatchcase(to, step.to) and (step.times == FOREVER or used < step.times):
+                    rule[1] = used + 1
+                    return step
         while self._index < len(self._steps):
             step = self._steps[self._index]
             if step.times == FOREVER or self._used < step.times:
@@ -191,4 +233,8 @@ class Script:
         return Step()
 
     def extend(self, steps: list[Step]) -> None:
-        self._steps.extend(steps)
+        for step in steps:
+            if step.to is not None:
+                self._rules.append([step, 0])
+            else:
+                self._steps.append(step)

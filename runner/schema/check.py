@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.source import Source
@@ -10,6 +12,16 @@ from runner.schema import files as schemas
 
 _YAML_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number"}
 VALUES_FILE_KEYS = ("connection_id", "call")
+# ``render -o json`` wraps the values in the JSON output document; read back with -f, those
+# keys are the document's, not values.
+RENDER_DOCUMENT_KEYS = ("schema_version", "command", "exit_code", "diagnostics", "notes")
+
+
+def values_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A values file's data, without the keys of a ``render -o json`` document around it."""
+    if data.get("command") == "render" and "schema_version" in data:
+        return {k: v for k, v in data.items() if k not in RENDER_DOCUMENT_KEYS}
+    return data
 
 
 def check_source(source: Source, *, values_file: bool = False) -> list[Diagnostic]:
@@ -25,6 +37,7 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
         ]
     found: list[Diagnostic] = []
     if values_file:
+        data = values_data(data)
         for key in data:
             if key not in VALUES_FILE_KEYS:
                 hint = schema_errors.did_you_mean(key, list(VALUES_FILE_KEYS))

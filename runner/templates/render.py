@@ -40,7 +40,7 @@ def is_template(text: str) -> bool:
 # substitution, without importing or compiling Jinja (~20 ms to import, ~0.5 ms a template);
 # anything else (filters, blocks, other markers, any other '{', '\r', which Jinja normalises)
 # goes to Jinja. A property test checks both give the same text.
-_PLACEHOLDER = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
+_PLACEHOLDER = r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}"  # compiled on first use
 # Names Jinja reads as constants, operators or its own objects rather than as variables.
 _NOT_PLAIN = frozenset(
     {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
@@ -51,7 +51,7 @@ _NOT_PLAIN = frozenset(
 def simple_parts(text: str) -> list[str] | None:
     """``text`` split into [literal, name, literal, name, ..., literal] when it holds only plain
     ``{{ name }}`` placeholders; None when Jinja is needed."""
-    parts = _PLACEHOLDER.split(text)
+    parts = re.split(_PLACEHOLDER, text)
     if any("{" in literal or "\r" in literal for literal in parts[::2]):
         return None
     if any(name in _NOT_PLAIN for name in parts[1::2]):
@@ -180,15 +180,45 @@ def _parse(t: Template, declared: set[str]) -> None:
             return
         t.names = frozenset(meta.find_undeclared_variables(ast))
         t.ast = ast
-    for name in sorted(t.names - declared - set(BUILTINS)):
+    undeclared = sorted(t.names - declared - set(BUILTINS))
+    if undeclared:
+        from runner.schema.errors import did_you_mean
+
+        known = sorted(declared | set(BUILTINS))
+    for name in undeclared:
+        hint = did_you_mean(name, known)
+        advice = f"{hint} (else add it" if hint else " (add it"
         t.problems.append(
             _diag(
                 t,
-                f"template uses variable {name!r}, which this profile does not declare "
-                f"(add it under 'variables')",
+                f"template uses variable {name!r}, which this profile does not declare"
+                f"{advice} under 'variables')",
                 codes.UNDECLARED_VARIABLE,
             )
         )
+
+
+def env_read(t: Template) -> set[str]:
+    """The ``env`` names template ``t`` reads (``env.NAME``, ``env['NAME']``)."""
+    if t.ast is None or not t.reads_env:
+        return set()
+    from runner.templates.envvars import names_read
+
+    return names_read(t.ast)
+
+
+def unset_env(templates: list[Template], env: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """CP208 at each template that reads a ``CALLPROFILE_*`` variable that is not set: a batch
+    checks this once, before any row, since it would fail every row alike."""
+    from runner.templates import envvars
+
+    env = env if env is not None else template_env()
+    found: list[Diagnostic] = []
+    for t in templates:
+        for name in sorted(env_read(t)):
+            if name.startswith(ENV_PREFIX) and name not in env:
+                found.append(_diag(t, envvars.message(name), envvars.CODE_UNSET))
+    return found
 
 
 def _compile(t: Template) -> None:
@@ -212,10 +242,12 @@ def context_for(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The names a template can read: the built-ins and the variables' values."""
+    from runner.templates.envvars import EnvVars
+
     return {
         "profile": profile,
         "now": now or datetime.now(timezone.utc),
-        "env": dict(env if env is not None else template_env()),
+        "env": EnvVars(env if env is not None else template_env()),
         **values,
     }
 
@@ -284,6 +316,14 @@ def _render_jinja(
         message = f"rendered value is longer than {MAX_RENDERED} characters"
         return "", _diag(t, message, codes.TEMPLATE_RUNTIME)
     except TemplateError as exc:
+        from runner.templates import envvars
+
+        unset = envvars.unset_name(exc)
+        if unset is not None:
+            # Said in callprofile's words: Jinja's ("'dict object' has no attribute") never
+            # reaches the user.
+            code = envvars.CODE_UNSET if unset.startswith(ENV_PREFIX) else codes.TEMPLATE_RUNTIME
+            return "", _diag(t, envvars.message(unset), code)
         return "", _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
     except RecursionError:
         return "", _diag(t, "template error: nested too deeply", codes.TEMPLATE_RUNTIME)

@@ -4,6 +4,7 @@ benchmark itself is run by hand: python3 benchmarks/run.py)."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_pacing_arithmetic():
 
 
 def test_contacts_are_streamed_distinct_and_valid(tmp_path: Path):
-    from runner.batch.phone import normalise
+    from runner.phone import normalise
 
     bench = load("batchbench")
     path = bench.write_contacts(tmp_path / "contacts.csv", 1000)
@@ -84,11 +85,22 @@ def test_targets_for_absolute_figures():
     assert found["memory_1m_vs_10k_rows"]["met"] is True
 
 
+def test_results_name_the_commit_and_the_load():
+    run = load("run")
+    measured = run.commit()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=run.ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert measured["sha"] == head
+    assert isinstance(measured["dirty"], bool)
+    loads = run.load_average()
+    assert loads is None or (len(loads) == 3 and all(x >= 0 for x in loads))
+
+
 def test_the_naive_dry_run_loop_renders_what_batch_dry_run_prints(cli, tmp_path: Path):
     """The dry-run benchmark's baseline does the same rendering work: same rows, same bodies."""
     import json
     import os
-    import subprocess
 
     bench = load("batchbench")
     contacts = bench.write_contacts(tmp_path / "contacts.csv", 25)

@@ -1,5 +1,5 @@
 """Property tests for the promises users rely on: how layers merge, how ``--set`` types values,
-and that a secret never reaches any output (CONVENTIONS.md "Layers", "Secrets")."""
+and that a secret never reaches any output (docs/architecture.md, "Layers", "Secrets")."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def test_list_text_marks_abstract_and_broken_profiles(cli, tmp_path):
 def test_list_json(cli, tmp_path):
     result = cli("list", "-o", "json", profiles_dir=_tree(tmp_path))
     assert result.exit_code == 0
-    entries = {e["name"]: e for e in json.loads(result.stdout)}
+    entries = {e["name"]: e for e in json.loads(result.stdout)["profiles"]}
     assert list(entries) == ["bare", "base/defaults", "broken", "team/reminder"]
     assert entries["base/defaults"]["abstract"] is True
     assert entries["team/reminder"] == {
@@ -88,7 +88,8 @@ def test_list_of_an_empty_directory(cli, tmp_path):
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "no profiles in" in result.stderr
-    assert json.loads(cli("list", "-o", "json", profiles_dir=tmp_path / "empty").stdout) == []
+    empty = json.loads(cli("list", "-o", "json", profiles_dir=tmp_path / "empty").stdout)
+    assert empty["profiles"] == []
 
 
 def test_schema_request_is_the_committed_file(cli):

@@ -51,7 +51,15 @@ def many(n: int, start: int = 0) -> list[dict[str, str]]:
     return [{"to": number(i), "name": f"Person {i}"} for i in range(start, start + n)]
 
 
-def _query(path: Path, sql: str) -> list[dict[str, Any]]:
+def is_url(spec: Path | str) -> bool:
+    return str(spec).startswith(("postgresql://", "postgres://"))
+
+
+def _query(path: Path | str, sql: str) -> list[dict[str, Any]]:
+    if is_url(path):
+        from tests.helpers.postgres import query
+
+        return query(str(path), sql)
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
     try:
@@ -60,15 +68,23 @@ def _query(path: Path, sql: str) -> list[dict[str, Any]]:
         db.close()
 
 
-def ledger_rows(path: Path) -> list[dict[str, Any]]:
+def ledger_rows(path: Path | str) -> list[dict[str, Any]]:
     return _query(path, "SELECT * FROM rows ORDER BY batch_id, row_no")
 
 
-def ledger_events(path: Path) -> list[dict[str, Any]]:
+def ledger_exists(spec: Path | str) -> bool:
+    """Whether anything was written: the file exists, or the database holds the tables."""
+    if is_url(spec):
+        found = _query(spec, "SELECT to_regclass('batches') IS NOT NULL AS made")
+        return bool(found[0]["made"])
+    return Path(spec).exists()
+
+
+def ledger_events(path: Path | str) -> list[dict[str, Any]]:
     return _query(path, "SELECT * FROM events ORDER BY id")
 
 
-def states(path: Path) -> dict[str, int]:
+def states(path: Path | str) -> dict[str, int]:
     out: dict[str, int] = {}
     for row in ledger_rows(path):
         out[row["state"]] = out.get(row["state"], 0) + 1

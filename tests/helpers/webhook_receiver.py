@@ -19,14 +19,21 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
-                self._keep("POST", dict(parse_qsl(raw.decode())))
+                self._keep("POST", dict(parse_qsl(raw.decode())), raw)
 
             def do_GET(self) -> None:
-                self._keep("GET", dict(parse_qsl(urlsplit(self.path).query)))
+                self._keep("GET", dict(parse_qsl(urlsplit(self.path).query)), b"")
 
-            def _keep(self, method: str, form: dict) -> None:
+            def _keep(self, method: str, form: dict, raw: bytes) -> None:
                 outer.received.append(
-                    {"method": method, "type": self.headers.get("Content-Type"), "form": form}
+                    {
+                        "method": method,
+                        "type": self.headers.get("Content-Type"),
+                        "form": form,
+                        "raw": raw,  # the body exactly as sent (signatures cover it)
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "path": self.path,
+                    }
                 )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")

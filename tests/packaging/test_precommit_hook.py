@@ -1,7 +1,7 @@
 """The pre-commit hook this repository publishes runs validate on another repository.
 
 pre-commit installs this project into an environment of its own (about half a minute), so this
-is a single test.
+is a single test, marked slow (``pytest -q -m "not slow"`` leaves it out of the quick loop).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tests.helpers.env import ROOT
 from tests.helpers.gitrepo import make_repo
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs this project's git repository")
 def test_pre_commit_try_repo_runs_validate(tmp_path, monkeypatch):
     pre_commit = Path(sys.executable).with_name("pre-commit")

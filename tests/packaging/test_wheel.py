@@ -1,15 +1,14 @@
 """The wheel is complete: installed (not editable) into a fresh virtual environment, callprofile
 finds its schemas and runs (issue 2, "Layout and packaging").
 
-This is the slowest test (a wheel build and a pip install, about 10-15 s). It runs by default and
-in CI; deselect it locally with ``-m "not wheel"``.
+This is one of the slowest tests (a wheel build and a pip install, about 10-15 s). It runs by
+default and in CI; deselect it locally with ``-m "not slow"`` (or ``-m "not wheel"``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import venv
 from pathlib import Path
@@ -17,27 +16,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.env import EXAMPLE_PROFILES, ROOT
+from tests.helpers.packaging import clean_env, run
 
-pytestmark = pytest.mark.wheel
-
-
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+pytestmark = [pytest.mark.wheel, pytest.mark.slow]
+_run = run
 
 
-def test_wheel_installs_and_runs_with_its_schemas(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env.pop("VIRTUAL_ENV", None)
-    env.pop("CALLPROFILE_DIR", None)
+def test_wheel_installs_and_runs_with_its_schemas(tmp_path, built_wheel):
+    env = clean_env()
     pip = [sys.executable, "-m", "pip"]
-
-    built = _run(
-        [*pip, "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)], tmp_path, env
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = (tmp_path / "dist").glob("callprofile-*.whl")
+    wheel = built_wheel
 
     # A fresh environment without pip (fast); this interpreter's pip installs into it, and
     # resolves the dependencies from the configured index, so a missing one fails here.

@@ -11,22 +11,19 @@ right after its Nth claim or Nth answer.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
+from tests.helpers.batch_process import WAIT, Batch
 from tests.helpers.batch_server import LoggedSandbox
-from tests.helpers.env import API_KEY, ROOT, assert_no_secrets
+from tests.helpers.env import API_KEY
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-WAIT = 60  # seconds: only a bound for a hung test, never a pause
 
 
 @pytest.fixture
@@ -36,63 +33,13 @@ def server(tmp_path):
     sandbox.stop()
 
 
-class Batch:
-    """One ``callprofile batch`` process, its stderr read line by line."""
-
-    def __init__(self, tmp_path: Path, server: LoggedSandbox, *args: str, hook: str = ""):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE"))}
-        env.update(TELNYX_API_KEY=API_KEY, TELNYX_BASE_URL=server.base_url, NO_COLOR="1")
-        env["PYTHONPATH"] = str(ROOT)
-        if hook:
-            env["CALLPROFILE_TEST_KILL_AFTER"] = hook
-        argv = [sys.executable, "-m", "runner", "--profiles-dir", str(tmp_path / "profiles")]
-        argv += ["batch", "remind", "--contacts", "c.csv", "--rate", "1000", *args]
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stderr: list[str] = []
-        self.stdout = ""
-        self.stopping = threading.Event()
-        self._readers = [
-            threading.Thread(target=self._read_err, daemon=True),
-            threading.Thread(target=self._read_out, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read_err(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-            if "stopping" in line:
-                self.stopping.set()
-
-    def _read_out(self) -> None:
-        self.stdout = self.proc.stdout.read()
-
-    def wait(self) -> int:
-        code = self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        assert_no_secrets(self.err + self.stdout)
-        return code
-
-    @property
-    def err(self) -> str:
-        return "".join(self.stderr)
-
-
-def check_exactly_once(tmp_path: Path, server: LoggedSandbox, rows: int) -> list[dict]:
+def check_exactly_once(server: LoggedSandbox, rows: int, spec: str) -> list[dict]:
     """From the sandbox's log: no number got two calls. From the ledger: every row is there,
     and each placed row's call_sid is the one the sandbox answered for that number."""
     calls = server.posts
     sent = Counter(c["body"]["To"] for c in calls)
     assert max(sent.values()) == 1, [n for n, c in sent.items() if c > 1]
-    ledger = ledger_rows(tmp_path / "c.csv.ledger.db")
+    ledger = ledger_rows(spec)
     assert [r["row_no"] for r in ledger] == list(range(2, rows + 2))
     answered = {c["response"].get("call_sid"): c["body"]["To"] for c in calls}
     for row in ledger:
@@ -101,18 +48,19 @@ def check_exactly_once(tmp_path: Path, server: LoggedSandbox, rows: int) -> list
     return ledger
 
 
-def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, server):
+def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, server, ledger_spec):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(300))
+    spec = ledger_spec
 
     # 1. Killed right after a claim was committed, before its POST.
-    first = Batch(tmp_path, server, "--concurrency", "4", hook="claim:40")
+    first = Batch(tmp_path, server, "--concurrency", "4", hook="claim:40", ledger=spec)
     assert first.wait() == -signal.SIGKILL
     killed_before_post = len(server.posts)
 
     # 2. Killed while a POST is on the wire (the sandbox holds its answer).
     reached, release = server.hold_at(killed_before_post + 30)
-    second = Batch(tmp_path, server, "--concurrency", "4")
+    second = Batch(tmp_path, server, "--concurrency", "4", ledger=spec)
     assert reached.wait(WAIT)
     second.proc.kill()
     assert second.wait() == -signal.SIGKILL
@@ -120,13 +68,13 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
     assert "left dialing" in second.err
 
     # 3. Killed after Telnyx answered, before the answer was recorded.
-    third = Batch(tmp_path, server, "--concurrency", "4", hook="answer:25")
+    third = Batch(tmp_path, server, "--concurrency", "4", hook="answer:25", ledger=spec)
     assert third.wait() == -signal.SIGKILL
 
     # 4. Run to the end: every row accounted for, no one called twice.
-    last = Batch(tmp_path, server, "--concurrency", "4", "--report", "r.csv")
+    last = Batch(tmp_path, server, "--concurrency", "4", "--report", "r.csv", ledger=spec)
     assert last.wait() == 5, last.err  # unknown rows remain: exit 5
-    ledger = check_exactly_once(tmp_path, server, 300)
+    ledger = check_exactly_once(server, 300, spec)
     by_state = Counter(r["state"] for r in ledger)
     assert set(by_state) == {"placed", "unknown"}
     assert by_state["placed"] + by_state["unknown"] == 300
@@ -142,36 +90,38 @@ def test_sigkill_at_several_points_then_resume_calls_no_one_twice(tmp_path, serv
 
     # Running again sends nothing more.
     posts = len(server.posts)
-    assert Batch(tmp_path, server).wait() == 5
+    assert Batch(tmp_path, server, ledger=spec).wait() == 5
     assert len(server.posts) == posts
 
 
-def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server):
+def test_first_ctrl_c_lets_the_call_in_flight_finish(tmp_path, server, ledger_spec):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(20))
     reached, release = server.hold_at(5)
-    run = Batch(tmp_path, server, "--concurrency", "1")
+    run = Batch(tmp_path, server, "--concurrency", "1", ledger=ledger_spec)
     assert reached.wait(WAIT)
     run.proc.send_signal(signal.SIGINT)
     assert run.stopping.wait(WAIT)
     release.set()
     assert run.wait() == 130, run.err
     assert len(server.posts) == 5
-    states = Counter(r["state"] for r in ledger_rows(tmp_path / "c.csv.ledger.db"))
+    states = Counter(r["state"] for r in ledger_rows(ledger_spec))
     assert states["placed"] == 5 and states["unknown"] == 0 and states["dialing"] == 0
     assert "placed          5" in run.stdout
 
-    resumed = Batch(tmp_path, server, "--concurrency", "4")
+    resumed = Batch(tmp_path, server, "--concurrency", "4", ledger=ledger_spec)
     assert resumed.wait() == 0, resumed.err
-    check_exactly_once(tmp_path, server, 20)
+    check_exactly_once(server, 20, ledger_spec)
     assert sorted(server.numbers()) == sorted(number(i) for i in range(20))
 
 
-def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path, server):
+def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(
+    tmp_path, server, ledger_spec
+):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(10))
     reached, release = server.hold_at(3)
-    run = Batch(tmp_path, server, "--concurrency", "1")
+    run = Batch(tmp_path, server, "--concurrency", "1", ledger=ledger_spec)
     try:
         assert reached.wait(WAIT)
         run.proc.send_signal(signal.SIGINT)
@@ -180,12 +130,12 @@ def test_second_ctrl_c_stops_at_once_and_the_call_in_flight_is_unknown(tmp_path,
         assert run.wait() == 5, run.err  # a call may have been placed: unknown wins
     finally:
         release.set()
-    rows = {r["row_no"]: r["state"] for r in ledger_rows(tmp_path / "c.csv.ledger.db")}
+    rows = {r["row_no"]: r["state"] for r in ledger_rows(ledger_spec)}
     assert rows[4] == "unknown" and [rows[2], rows[3]] == ["placed", "placed"]
 
-    resumed = Batch(tmp_path, server)
+    resumed = Batch(tmp_path, server, ledger=ledger_spec)
     assert resumed.wait() == 5
-    check_exactly_once(tmp_path, server, 10)
+    check_exactly_once(server, 10, ledger_spec)
     assert len(server.posts) == 10
 
 

@@ -1,16 +1,20 @@
 """callprofile batch / batch-status through the CLI, against the sandbox; its JSON-lines log
-is the record of what arrived."""
+is the record of what arrived. Every test that keeps a ledger runs once per backend (a SQLite
+file, then a database on a throwaway PostgreSQL server)."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.helpers.batch import (
     ledger_events,
+    ledger_exists,
     ledger_rows,
     many,
     number,
@@ -31,15 +35,25 @@ def server(tmp_path):
     sandbox.stop()
 
 
+@dataclass
+class Env:
+    profiles: Path
+    ledger: str  # a SQLite file or a postgresql:// URL
+
+
 @pytest.fixture
-def env(tmp_path, monkeypatch, server):
+def env(tmp_path, monkeypatch, server, ledger_spec):
     monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
     monkeypatch.setenv("TELNYX_BASE_URL", server.base_url)
-    return write_profile(tmp_path)
+    return Env(write_profile(tmp_path), ledger_spec)
 
 
-def batch(cli, profiles, contacts, *args):
-    return cli("batch", "remind", "--contacts", str(contacts), *FAST, *args, profiles_dir=profiles)
+def batch(cli, env, contacts, *args):
+    ledger = () if "--ledger" in args else ("--ledger", env.ledger)
+    return cli(
+        "batch", "remind", "--contacts", str(contacts), *FAST, *ledger, *args,
+        profiles_dir=env.profiles,
+    )  # fmt: skip
 
 
 def test_few_hundred_rows_each_called_once_and_a_rerun_sends_nothing(cli, env, server, tmp_path):
@@ -49,7 +63,7 @@ def test_few_hundred_rows_each_called_once_and_a_rerun_sends_nothing(cli, env, s
     assert len(server.posts) == 300
     assert sorted(server.numbers()) == sorted(number(i) for i in range(300))
     assert all(p["path"] == "/v2/texml/ai_calls/conn-batch" for p in server.posts)
-    ledger = tmp_path / "c.csv.ledger.db"
+    ledger = env.ledger
     assert states(ledger) == {"placed": 300}
     answered = {p["response"]["call_sid"]: p["body"]["To"] for p in server.posts}
     assert {r["call_sid"]: r["e164"] for r in ledger_rows(ledger)} == answered
@@ -110,7 +124,7 @@ def test_invalid_rows_are_reported_with_row_number_and_the_batch_goes_on(
     assert "add a column 'name' to the contacts file" in err
     assert "c.jsonl row 4: error: the row is not valid JSON" in err
     assert "c.jsonl row 5: error:" in err and "Mars/Olympus" in err
-    rows = {r["row_no"]: r for r in ledger_rows(tmp_path / "c.jsonl.ledger.db")}
+    rows = {r["row_no"]: r for r in ledger_rows(env.ledger)}
     assert {n: rows[n]["skip_kind"] for n in (2, 3, 4, 5)} == dict.fromkeys((2, 3, 4, 5), "invalid")
     assert "skipped         4  (invalid 4)" in result.stdout
 
@@ -122,7 +136,7 @@ def test_a_number_twice_in_one_file_is_called_once(cli, env, server, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert Counter(server.numbers())[number(1)] == 1
     assert "c.csv row 5: duplicate: +1312***0001 is also on row 3" in result.stderr
-    dup = next(r for r in ledger_rows(tmp_path / "c.csv.ledger.db") if r["row_no"] == 5)
+    dup = next(r for r in ledger_rows(env.ledger) if r["row_no"] == 5)
     assert (dup["state"], dup["skip_kind"], dup["reason"]) == (
         "skipped",
         "duplicate",
@@ -137,7 +151,7 @@ def test_do_not_call_numbers_are_skipped_and_recorded(cli, env, server, tmp_path
     result = batch(cli, env, contacts, "--dnc", str(dnc))
     assert result.exit_code == 0, result.stderr
     assert sorted(server.numbers()) == [number(0), number(1), number(3)]
-    ledger = tmp_path / "c.csv.ledger.db"
+    ledger = env.ledger
     skipped = {r["e164"]: r["skip_kind"] for r in ledger_rows(ledger) if r["state"] == "skipped"}
     assert skipped == {number(2): "dnc", number(4): "dnc"}
     assert any(e["kind"] == "dnc" and "sha256" in e["detail"] for e in ledger_events(ledger))
@@ -156,7 +170,7 @@ def test_an_unreadable_do_not_call_line_stops_before_any_call(cli, env, server, 
 def test_number_placed_by_an_earlier_batch_is_a_repeat_within_min_interval(
     cli, env, server, tmp_path
 ):
-    ledger = tmp_path / "shared.db"
+    ledger = env.ledger  # one ledger for every batch
     first = write_contacts(tmp_path / "monday.csv", many(3))
     assert batch(cli, env, first, "--ledger", str(ledger)).exit_code == 0
     # A different file is a different batch; its overlap with Monday's is not called again.
@@ -178,13 +192,13 @@ def test_a_changed_file_or_profile_is_a_new_batch(cli, env, server, tmp_path):
     assert batch(cli, env, contacts, "--min-interval", "0").exit_code == 0
     assert batch(cli, env, contacts, "--min-interval", "0").exit_code == 0
     assert len(server.posts) == 2  # same file, same profile: resumed, nothing sent
-    profile = env / "remind.yaml"
+    profile = env.profiles / "remind.yaml"
     profile.write_text(profile.read_text().replace("assistant-batch", "assistant-v2"))
     assert batch(cli, env, contacts, "--min-interval", "0").exit_code == 0
     assert len(server.posts) == 4  # edited profile: a new batch
     assert batch(cli, env, contacts).exit_code == 0  # ...but the repeat guard holds by default
     assert len(server.posts) == 4
-    status = cli("batch-status", "--ledger", str(tmp_path / "c.csv.ledger.db"))
+    status = cli("batch-status", "--ledger", env.ledger)
     assert status.stdout.count("batch ") == 2
 
 
@@ -201,7 +215,7 @@ def test_rejected_rows_fail_with_the_telnyx_error_and_exit_4(cli, env, server, t
     contacts = write_contacts(tmp_path / "c.csv", many(3))
     result = batch(cli, env, contacts, "--concurrency", "1")
     assert result.exit_code == 4, result.stderr
-    failed = [r for r in ledger_rows(tmp_path / "c.csv.ledger.db") if r["state"] == "failed"]
+    failed = [r for r in ledger_rows(env.ledger) if r["state"] == "failed"]
     assert len(failed) == 1 and failed[0]["error_code"] == "10015"
     assert failed[0]["http_status"] == 422
     assert batch(cli, env, contacts).exit_code == 4
@@ -214,7 +228,7 @@ def test_unknown_outcome_is_never_resent_unless_redial_unknown(cli, env, server,
     result = batch(cli, env, contacts, "--concurrency", "1")
     assert result.exit_code == 5, result.stderr
     assert "may have been placed" in result.stderr
-    ledger = tmp_path / "c.csv.ledger.db"
+    ledger = env.ledger
     assert states(ledger) == {"placed": 2, "unknown": 1}
     assert batch(cli, env, contacts).exit_code == 5
     assert len(server.posts) == 3
@@ -251,7 +265,7 @@ def test_dry_run_sends_nothing_and_claims_nothing(cli, env, server, tmp_path):
     result = batch(cli, env, contacts, "--dry-run")
     assert result.exit_code == 1  # one invalid row
     assert server.posts == []
-    assert not (tmp_path / "c.csv.ledger.db").exists()
+    assert not ledger_exists(env.ledger)
     shown = [json.loads(line) for line in result.stdout.splitlines()]
     assert [s["row"] for s in shown] == [2, 3, 4]
     assert shown[0]["body"]["To"] == number(0)
@@ -263,7 +277,7 @@ def test_dry_run_redacts_secrets(cli, env, server, tmp_path, monkeypatch):
     from tests.helpers.env import SIP_PASSWORD
 
     monkeypatch.setenv("CALLPROFILE_SIP", SIP_PASSWORD)
-    profile = env / "remind.yaml"
+    profile = env.profiles / "remind.yaml"
     profile.write_text(
         profile.read_text()
         + '  SipAuthUsername: "u"\n  SipAuthPassword: "{{ env.CALLPROFILE_SIP }}"\n'
@@ -297,7 +311,7 @@ def test_batch_status_prints_the_summary_at_any_time(cli, env, server, tmp_path)
     server.script(3, Script(500))
     contacts = write_contacts(tmp_path / "c.csv", [*many(4), {"to": number(0), "name": "d"}])
     run = batch(cli, env, contacts, "--concurrency", "1")
-    status = cli("batch-status", "--ledger", str(tmp_path / "c.csv.ledger.db"))
+    status = cli("batch-status", "--ledger", env.ledger)
     assert status.exit_code == run.exit_code == 5
     assert status.stdout == run.stdout
     for line in (
@@ -308,7 +322,7 @@ def test_batch_status_prints_the_summary_at_any_time(cli, env, server, tmp_path)
     ):
         assert line in status.stdout
     report = tmp_path / "r.csv"
-    cli("batch-status", "--ledger", str(tmp_path / "c.csv.ledger.db"), "--report", str(report))
+    cli("batch-status", "--ledger", env.ledger, "--report", str(report))
     assert len(report.read_text().splitlines()) == 6
 
 
@@ -352,7 +366,7 @@ def test_telnyx_unreachable_stops_the_batch_and_keeps_rows_pending(cli, env, tmp
     result = batch(cli, env, contacts, "--max-retries", "0")
     assert result.exit_code == 6, result.stderr
     assert "could not reach Telnyx" in result.stderr and "stays pending" in result.stderr
-    assert set(states(tmp_path / "c.csv.ledger.db")) <= {"pending"}
+    assert set(states(env.ledger)) <= {"pending"}
 
 
 def test_a_bad_api_key_stops_at_the_first_401_and_places_nothing(cli, env, server, tmp_path):
@@ -363,7 +377,7 @@ def test_a_bad_api_key_stops_at_the_first_401_and_places_nothing(cli, env, serve
     assert result.exit_code == 4, result.stderr
     assert len(server.posts) == 1
     assert "401" in result.stderr
-    assert "failed" not in states(tmp_path / "c.csv.ledger.db")
+    assert "failed" not in states(env.ledger)
     closing = result.stderr.strip().splitlines()[-1]
     assert "refused the API key (401)" in closing and "fix TELNYX_API_KEY" in closing
     assert "rejected" not in closing  # no row was rejected: none failed
@@ -380,9 +394,9 @@ def test_exit_4_for_rejected_rows_says_so(cli, env, server, tmp_path):
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(cli, env, server, tmp_path, monkeypatch):
-    from runner.cli import cmd_batch
+    from runner.cli import batch_view
 
-    monkeypatch.setattr(cmd_batch, "PLAIN_EVERY", 0.0)
+    monkeypatch.setattr(batch_view, "PLAIN_EVERY", 0.0)
     contacts = write_contacts(tmp_path / "c.csv", many(5))
     result = batch(cli, env, contacts)
     assert result.exit_code == 0

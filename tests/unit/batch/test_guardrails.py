@@ -95,7 +95,7 @@ def options(tmp_path, server, contacts, **kw):
     )
 
 
-def test_rows_outside_the_window_stay_deferred_until_a_later_run(tmp_path, server):
+def test_rows_outside_the_window_stay_deferred_until_a_later_run(tmp_path, server, ledger_spec):
     from runner.send import submit
 
     store = Store(write_profile(tmp_path))
@@ -107,15 +107,14 @@ def test_rows_outside_the_window_stay_deferred_until_a_later_run(tmp_path, serve
         {"to": "+18885550123", "name": "tf-chicago", "timezone": "America/Chicago"},
     ]
     contacts = write_contacts(tmp_path / "c.csv", rows)
-    opts = options(tmp_path, server, contacts, window=NINE_TO_EIGHT)
+    opts = options(tmp_path, server, contacts, window=NINE_TO_EIGHT, ledger=ledger_spec)
     client = submit.make_client()
     try:
         first = engine.run(store, opts, engine.Hooks(now=lambda: at(15, 30), client=client))
         assert sorted(server.numbers()) == sorted([NEW_YORK, CHICAGO, "+18885550123"])
         assert first.exit_code() == 6  # not finished: run again later
         assert first.summary.counts["deferred"] == 2
-        ledger = tmp_path / "c.csv.ledger.db"
-        assert states(ledger) == {"placed": 3, "deferred": 2}
+        assert states(ledger_spec) == {"placed": 3, "deferred": 2}
 
         later = engine.run(store, opts, engine.Hooks(now=lambda: at(20, 0), client=client))
         assert Counter(server.numbers()) == Counter(
@@ -229,13 +228,13 @@ def test_a_429_mid_batch_pauses_every_worker(tmp_path, server):
     assert len(gate_pauses) == 1 and gate_pauses[0] >= started
 
 
-def test_deferred_rows_mean_exit_6_until_the_batch_is_finished(tmp_path, server):
+def test_deferred_rows_mean_exit_6_until_the_batch_is_finished(tmp_path, server, ledger_spec):
     from runner.send import submit
 
     store = Store(write_profile(tmp_path))
     rows = [{"to": NEW_YORK, "name": "ny"}, {"to": "+1555", "name": "invalid"}]
     contacts = write_contacts(tmp_path / "c.csv", rows)
-    opts = options(tmp_path, server, contacts, window=NINE_TO_EIGHT)
+    opts = options(tmp_path, server, contacts, window=NINE_TO_EIGHT, ledger=ledger_spec)
     client = submit.make_client()
     try:
         early = engine.run(store, opts, engine.Hooks(now=lambda: at(13, 0), client=client))

@@ -33,7 +33,7 @@ def test_contacts_are_read_one_row_at_a_time(tmp_path):
 
 
 def test_the_do_not_call_list_lives_in_sqlite_not_in_memory(tmp_path):
-    from runner.batch.phone import normalise
+    from runner.phone import normalise
 
     normalise("+13125550000")  # load phonenumbers' metadata outside the measurement
     peaks = []

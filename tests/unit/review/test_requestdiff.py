@@ -112,7 +112,11 @@ def test_diff_markdown(cli, repo):
 def test_diff_json(cli, repo):
     result = run_diff(cli, repo, "--format", "json", "b", "plain", "new")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {
+    document = json.loads(result.stdout)
+    # The -o json contract's common keys (issue 9, item 5), then the diff's own.
+    common = ("schema_version", "command", "exit_code", "diagnostics", "notes")
+    assert [document.pop(k) for k in common] == [1, "diff", 0, [], []]
+    assert document == {
         "base": "HEAD~1",
         "profiles": [
             {

@@ -12,6 +12,7 @@ FILES = [
     "profiles/example.yaml",
     ".pre-commit-config.yaml",
     ".github/workflows/callprofile.yml",
+    ".github/callprofile-requirements.txt",
 ]
 
 

@@ -47,12 +47,12 @@ p/schema.yaml:7:3: error: this endpoint refuses Twiml: Telnyx answers 422; the A
 drives the call [CP104]
 p/seq.yaml:1:1: error: a profile must be a YAML mapping; this file is array, not a mapping \
 [CP006]
-p/syntax.yaml:3:1: error: YAML syntax error: found unexpected end of stream (while scanning a \
-quoted scalar) [CP001]
+p/syntax.yaml:2:9: error: YAML syntax error: this quoted string is never closed (the file ends \
+inside it) [CP001]
 p/tpl.yaml:3:3: warning: required variable 'name' has no example; it was rendered with a \
 placeholder (add 'example:' so reviews see real-looking values) [CP207]
-p/tpl.yaml:7:18: error: template uses variable 'nam', which this profile does not declare (add \
-it under 'variables') [CP202]
+p/tpl.yaml:7:18: error: template uses variable 'nam', which this profile does not declare; did \
+you mean 'name'? (else add it under 'variables') [CP202]
 p/tpl.yaml:8:13: error: template syntax error: unexpected end of template, expected 'end of \
 print statement'. [CP201]
 p/unquoted.yaml:3:9: error: YAML read the unquoted value +13125550100 as an integer \
@@ -81,7 +81,10 @@ def test_placeholder_and_examples_are_announced_on_stderr_not_as_findings(cli, t
         'call:\n  From: "+13125550100"\n  AIAssistantId: "a"\n'
         '  AIAssistantDynamicVariables:\n    who: "{{ who }}"\n'
     )
-    result = cli("validate", profiles_dir=make(tmp_path, {"x": text}))
+    root = make(tmp_path, {"x": text})
+    # The notes are printed with -v when all is clean (issue 9, item 12), and always with
+    # findings.
+    result = cli("validate", "-v", profiles_dir=root)
     assert result.exit_code == 0
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -91,6 +94,9 @@ def test_placeholder_and_examples_are_announced_on_stderr_not_as_findings(cli, t
         "variable's 'example', else example-NAME)",
         "1 profile(s) checked: 0 error(s), 0 warning(s)",
     ]
+    quiet = cli("validate", profiles_dir=root)
+    assert quiet.exit_code == 0
+    assert quiet.stderr.splitlines() == ["1 profile(s) checked: 0 error(s), 0 warning(s)"]
 
 
 SMALL = {"lint": KINDS["lint"], "dup": KINDS["dup"]}
@@ -99,7 +105,12 @@ SMALL = {"lint": KINDS["lint"], "dup": KINDS["dup"]}
 def test_json_format(cli, tmp_path):
     result = cli("validate", "--format", "json", profiles_dir=make(tmp_path, SMALL))
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [
+    # The list is the document's "diagnostics" (the -o json contract, issue 9, item 5).
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    assert (document["command"], document["exit_code"]) == ("validate", 1)
+    assert (document["checked"], document["errors"], document["warnings"]) == (2, 1, 1)
+    assert document["diagnostics"] == [
         {
             "file": "p/dup.yaml",
             "line": 3,

@@ -25,9 +25,10 @@ def test_undeclared_variable_names_it_and_its_position(cli, tmp_path):
         profile("  name: {}\n", '  AIAssistantDynamicVariables:\n    x: "Hi {{ nmae }}"\n'),
     )
     err = failed(cli, tree, "render", "p")
+    # "did you mean", as --var gives (issue 9, item 14)
     assert err.strip() == (
         "profiles/p.yaml:9:8: error: template uses variable 'nmae', which this profile does not "
-        "declare (add it under 'variables') [CP202]"
+        "declare; did you mean 'name'? (else add it under 'variables') [CP202]"
     )
 
 
@@ -174,7 +175,9 @@ def test_env_exposes_only_callprofile_variables(cli, tmp_path, monkeypatch):
             {"p": profile("", f'  AIAssistantDynamicVariables:\n    t: "{{{{ env.{name} }}}}"\n')},
         )
         err = failed(cli, tree, "render", "p")
-        assert f"has no attribute '{name}'" in err
+        # Named in callprofile's words, not Jinja's (issue 9, item 3).
+        assert f"templates can read only CALLPROFILE_* environment variables, not {name}" in err
+        assert "dict object" not in err
 
 
 def test_env_listing_shows_nothing_else(cli, tmp_path, monkeypatch):

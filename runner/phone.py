@@ -1,4 +1,8 @@
-"""Phone numbers: one normalisation (E.164) for contacts and the do-not-call list alike."""
+"""Phone numbers: one normalisation (E.164) for --to/--from, contacts and the do-not-call list.
+
+Valid numbers are personal data and are masked in messages; a value that is not a usable number
+is the user's own input and is shown as given, so they can find and fix it.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,9 @@ def normalise(raw: str, region: str | None = None) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         hint = "" if region or text.startswith("+") else " (write it as +<country code><number>)"
-        raise NumberError(f"{mask(text)!r} is not a phone number{hint}") from None
+        raise NumberError(f"{text!r} is not a phone number{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise NumberError(f"{mask(text)!r} is not a valid phone number")
+        raise NumberError(f"{text!r} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

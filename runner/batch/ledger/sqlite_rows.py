@@ -1,0 +1,192 @@
+"""The SQLite ledger's row changes: recording rows, claims and answers.
+
+A mixin of ``sqlite.SqliteLedger``, which owns the connection, the mutex and the transactions.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
+
+
+def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class SqliteRows:
+    db: sqlite3.Connection
+    _mutex: threading.RLock
+    _now: Callable[[], datetime]
+
+    _tx: Callable[..., Any]  # one write transaction (SqliteLedger._tx)
+
+    def _stamp(self) -> str:
+        return stamp(self._now())
+
+    def _event(self, batch_id: str, row_no: int | None, kind: str, detail: str = "") -> None:
+        self.db.execute(
+            "INSERT INTO events (batch_id, row_no, at, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            (batch_id, row_no, self._stamp(), kind, detail),
+        )
+
+    # --- rows -------------------------------------------------------------------------------
+
+    @locked
+    def state_of(self, batch_id: str, row_no: int) -> str | None:
+        row = self.db.execute(
+            "SELECT state FROM rows WHERE batch_id = ? AND row_no = ?", (batch_id, row_no)
+        ).fetchone()
+        return row[0] if row else None
+
+    @locked
+    def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
+        """Record a valid row as pending. If the number already has a row in this batch, the
+        row is recorded as a skipped duplicate and the first row's number is returned."""
+        now = self._stamp()
+        with self._tx(durable=False):
+            try:
+                self.db.execute(
+                    "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?)",
+                    (batch_id, row_no, e164, e164, now),
+                )
+                return None
+            except sqlite3.IntegrityError:
+                pass
+            first = self.db.execute(
+                "SELECT row_no FROM rows WHERE batch_id = ? AND owner_e164 = ?", (batch_id, e164)
+            ).fetchone()[0]
+            self.db.execute(
+                "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, updated_at) "
+                "VALUES (?, ?, ?, 'skipped', 'duplicate', ?, ?)",
+                (batch_id, row_no, e164, f"duplicate of row {first}", now),
+            )
+            return int(first)
+
+    @locked
+    def add_skipped(
+        self, batch_id: str, row_no: int, e164: str | None, kind: str, reason: str
+    ) -> None:
+        with self._tx(durable=False):
+            self.db.execute(
+                "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, updated_at) "
+                "VALUES (?, ?, ?, 'skipped', ?, ?, ?)",
+                (batch_id, row_no, e164, kind, reason, self._stamp()),
+            )
+
+    @locked
+    def skip(self, batch_id: str, row_no: int, kind: str, reason: str) -> bool:
+        """Skip a claimable row (e.g. it is on the do-not-call list now)."""
+        with self._tx(durable=False):
+            cursor = self.db.execute(
+                "UPDATE rows SET state = 'skipped', skip_kind = ?, reason = ?, updated_at = ? "
+                f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
+                (kind, reason, self._stamp(), batch_id, row_no),
+            )
+            if cursor.rowcount:
+                self._event(batch_id, row_no, "skipped", f"{kind}: {reason}")
+        return cursor.rowcount == 1
+
+    @locked
+    def defer(self, batch_id: str, row_no: int, reason: str) -> None:
+        with self._tx(durable=False):
+            self.db.execute(
+                "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
+                f"WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
+                (reason, self._stamp(), batch_id, row_no),
+            )
+
+    @locked
+    def claim(
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        *,
+        runner: str = "",
+        caller: str | None = None,
+    ) -> Claim:
+        """Runs under SQLite's write lock, so two processes on different batches cannot both pass
+        the repeat check for one number. ``runner`` is always this process (see the lock)."""
+        with self._tx():
+            found = self.db.execute(
+                "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
+                (batch_id, row_no),
+            ).fetchone()
+            if found is None or found[0] not in CLAIMABLE:
+                return Claim("gone")
+            now = self._now()
+            if min_interval is not None and min_interval > timedelta(0):
+                earlier = self.db.execute(
+                    "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = ? "
+                    f"AND batch_id != ? AND state IN {CALLED} AND sent_at >= ? "
+                    "ORDER BY sent_at DESC LIMIT 1",
+                    (found[1], batch_id, stamp(now - min_interval)),
+                ).fetchone()
+                if earlier is not None:
+                    verb = "placed" if earlier[2] == "placed" else "possibly placed"
+                    reason = (
+                        f"a call to this number was {verb} at {earlier[3]} "
+                        f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
+                    )
+                    self.db.execute(
+                        "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
+                        "updated_at = ? WHERE batch_id = ? AND row_no = ?",
+                        (reason, stamp(now), batch_id, row_no),
+                    )
+                    self._event(batch_id, row_no, "skipped", reason)
+                    return Claim("repeat", reason)
+            self.db.execute(
+                "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
+                "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
+                (stamp(now), stamp(now), caller, batch_id, row_no),
+            )
+            self._event(batch_id, row_no, "dialing")
+        return Claim("claimed")
+
+    @locked
+    def finish(
+        self,
+        batch_id: str,
+        row_no: int,
+        state: str,
+        *,
+        reason: str | None = None,
+        call_sid: str | None = None,
+        http_status: int | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Record the answer for a claimed row (``placed``, ``failed``, ``unknown``, or
+        ``pending`` when the request provably never reached Telnyx)."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, "
+                "error_code = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? "
+                "AND state IN ('dialing', 'unknown')",
+                (state, reason, call_sid, http_status, error_code, self._stamp(), batch_id, row_no),
+            )
+            self._event(batch_id, row_no, state, call_sid or reason or "")
+
+    @locked
+    def abandon(self, batch_id: str, rows: list[int], reason: str) -> None:
+        """A hard stop: rows still ``dialing`` become ``unknown`` now."""
+        with self._tx():
+            for row_no in rows:
+                cursor = self.db.execute(
+                    "UPDATE rows SET state = 'unknown', reason = ?, updated_at = ? "
+                    "WHERE batch_id = ? AND row_no = ? AND state = 'dialing'",
+                    (reason, self._stamp(), batch_id, row_no),
+                )
+                if cursor.rowcount:
+                    self._event(batch_id, row_no, "unknown", reason)
