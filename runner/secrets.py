@@ -11,6 +11,7 @@ escaped) is scrubbed too.
 from __future__ import annotations
 
 import os
+import threading
 
 MIN_SECRET_LENGTH = 4  # scrubbing very short strings would blank out ordinary words
 # CALLPROFILE_* variables that configure callprofile itself rather than hold template values.
@@ -18,7 +19,12 @@ CONFIG_VARIABLES = ("CALLPROFILE_DIR",)
 TEST_HOOK_PREFIX = "CALLPROFILE_TEST_"
 
 _known: set[str] = set()
+_lock = threading.Lock()  # batch workers scrub while the main thread learns new secrets
 _spellings: dict[str, tuple[str, ...]] = {}
+# Every spelling to replace, longest first (a secret holding another goes whole), for the
+# remembered secrets and the environment's values as last seen. Rebuilt, never changed in
+# place: a scrub under way keeps the list it read.
+_forms: tuple[frozenset[str], list[str]] = (frozenset(), [])
 
 
 def api_key() -> str | None:
@@ -30,8 +36,9 @@ def api_key() -> str | None:
 
 def remember(*values: str) -> None:
     for value in values:
-        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-            _known.add(value)
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in _known:
+            with _lock:
+                _known.add(value)
 
 
 def environment_values() -> list[str]:
@@ -63,6 +70,7 @@ def spellings(secret: str) -> tuple[str, ...]:
         return found
     import html
     import json
+    import re
     from urllib.parse import quote, quote_plus
 
     from runner.textsafety import escape_controls
@@ -78,8 +86,6 @@ def spellings(secret: str) -> tuple[str, ...]:
         html.escape(secret),
         html.escape(secret, quote=False),
     ]
-    import re
-
     for encode in (quote, quote_plus):
         try:
             encoded = encode(secret, safe="")
@@ -96,12 +102,21 @@ def contains_secret(text: str) -> bool:
     return any(secret in text for secret in known())
 
 
+def _forms_now(extra: tuple[str, ...]) -> list[str]:
+    global _forms
+    secrets = frozenset(known() | {e for e in extra if len(e) >= MIN_SECRET_LENGTH})
+    cached_for, forms = _forms
+    if cached_for != secrets:
+        spelled = {form for secret in secrets for form in spellings(secret)}
+        forms = sorted(spelled, key=len, reverse=True)
+        with _lock:
+            _forms = (secrets, forms)
+    return forms
+
+
 def scrub(text: str, extra: tuple[str, ...] | list[str] = ()) -> str:
     """``text`` with every known secret (and each of ``extra``) replaced by ``***``."""
-    secrets = known() | {e for e in extra if len(e) >= MIN_SECRET_LENGTH}
-    # Longest first, so a secret that contains another is replaced whole.
-    forms = {form for secret in secrets for form in spellings(secret)}
-    for form in sorted(forms, key=len, reverse=True):
+    for form in _forms_now(tuple(extra)):
         if form in text:
             text = text.replace(form, "***")
     return text

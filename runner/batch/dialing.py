@@ -1,5 +1,5 @@
 """The worker side of a batch: for each admitted row, wait for the rate, check the calling
-window again, claim the row durably, POST it, and record Telnyx's answer.
+policy again, claim the row durably (within the 24 h cap), POST it, and record Telnyx's answer.
 
 The main thread (``runner.batch.engine``) reads the contacts and hands rows to a few workers
 through a small queue; ``Dialer`` holds what they share for one run.
@@ -13,18 +13,16 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
-from runner import codes
 from runner.batch.budget import Budget
 from runner.batch.journal import Journal, NoJournal
 from runner.batch.ledger import Claim, Ledger, LedgerError, LedgerUnavailable
 from runner.batch.ledger.base import Pacer
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
-from runner.batch.window import check
-from runner.diagnostics import Diagnostic
 from runner.flow.compose import Composed
 
 if TYPE_CHECKING:
+    from runner.campaign.guard import Guard
     from runner.send.submit import Result
 
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
@@ -50,9 +48,11 @@ class Dialer:
         total: int,
         ledger: Ledger,
         runner: str,
+        guard: Guard,
         journal: Journal | NoJournal,
     ):
         self.composed = composed
+        self.guard = guard
         self.journal = journal  # the repeat guard across ledgers (journal.py)
         self.opts = opts
         self.hooks = hooks
@@ -109,20 +109,12 @@ class Dialer:
         if stopper.stopping or not self.limiter.acquire(cancelled=lambda: stopper.stopping):
             self.budget.release()
             return
-        if self.opts.window is not None:
-            verdict = check(self.opts.window, job.e164, self.hooks.now(), job.zone)
-            if not verdict.callable:
-                self.budget.release()
-                if verdict.ambiguous:
-                    no_zone(ledger, self, job.row, verdict.reason)
-                    return
-                ledger.defer(self.batch, job.row, verdict.reason)
-                self.count("deferred")
-                self.count("done")
-                self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
-                return
+        if not self._still_allowed(ledger, job):
+            self.budget.release()
+            return
+        cap = self.guard.cap(job.facts) if job.facts is not None else None
         try:
-            claim = self._claim(ledger, job)
+            claim = self._claim(ledger, job, (cap.limit, cap.rule) if cap is not None else None)
         except LedgerUnavailable as exc:
             # The claim may have committed: the row is not sent, and is handed back if the
             # ledger can still be told.
@@ -134,10 +126,11 @@ class Dialer:
             self.budget.release()
             if claim.outcome == "lapsed":
                 self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
-            if claim.outcome == "repeat":
-                self.count("skipped")
+            if claim.outcome in ("repeat", "capped"):
+                self.count("skipped" if claim.outcome == "repeat" else "deferred")
                 self.count("done")
-                self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
+                kind = "repeat" if claim.outcome == "repeat" else "deferred"
+                self.hooks.on_row(RowEvent(job.row, kind, claim.reason))
             return
         if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
@@ -168,7 +161,7 @@ class Dialer:
             with self.lock:
                 self.inflight.discard(job.row)
 
-    def _claim(self, ledger: Ledger, job: Prepared) -> Claim:
+    def _claim(self, ledger: Ledger, job: Prepared, cap: tuple[int, str] | None) -> Claim:
         """Reserve the number in the journal of recent calls (the repeat guard across ledgers),
         then claim the row in the ledger; both durable before the POST."""
         repeat = self.journal.reserve(
@@ -189,6 +182,7 @@ class Dialer:
             self.batch,
             job.row,
             self.opts.min_interval,
+            cap,
             runner=self.runner,
             caller=caller if isinstance(caller, str) else None,
         )
@@ -211,6 +205,24 @@ class Dialer:
                 f"row {row}: claimed but not sent; the ledger will show it as unknown "
                 "(it was not called)"
             )
+
+    def _still_allowed(self, ledger: Ledger, job: Prepared) -> bool:
+        """The policy again, now that the row's turn has come: the clock may have left its
+        calling hours (or reached a quiet day) since the row was read."""
+        if job.facts is None:
+            return True
+        verdict = self.guard.judge(job.facts, self.hooks.now())
+        if verdict.callable:
+            return True
+        if verdict.action == "skip":
+            ledger.skip(self.batch, job.row, self.guard.skip_kind(verdict), verdict.reason())
+            self.count("skipped")
+        else:
+            ledger.defer(self.batch, job.row, verdict.reason())
+            self.count("deferred")
+        self.count("done")
+        self.hooks.on_row(RowEvent(job.row, verdict.action, verdict.reason()))
+        return False
 
     def _send(self, job: Prepared) -> Result:
         from runner.send import submit
@@ -314,16 +326,3 @@ def _answer(row: int, result: Result) -> str:
     if result.status == "placed":
         return f"row {row}: placed, call sid {result.call_sid}"
     return f"row {row}: {result.status} (HTTP {result.http_status or '-'})"
-
-
-def no_zone(ledger: Ledger, state: Dialer, row: int, reason: str) -> None:
-    """A row the calling window can never allow without its own zone: reported and skipped as
-    invalid (fix the contacts file), never deferred for ever."""
-    message = f"cannot apply the calling window: {reason}"
-    where = f"{state.opts.contacts} row {row}"
-    diagnostic = Diagnostic(message, codes.NO_TIME_ZONE, origin=where)
-    text = f"{message} [{codes.NO_TIME_ZONE}]"
-    ledger.skip(state.batch, row, "invalid", text)  # the row is recorded (pending) by now
-    state.count("skipped")
-    state.count("done")
-    state.hooks.on_row(RowEvent(row, "invalid", text, [diagnostic]))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import httpx
 
     from runner.batch.report import Summary
+    from runner.campaign.verdict import Facts
     from runner.flow.request import Request
     from runner.send.submit import HttpRequest
 
@@ -46,6 +47,9 @@ class Options:
     timeout: float = 15.0
     max_retries: int = 2
     report: str | None = None
+    # apply: only these rows may be dialled (the plan's), rendered as of the plan's time.
+    only_rows: frozenset[int] | None = None
+    render_now: datetime | None = None
     lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
     journal: str | None = None  # the journal of recent calls (default: in the state directory)
 
@@ -75,7 +79,7 @@ class RowEvent:
     """Something the user should see about one row (printed by the CLI)."""
 
     row: int
-    kind: str  # invalid | duplicate | dnc | repeat | deferred | failed | unknown | redial
+    kind: str  # invalid | duplicate | dnc | policy | repeat | deferred | failed | unknown | ...
     message: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -144,6 +148,7 @@ class Prepared:
     e164: str
     zone: str | None
     request: Request
+    facts: Facts | None = None  # what the calling policy knows about the callee
     http: HttpRequest | None = None  # the exact request, built before the row is claimed
 
 

@@ -27,7 +27,9 @@ from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from runner.batch.model import Options
     from runner.batch.window import Window
+    from runner.profiles.store import Store
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 # Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
@@ -161,9 +163,7 @@ def batch(
     """
     from runner import secrets
     from runner.batch import engine
-    from runner.batch.pacing import TokenBucket
     from runner.send import submit
-    from runner.send.gate import GateClosed
 
     if params.get("to") is not None:
         raise click.UsageError("batch takes each number from the contacts file; drop --to")
@@ -221,16 +221,52 @@ def batch(
         journal=sandbox_journal() if sandbox else None,
     )
     _refuse_overwriting_inputs(ctx, opts)
-    from runner.cli import cmd_listen, pipes
-    from runner.cli.batch_view import View
+    from runner.cli import cmd_listen
 
     cmd_listen.check_batch_usage(listen, no_verify, dry_run)
+    execute(
+        store_from(ctx),
+        opts,
+        show_secrets,
+        output=output,
+        sandbox_steps=steps if sandbox else None,
+        sandbox_log=sandbox_log,
+        listen=listen,
+        listen_grace=listen_grace,
+        public_key=public_key,
+        no_verify=no_verify,
+    )
 
-    view = View(contacts, show_secrets, opts, as_json=output == "json")
-    if output == "json" and dry_run:
+
+def execute(
+    store: Store,
+    opts: Options,
+    show_secrets: bool,
+    *,
+    output: str = "text",
+    sandbox_steps: list[Any] | None = None,
+    sandbox_log: str | None = None,
+    listen: str | None = None,
+    listen_grace: float = 30.0,
+    public_key: str | None = None,
+    no_verify: bool = False,
+) -> None:
+    """Run the batch ``opts`` describes and print what happens; raises CliExit with the code.
+    Shared by batch and apply (which runs a plan's rows through the same machinery).
+    ``sandbox_steps``: send to a sandbox started for the run (None: to ``opts.base_url``).
+    ``listen``: also receive the calls' callbacks there (see ``cmd_listen.for_batch``)."""
+    from runner.batch import engine
+    from runner.batch.pacing import TokenBucket
+    from runner.cli import cmd_listen, pipes
+    from runner.cli.batch_view import View
+    from runner.send import submit
+    from runner.send.gate import GateClosed
+
+    view = View(opts.contacts, show_secrets, opts, as_json=output == "json")
+    if output == "json" and opts.dry_run:
         from runner.cli.document import Stream
 
-        head = {"dry_run": True, "profile": name, "contacts": contacts}
+        head = {"dry_run": True, "profile": opts.profile, "contacts": opts.contacts}
         view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
         on_row=view.guarded(view.row),
@@ -239,9 +275,13 @@ def batch(
         on_notice=view.guarded(view.notice),
     )
     view.stopper = hooks.stopper
-    hooks.limiter = TokenBucket(rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
+    hooks.limiter = TokenBucket(opts.rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
     hooks.sleep = wait
-    client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
+    client = (
+        None
+        if opts.dry_run
+        else submit.make_client(submit.Timeouts(read=opts.timeout), opts.concurrency)
+    )
     hooks.client = client
     receiver = None
     with ExitStack() as stack:
@@ -249,16 +289,16 @@ def batch(
         # callbacks (an AMD verdict can come after the final status) while the receiver listens.
         stack.callback(lambda: cmd_listen.stop(receiver) if receiver is not None else None)
         sandbox_key = None
-        if sandbox:
-            server = stack.enter_context(local.running(steps, sandbox_log))
+        if sandbox_steps is not None:
+            server = stack.enter_context(local.running(sandbox_steps, sandbox_log))
             opts.base_url, sandbox_key = server.base_url, server.public_key
         if listen:
             # With --sandbox the callbacks come from the sandbox: its own key verifies them.
             key_text = sandbox_key or public_key
-            receiver = cmd_listen.for_batch(listen, opts.ledger_spec, key_text, no_verify)
+            receiver = cmd_listen.for_batch(listen, opts.ledger_given, key_text, no_verify)
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
-            outcome = engine.run(store_from(ctx), opts, hooks)
+            outcome = engine.run(store, opts, hooks)
         except GateClosed as closed:
             error(closed.message, closed.diagnostic)
             raise CliExit(closed.code) from None
@@ -281,7 +321,7 @@ def batch(
             cmd_listen.linger(receiver, outcome.summary, listen_grace)
     if receiver is not None and outcome.summary is not None:
         # The summary was taken when the last call was answered; the outcomes came after.
-        outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_spec, outcome.summary)
+        outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_given, outcome.summary)
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
@@ -294,7 +334,7 @@ def batch(
 def sandbox_ledger(contacts: str) -> str:
     """A sandbox batch's ledger: never the real one, where its "placed" rows would stop the real
     batch from calling anyone (same batch id) and trip the repeat guard."""
-    return f"{os.path.realpath(contacts)}.sandbox.ledger.db"
+    return f"{contacts}.sandbox.ledger.db"
 
 
 def sandbox_journal() -> str:

@@ -51,10 +51,12 @@ def check_source(source: Source, *, values_file: bool = False) -> list[Diagnosti
                 )
         data = {k: v for k, v in data.items() if k in VALUES_FILE_KEYS}
     yaml11 = _yaml11_numbers(source)
-    for problem in schema_errors.problems(schemas.PROFILE, data):
-        if problem.path not in yaml11:
-            found.append(_place(source, problem))
-    found.extend(yaml11.values())
+    placed = [(p.path, _place(source, p)) for p in schema_errors.problems(schemas.PROFILE, data)]
+    # Where text is wanted, "quote it" (CP102) already says all; elsewhere the YAML 1.1 form is
+    # the problem, whatever the schema says about the number it became.
+    quoted = {path for path, d in placed if d.code == codes.UNQUOTED}
+    found.extend(d for path, d in placed if path not in yaml11 or path in quoted)
+    found.extend(d for path, d in yaml11.items() if path not in quoted)
     return found
 
 

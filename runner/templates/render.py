@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from runner import codes
 from runner.diagnostics import Diagnostic, path_to_json
 from runner.profiles.merge import Layer, Path, Provenance, origin_of
-from runner.templates import budget
+from runner.templates import budget, failures
 from runner.templates.limits import MAX_VALUE, refused_construct
 from runner.treewalk import leaves
 
@@ -85,6 +84,7 @@ class Rendered:
     sensitive: set[Path] = field(default_factory=set)  # paths whose template read ``env``
     rendered: set[Path] = field(default_factory=set)  # paths whose value a template produced
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    copied: set[Path] = field(default_factory=set)  # containers already copied for this call
 
 
 @dataclass
@@ -96,6 +96,7 @@ class Template:
     path: Path
     names: frozenset[str] = frozenset()
     parts: list[str] | None = None  # set when the template is plain placeholders
+    substitute: str | None = None  # ``parts`` as a str.format_map pattern (plain templates)
     ast: Parsed | None = None  # the parsed Jinja template, when it is not plain
     compiled: Compiled | None = None  # compiled at the first render, reused by every other
     # Found when the profile was composed, reported when a call would use the template:
@@ -154,6 +155,10 @@ def _parse(t: Template, declared: set[str]) -> None:
     t.parts = simple_parts(t.text)
     if t.parts is not None:
         t.names = frozenset(t.parts[1::2])
+        # Literals hold no '{' (else Jinja renders it); a '}' is doubled for format_map.
+        t.substitute = "".join(
+            "{" + part + "}" if i % 2 else part.replace("}", "}}") for i, part in enumerate(t.parts)
+        )
     else:
         from jinja2 import TemplateSyntaxError, meta
 
@@ -179,7 +184,7 @@ def _parse(t: Template, declared: set[str]) -> None:
             t.problems.append(_diag(t, message, codes.TEMPLATE_SYNTAX))
             return
         try:
-            with _quiet():
+            with failures.quiet():
                 t.names = frozenset(meta.find_undeclared_variables(ast))
         except Exception as exc:  # Jinja folds constants here: '{{ (none)[0] ~ 1 }}' raises
             message = f"template error: {type(exc).__name__}: {exc}"[:300]
@@ -202,17 +207,6 @@ def _parse(t: Template, declared: set[str]) -> None:
                 codes.UNDECLARED_VARIABLE,
             )
         )
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence Python's SyntaxWarnings about the code Jinja generates (``1.5[0]``): the
-    template's own error, if any, is reported when it renders."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        yield
 
 
 def env_read(t: Template) -> set[str]:
@@ -244,7 +238,7 @@ def _compile(t: Template) -> None:
     from jinja2.exceptions import TemplateError
 
     try:
-        with _quiet():
+        with failures.quiet():
             t.compiled = environment().from_string(t.ast if t.ast is not None else t.text)
     except TemplateError as exc:
         t.failure = _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME)
@@ -283,7 +277,7 @@ def render(
 
     The call's templates share one budget (runner/templates/budget.py): the size of every
     value they build, their total work and their time."""
-    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}))
+    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}), copied=set())
     for t in templates:
         out.diagnostics.extend(t.problems)
     if out.diagnostics:
@@ -313,8 +307,8 @@ _NUMBERS = (("call", "To"), ("call", "From"))
 def _run(
     t: Template, context: dict[str, Any], out: Rendered, active: budget.Budget, tainted: set[str]
 ) -> None:
-    if t.parts is not None and all(isinstance(context.get(n), str) for n in t.names):
-        text = "".join(context[part] if i % 2 else part for i, part in enumerate(t.parts))
+    if t.substitute is not None and all(type(context.get(n)) is str for n in t.names):
+        text = t.substitute.format_map(context)
         if len(text) > MAX_RENDERED:
             message = f"rendered value is longer than {MAX_RENDERED} characters"
             out.diagnostics.append(_diag(t, message, codes.TEMPLATE_RUNTIME))
@@ -349,10 +343,6 @@ def _render_jinja(
     except _TooLong:
         message = f"rendered value is longer than {MAX_RENDERED} characters"
         return "", _diag(t, message, codes.TEMPLATE_RUNTIME)
-    except budget.BudgetExceeded as exc:
-        size = exc.kind == "size"
-        code = codes.TEMPLATE_VALUE_TOO_LARGE if size else codes.TEMPLATE_TOO_MUCH_WORK
-        return "", _diag(t, str(exc), code, _template_line(exc))
     except TemplateError as exc:
         from runner.templates import envvars
 
@@ -362,30 +352,9 @@ def _render_jinja(
             # reaches the user.
             code = envvars.CODE_UNSET if unset.startswith(ENV_PREFIX) else codes.TEMPLATE_RUNTIME
             return "", _diag(t, envvars.message(unset), code)
-        return "", _diag(t, f"template error: {exc}", codes.TEMPLATE_RUNTIME, _template_line(exc))
-    except RecursionError:
-        return "", _diag(t, "template error: nested too deeply", codes.TEMPLATE_RUNTIME)
-    except MemoryError:
-        return "", _diag(t, "template error: out of memory", codes.TEMPLATE_RUNTIME)
+        return "", _diag(t, *failures.describe(exc))
     except Exception as exc:  # whatever a template's own code raises is its error
-        known = (ArithmeticError, ValueError, TypeError)
-        text = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
-        if len(text) > 300:
-            text = text[:297] + "..."
-        line = _template_line(exc)
-        return "", _diag(t, f"template error: {text}", codes.TEMPLATE_RUNTIME, line)
-
-
-def _template_line(exc: BaseException) -> int:
-    """The line inside the template where ``exc`` was raised (Jinja rewrites the traceback so
-    template frames carry template line numbers), or 1."""
-    line = 1
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+        return "", _diag(t, *failures.describe(exc))
 
 
 def _done(t: Template, out: Rendered, text: str, tainted: set[str]) -> None:
@@ -404,11 +373,13 @@ def _assign(out: Rendered, path: Path, value: str) -> None:
         out.connection_id = value
         return
     parts = path[1:]
-    # Copy containers on the way down so the merged document is never mutated.
+    # Copy containers on the way down (once per call) so the document is never mutated.
     target: Any = out.call
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1], start=1):
         child = target[part]
-        child = dict(child) if isinstance(child, dict) else list(child)
-        target[part] = child
+        if parts[:depth] not in out.copied:
+            out.copied.add(parts[:depth])
+            child = dict(child) if isinstance(child, dict) else list(child)
+            target[part] = child
         target = child
     target[parts[-1]] = value

@@ -10,7 +10,6 @@ would throttle a batch far below its rate. A second process on the same batch is
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from runner.batch.ledger.base import (
 )
 from runner.batch.ledger.outcomes import SQLITE_TABLES
 from runner.batch.ledger.sqlite_outcomes import SqliteOutcomes
-from runner.batch.ledger.sqlite_rows import SqliteRows, locked
+from runner.batch.ledger.sqlite_rows import SqliteRows, end_transaction, locked
 
 # Format 2 added the not-placed state, rows.from_e164 and the outcome tables (outcomes.py). A
 # format-1 file is read as it is, and upgraded in place when opened for writing.
@@ -189,15 +188,7 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
 
             def __exit__(self, kind: object, value: object, tb: object) -> None:
                 try:
-                    try:
-                        ledger.db.execute("COMMIT" if kind is None else "ROLLBACK")
-                    except sqlite3.Error:
-                        # A failed COMMIT (a full disk) can leave the transaction open; end
-                        # it so the next one can begin, then report the failure.
-                        if ledger.db.in_transaction:
-                            with contextlib.suppress(sqlite3.Error):
-                                ledger.db.execute("ROLLBACK")
-                        raise
+                    end_transaction(ledger.db, commit=kind is None)
                 finally:
                     try:
                         if not durable:

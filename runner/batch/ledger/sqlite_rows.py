@@ -5,6 +5,7 @@ A mixin of ``sqlite.SqliteLedger``, which owns the connection, the mutex and the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import threading
@@ -15,9 +16,11 @@ from typing import Any
 from runner.batch.ledger.base import (
     CALLED,
     CLAIMABLE,
+    DAY,
     Claim,
     LedgerError,
     LedgerUnavailable,
+    cap_reason,
     stamp,
 )
 
@@ -39,6 +42,18 @@ def locked(method: Callable[..., Any]) -> Callable[..., Any]:
                 raise LedgerError(f"cannot use the ledger {self.path}: {exc}") from None
 
     return wrapper
+
+
+def end_transaction(db: sqlite3.Connection, *, commit: bool) -> None:
+    """COMMIT (or ROLLBACK). A failed COMMIT (a full disk) can leave the transaction open: end
+    it so the next one can begin, then report the failure."""
+    try:
+        db.execute("COMMIT" if commit else "ROLLBACK")
+    except sqlite3.Error:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
 
 
 class SqliteRows:
@@ -130,12 +145,14 @@ class SqliteRows:
         batch_id: str,
         row_no: int,
         min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
         caller: str | None = None,
     ) -> Claim:
         """Runs under SQLite's write lock, so two processes on different batches cannot both pass
-        the repeat check for one number. ``runner`` is always this process (see the lock)."""
+        the repeat check or the cap for one number. ``runner`` is always this process (see the
+        lock)."""
         with self._tx():
             found = self.db.execute(
                 "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
@@ -164,6 +181,22 @@ class SqliteRows:
                     )
                     self._event(batch_id, row_no, "skipped", reason)
                     return Claim("repeat", reason)
+            if cap is not None:
+                limit, rule = cap
+                done = self.db.execute(
+                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+                    f"AND state IN {CALLED} AND sent_at >= ?",
+                    (found[1], stamp(now - DAY)),
+                ).fetchone()[0]
+                if done >= limit:
+                    reason = cap_reason(done, limit, rule)
+                    self.db.execute(
+                        "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
+                        "WHERE batch_id = ? AND row_no = ?",
+                        (reason, stamp(now), batch_id, row_no),
+                    )
+                    self._event(batch_id, row_no, "deferred", reason)
+                    return Claim("capped", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
                 "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
@@ -171,6 +204,15 @@ class SqliteRows:
             )
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
+
+    @locked
+    def calls_since(self, e164: str, since: datetime) -> int:
+        found = self.db.execute(
+            "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+            f"AND state IN {CALLED} AND sent_at >= ?",
+            (e164, stamp(since)),
+        ).fetchone()
+        return int(found[0])
 
     @locked
     def finish(
