@@ -37,7 +37,9 @@ def ledger_files(label: str, ledger: str) -> list[tuple[str, str]]:
 
 def profile_files(root: str) -> list[tuple[str, str]]:
     """Every profile file under the profiles directory, as an input."""
+    from pathlib import Path
+
     from runner.profiles.store import Store
 
-    store = Store(root)
+    store = Store(Path(root))
     return [(f"the profile {name}", str(path)) for name, path, _ in store.scan()]

@@ -64,4 +64,4 @@ def _prepare(composed: Composed, opts: Options, row: contacts_mod.Row, origin: s
     http = submit.prepare(
         request.connection_id, request.body, base_url=opts.base_url, api_key=opts.api_key
     )
-    return Prepared(row.line, e164, zone, request, http)
+    return Prepared(row.line, e164, zone, request, http=http)

@@ -101,7 +101,7 @@ class RootGroup(click.Group):
 
             # click quotes arguments in its messages ("unexpected extra argument (...)"): one
             # may be a secret typed in the wrong place, or hold control characters.
-            exc.message = escape_controls(scrub(exc.message))
+            setattr(exc, "message", escape_controls(scrub(exc.message)))  # noqa: B010 (Final)
 
             hint = getattr(exc, "param_hint", None) or getattr(
                 getattr(exc, "param", None), "name", None

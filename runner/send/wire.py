@@ -65,7 +65,7 @@ def make_client(
     # HTTPTransport keeps its pool in ``_pool``. A test (the trickling server) fails if this
     # stops taking effect.
     pool_obj = transport._pool
-    pool_obj._network_backend = _Backend(pool_obj._network_backend)
+    pool_obj._network_backend = _Backend(pool_obj._network_backend)  # type: ignore[assignment]
     return _tracked_client_class()(
         timeout=httpx.Timeout(connect=connect, read=read, write=write, pool=pool),
         transport=transport,

@@ -102,7 +102,8 @@ def _replace_estimate(text: Any, old: Any, new: Any, count: Any = None) -> None:
         return
     if not isinstance(new, (str, bytes)):
         return
-    hits = text.count(old) if old else len(text) + 1
+    found: Any = text  # str or bytes, with ``old`` of the same type (checked above)
+    hits = found.count(old) if old else len(text) + 1
     if is_int(count) and count >= 0:
         hits = min(hits, count)
     expect(len(text) + hits * max(len(new) - len(old), 0))
@@ -190,7 +191,7 @@ def filter_estimate(name: str, values: list[Any], kwargs: dict[str, Any]) -> lis
         indent = rest[0] if rest else kwargs.get("indent")
         check_ints([indent])
         size, nodes, depth = shape(subject)
-        step = indent if is_int(indent) else (1 if name == "pprint" else 0)
+        step: int = indent if isinstance(indent, int) else (1 if name == "pprint" else 0)
         expect(6 * size + nodes * depth * max(step, 0))
     elif name == "urlize":
         extra = sum(text_size(kwargs.get(k) or "") for k in ("target", "rel"))
