@@ -22,9 +22,9 @@ def normalise(raw: str, region: str | None = None) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         hint = "" if region or text.startswith("+") else " (write it as +<country code><number>)"
-        raise NumberError(f"{text!r} is not a phone number{hint}") from None
+        raise NumberError(f"{_shown(text)} is not a phone number{hint}") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise NumberError(f"{text!r} is not a valid phone number")
+        raise NumberError(f"{_shown(text)} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -33,3 +33,9 @@ def mask(number: str) -> str:
     if len(number) <= 8:
         return number[:2] + "***"
     return number[:5] + "***" + number[-4:]
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """The value as given (the user must find it), shortened when it is long."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"

@@ -120,3 +120,14 @@ def scrub(text: str, extra: tuple[str, ...] | list[str] = ()) -> str:
         if form in text:
             text = text.replace(form, "***")
     return text
+
+
+def shown(text: str, reveal: bool = False) -> str:
+    """Output for the user: every known secret masked in every spelling; with
+    ``--show-secrets`` (``reveal``) only the API key, which is never shown."""
+    if not reveal:
+        return scrub(text)
+    key = api_key()
+    for form in spellings(key) if key else ():
+        text = text.replace(form, "***")
+    return text

@@ -1,9 +1,8 @@
 """Calling windows in the callee's local time, failing closed.
 
-A number may be in several time zones (Alaska's 907 in two, an Australian mobile in eight); a row
-is callable only if the time is inside the window in every one of them. A number that says
-nothing about where the callee is (toll-free, premium, +800), one whose zone is unknown, and one
-whose zones never share a moment inside the window are callable only with the row's zone.
+A number may be in several time zones (a US toll-free number in dozens, Alaska's 907 in two); a
+row is callable only if the time is inside the window in every one of them. A number whose zone
+is unknown or too vague is not callable unless the row names its zone.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
+MAX_ZONES = 4  # more candidate zones than this is "ambiguous": the number says little
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -68,6 +68,14 @@ def zone_error(name: str) -> str | None:
     return None
 
 
+def zones_for(e164: str) -> tuple[str, ...]:
+    import phonenumbers
+    from phonenumbers import timezone as tz
+
+    zones = tz.time_zones_for_number(phonenumbers.parse(e164, None))
+    return tuple(z for z in zones if z != tz.UNKNOWN_TIMEZONE)
+
+
 NON_GEOGRAPHIC_TYPES = (
     "TOLL_FREE",
     "PREMIUM_RATE",
@@ -80,17 +88,10 @@ NON_GEOGRAPHIC_TYPES = (
 )
 
 
-def zones_for(e164: str) -> tuple[str, ...]:
-    import phonenumbers
-    from phonenumbers import timezone as tz
-
-    zones = tz.time_zones_for_number(phonenumbers.parse(e164, None))
-    return tuple(z for z in zones if z != tz.UNKNOWN_TIMEZONE)
-
-
 def non_geographic(e164: str) -> str | None:
     """What kind of number ``e164`` is when it says nothing about where the callee is
-    (toll-free, premium rate, +800 and other global services), else None."""
+    (toll-free, premium rate, +800 and other global services), else None. Such a number's
+    candidate zones (42 for a US toll-free one) are the whole country's, not the callee's."""
     import phonenumbers
 
     parsed = phonenumbers.parse(e164, None)
@@ -105,61 +106,20 @@ def non_geographic(e164: str) -> str | None:
 
 def check(window: Window, e164: str, now: datetime, zone: str | None = None) -> Verdict:
     """Is ``e164`` callable at ``now`` (timezone-aware)? ``zone`` is the row's own IANA zone,
-    which replaces the guess from the number.
-
-    The rule for numbers without a usable zone (README of the batch guide): a non-geographic
-    number (toll-free, premium, +800...) or one with no known zone is callable under a window
-    only with the row's ``timezone``; so is a number whose candidate zones never share a
-    moment inside the window. Such a verdict is ``ambiguous``: the row is reported, not
-    deferred, since waiting would never help."""
+    which replaces the guess from the number."""
     from zoneinfo import ZoneInfo
 
-    if zone:
-        zones: tuple[str, ...] = (zone,)
-    else:
-        kind = non_geographic(e164)
-        if kind is not None:
-            return Verdict(
-                False,
-                f"{kind} has no time zone of its own: add a timezone column to call it under "
-                "--window",
-                ambiguous=True,
-            )
-        zones = zones_for(e164)
+    zones = (zone,) if zone else zones_for(e164)
     if not zones:
         return Verdict(False, "time zone unknown (add a timezone column)", ambiguous=True)
+    if len(zones) > MAX_ZONES:
+        return Verdict(
+            False,
+            f"number spans {len(zones)} time zones (add a timezone column)",
+            ambiguous=True,
+        )
     for name in zones:
         local = now.astimezone(ZoneInfo(name))
         if not window.contains(local.time()):
-            if len(zones) > 1 and not _ever_callable(window, zones, now):
-                return Verdict(
-                    False,
-                    f"the number's {len(zones)} possible time zones ({zones[0]} ... "
-                    f"{zones[-1]}) are never all inside {window} at once: add a timezone "
-                    "column",
-                    ambiguous=True,
-                )
             return Verdict(False, f"{local:%H:%M} in {name}, outside {window}")
     return Verdict(True)
-
-
-_STEP_MINUTES = 5
-_ever: dict[tuple[Window, tuple[str, ...], str], bool] = {}
-
-
-def _ever_callable(window: Window, zones: tuple[str, ...], now: datetime) -> bool:
-    """Is there a moment in the next day when every zone is inside the window?"""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    key = (window, zones, now.strftime("%Y-%m-%d"))
-    if key not in _ever:
-        infos = [ZoneInfo(z) for z in zones]
-        start = now.replace(second=0, microsecond=0)
-        _ever[key] = any(
-            all(window.contains(instant.astimezone(info).time()) for info in infos)
-            for instant in (
-                start + timedelta(minutes=m) for m in range(0, 24 * 60 + 1, _STEP_MINUTES)
-            )
-        )
-    return _ever[key]

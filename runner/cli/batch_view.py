@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli import advice
-from runner.cli.output import piece, print_diagnostics, safe_json
+from runner.cli.output import piece, print_diagnostics, safe_json, shown
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -122,7 +122,6 @@ class View:
         self._err(f"{where}: {event.kind}: {piece(scrub(event.message))}")
 
     def dry_run(self, row: int, e164: str, request: Request) -> None:
-        from runner.secrets import scrub
 
         line = {
             "row": row,
@@ -137,7 +136,7 @@ class View:
         # Lines are gathered and written in blocks: click.echo flushes every line, a system
         # call per row, which costs more than building the row. A terminal gets each line,
         # and anything written to stderr first writes the lines gathered so far.
-        self.pending.append(text if self.show_secrets else scrub(text))
+        self.pending.append(shown(text, self.show_secrets))
         if self.tty_out or len(self.pending) >= OUTPUT_BLOCK:
             self.write_pending()
 

@@ -11,6 +11,7 @@ from runner.cli.options import (
     overrides_from,
     store_from,
 )
+from runner.cli.output import shown
 from runner.exitcodes import ExitCode
 
 
@@ -69,7 +70,8 @@ def explain(
             payload["policy"] = show.policy_json(policy)
         emit(ExitCode.OK, payload, reveal=show_secrets)
     else:
-        click.echo(table(rows, _terminal_width()) + show.policy_text(policy), nl=False)
+        text = table(rows, _terminal_width()) + show.policy_text(policy)
+        click.echo(shown(text, show_secrets), nl=False)
     raise CliExit(ExitCode.OK)
 
 

@@ -10,7 +10,7 @@ from runner.cli.options import (
     overrides_from,
     store_from,
 )
-from runner.cli.output import dump
+from runner.cli.output import dump, shown
 
 
 @click.command(cls=OrderedCommand)
@@ -36,4 +36,4 @@ def render(
     if output == "json":
         emit(0, values, reveal=show_secrets)
         return
-    click.echo(dump(values, output))
+    click.echo(shown(dump(values, output), show_secrets))

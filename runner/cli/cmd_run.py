@@ -103,8 +103,10 @@ def run(
             shown_request = _request_json(prepared, request, show_secrets)
             emit(ExitCode.OK, {"status": "dry-run", "request": shown_request}, reveal=show_secrets)
             raise CliExit(ExitCode.OK)
-        shown = submit.encode_body(request.redacted_body(show_secrets))
-        click.echo(prepared.text(body=shown), nl=False)
+        from runner.cli.output import shown
+
+        body = submit.encode_body(request.redacted_body(show_secrets))
+        click.echo(shown(prepared.text(body=body), show_secrets), nl=False)
         return
 
     steps = local.steps(sandbox_script) if sandbox else []

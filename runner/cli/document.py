@@ -133,12 +133,9 @@ def _dumps(data: Any, indent: int | None = 2, reveal: bool = False) -> str:
     # Characters json.dumps leaves raw (C1 controls, bidi overrides) are escaped: the same
     # document, which no server's or profile's text can use to drive a terminal.
     text = escape_json_text(json.dumps(data, indent=indent, ensure_ascii=False, default=str))
-    if not reveal:
-        return scrub(text)
-    import os
+    from runner.secrets import shown
 
-    key = os.environ.get("TELNYX_API_KEY")
-    return text.replace(key, "***") if key else text
+    return shown(text, reveal)
 
 
 def emit(

@@ -10,6 +10,7 @@ import click
 from runner.cli import advice
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
+from runner.secrets import shown as shown
 from runner.textsafety import escape_controls, escape_json_text
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.batch import write_profile
@@ -70,6 +70,7 @@ HOSTILE_TEXT = [
     "+1 (312) 555-0124",
     "+18005550100",
 ]
+GOOD_NUMBER = "+13125550123"
 FIELDS = ["Timeout", "SipAuthPassword", "SipAuthPasword", "CustomHeaders", "To", "Twiml", "x.y", ""]
 URLS = [
     "https://a..b/v2",
@@ -84,7 +85,7 @@ URLS = [
 def flag_values(draw: Callable[[Sequence[Any]], Any]) -> list[str]:
     """A random selection of flags shared by run, render and batch."""
     args: list[str] = []
-    for _ in range(draw([0, 1, 2, 3])):
+    for _ in range(draw([0, 0, 1, 2, 3])):
         kind = draw(["--set", "--set-json", "--var", "--from", "--connection-id", "-f"])
         if kind in ("--set", "--set-json"):
             args += [kind, f"{draw(FIELDS)}={draw(HOSTILE_TEXT)}"]
@@ -98,8 +99,8 @@ def flag_values(draw: Callable[[Sequence[Any]], Any]) -> list[str]:
 
 
 def sending_flags(draw: Callable[[Sequence[Any]], Any], base_url: str) -> list[str]:
-    args = ["--base-url", draw([base_url, base_url, *URLS])]
-    args += ["--timeout", draw(["5", "0.05", "1e9"])]
+    args = ["--base-url", draw([base_url] * 8 + URLS)]
+    args += ["--timeout", draw(["5", "5", "5", "0.05", "1e9"])]
     args += ["--max-retries", draw(["0", "2"])]
     return args
 
@@ -130,17 +131,21 @@ def batch_flags(draw: Callable[[Sequence[Any]], Any]) -> list[str]:
 def contacts_rows(draw: Callable[[Sequence[Any]], Any]) -> tuple[str, str]:
     """A contacts file (CSV or JSON lines) of a few rows, some hostile."""
     numbers = ["+13125550101", "+13125550102", "+18005550100", "+80012345678", "not a number"]
+    good = [f"+1312555{i:04d}" for i in range(110, 120)]
     if draw(["csv", "jsonl"]) == "csv":
         lines = ["to,name,ring"]
-        for _ in range(draw([1, 2, 3])):
-            cell = draw(HOSTILE_TEXT[:12]).replace('"', "").replace("\n", " ")
-            lines.append(f'{draw(numbers)},"{cell}",{draw(["30", "9" * 5000, "x"])}')
+        for _ in range(draw([1, 2, 3, 4])):
+            cell = draw(["Ada", "Bob", *HOSTILE_TEXT[:12]]).replace('"', "").replace("\n", " ")
+            number = draw([*good, *numbers])
+            lines.append(f'{number},"{cell}",{draw(["30", "30", "9" * 5000, "x"])}')
         return "c.csv", "\n".join(lines) + "\n"
     lines = []
-    for _ in range(draw([1, 2, 3])):
+    for _ in range(draw([1, 2, 3, 4])):
         lines.append(
             draw(
                 [
+                    json.dumps({"to": draw(good), "name": "Ada", "ring": 30}),
+                    json.dumps({"to": draw(good), "name": "Ada", "ring": 30}),
                     json.dumps({"to": draw(numbers), "name": "Ada", "ring": 30}),
                     '{"to": "+13125550103", "name": "\\ud800"}',
                     '{"to": "+13125550104", "name": "A", "n": 1e999}',
@@ -223,22 +228,25 @@ def test_random_flags_keep_the_promises(tmp_path_factory, monkeypatch, data):
     with Sandbox() as sandbox:
         result = _random_command(work, draw, sandbox.base_url)
         posted = {c["body"].get("To") for c in sandbox.calls}
+    event(f"exit {result.exit_code}, {'some' if posted else 'no'} call(s) placed")
     assert_promises(work, result, posted)
 
 
 def _random_command(work: Path, draw: Callable[[Sequence[Any]], Any], base_url: str) -> Any:
     command = draw(["run", "render", "batch"])
+    # Mostly usable values, so that calls are placed, with hostile ones mixed in.
+    to = draw([GOOD_NUMBER] * len(HOSTILE_TEXT) + HOSTILE_TEXT)
+    base = ["--to", to, "--var", "name=Ada", *flag_values(draw)]
     if command == "render":
-        args = ["render", "fuzz", "--to", draw(HOSTILE_TEXT), *flag_values(draw)]
-        args += ["-o", draw(["yaml", "json"])]
+        args = ["render", "fuzz", *base, "-o", draw(["yaml", "json"])]
     elif command == "run":
-        args = ["run", "fuzz", "--to", draw(HOSTILE_TEXT), *flag_values(draw)]
-        args += [*sending_flags(draw, base_url), "-o", draw(["text", "json"])]
-        args += draw([[], ["--dry-run"]])
+        args = ["run", "fuzz", *base, *sending_flags(draw, base_url)]
+        args += ["-o", draw(["text", "json"]), *draw([[], [], ["--dry-run"]])]
     else:
         name, text = contacts_rows(draw)
         (work / name).write_text(text, encoding="utf-8", errors="surrogatepass")
-        args = ["batch", "fuzz", "--contacts", name, "--rate", "1000", *flag_values(draw)]
+        args = ["batch", "fuzz", "--contacts", name, "--rate", "1000"]
+        args += [*draw([[], [], ["--var", "name=Ada"]]), *flag_values(draw)]
         args += [*batch_flags(draw), *sending_flags(draw, base_url)]
         args += draw([[], ["--dry-run"], ["-o", "json"]])
     # A command line decodes bad bytes to \udc80-\udcff only; files can hold any surrogate.
