@@ -5,6 +5,9 @@ take, values too long to convert, and one bad contacts row among good ones."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +15,7 @@ from runner.schema import files as schemas
 from tests.helpers.batch import ledger_rows, number, write_contacts, write_profile
 from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.core import BASE, failed, make_profiles, rendered
-from tests.helpers.env import API_KEY
+from tests.helpers.env import API_KEY, ROOT
 
 INT32_MAX = 2**31 - 1
 
@@ -173,3 +176,31 @@ def test_jsonl_rows_json_cannot_hold_faithfully_are_refused_with_the_row(
     assert server.numbers() == [number(1)]
     # Numbers are passed as the text they were written as.
     assert server.posts[0]["body"]["AIAssistantDynamicVariables"]["note"] == "12.5"
+
+
+DYNAMIC = '  AIAssistantDynamicVariables:\n    name: "{{ name }}"\n'
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="byte arguments")
+def test_a_non_utf8_var_is_a_diagnostic_not_a_crash(tmp_path):
+    """``--var $'Ren\\xe9'``: Python reads the byte as a lone surrogate; the value cannot be
+    sent, so it is refused where a template uses it (CP108), never an internal error."""
+    tree = make_profiles(
+        tmp_path / "profiles",
+        {"p": "variables:\n  name: {required: true}\n" + BASE + DYNAMIC},
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    argv = [sys.executable.encode(), b"-m", b"runner", b"--profiles-dir", str(tree).encode()]
+    for command in ([b"render", b"p"], [b"run", b"p", b"--dry-run"]):
+        done = subprocess.run(
+            [*argv, *command, b"--var", b"name=Ren\xe9"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        stderr = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 1, stderr
+        assert "not valid Unicode" in stderr and "[CP108]" in stderr, stderr
+        assert "internal error" not in stderr and "Traceback" not in stderr
