@@ -3,7 +3,8 @@
 Modules use the named constants, never a literal code, so a code cannot be defined twice or
 used without being listed here. ``markdown_table()`` renders the reference table the docs
 carry (a test checks that the two agree). Ranges: CP0xx files and names, CP1xx schema, CP2xx
-templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch.
+templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch,
+CP7xx call outcomes (listen, callbacks, batch-reconcile).
 """
 
 from __future__ import annotations
@@ -185,6 +186,110 @@ CONTACTS_ROW = register(
 BAD_NUMBER = register("CP503", "error", "a contacts row has no number, or not a valid one")
 BAD_TIMEZONE = register("CP504", "error", "a contacts row's `timezone` is not an IANA zone")
 DNC_LIST = register("CP506", "error", "a line of the do-not-call list cannot be read")
+
+
+# --- outcomes: listen, callbacks, batch-reconcile (CP700-CP749) ---------------------------------
+BAD_PUBLIC_KEY = register(
+    "CP700",
+    "error",
+    "the public key for `listen` is not a base64 Ed25519 key (32 bytes) or an Ed25519 PEM block",
+)
+NO_PUBLIC_KEY = register(
+    "CP701",
+    "error",
+    "`listen` (or `batch --listen`) has no public key to verify callbacks with: it does not start",
+)
+NO_VERIFY_REMOTE = register(
+    "CP702",
+    "error",
+    "`--no-verify` on a host that is not loopback (refused)",
+)
+VERIFY_OFF = register(
+    "CP703",
+    "warning",
+    "signature verification is off (`--no-verify`), announced on every start",
+)
+NO_SIGNATURE = register(
+    "CP710",
+    "error",
+    "a callback without a `telnyx-signature-ed25519` header (403)",
+)
+NO_TIMESTAMP = register("CP711", "error", "a callback without a `telnyx-timestamp` header (403)")
+BAD_TIMESTAMP = register("CP712", "error", "`telnyx-timestamp` is not a Unix time in seconds (403)")
+STALE_TIMESTAMP = register(
+    "CP713",
+    "error",
+    "`telnyx-timestamp` outside the 300 s tolerance: a replay or a skewed clock (403)",
+)
+MALFORMED_SIGNATURE = register("CP714", "error", "the signature is not base64 of 64 bytes (403)")
+BAD_SIGNATURE = register(
+    "CP715",
+    "error",
+    "the signature does not match timestamp and raw body: forged, altered, or another key (403)",
+)
+UNSIGNED_QUERY = register(
+    "CP716",
+    "error",
+    "a GET callback: its query string is not covered by the signature (405; use POST)",
+)
+HTTP_BAD_REQUEST = register(
+    "CP720",
+    "error",
+    "not a well-formed HTTP/1.1 request (bad line or header, conflicting lengths, too slow)",
+)
+BODY_TOO_LARGE = register("CP721", "error", "a callback body over 64 KB (413)")
+BODY_NO_LENGTH = register(
+    "CP722",
+    "error",
+    "a chunked or encoded body without Content-Length (411)",
+)
+HTTP_BAD_METHOD = register("CP723", "error", "a method other than POST (405)")
+CALLBACK_ENCODING = register("CP724", "error", "a callback body that is not UTF-8 (400)")
+CALLBACK_FORM = register(
+    "CP725",
+    "error",
+    "a form callback that cannot be read: not a form, a field twice, too many or too long (400)",
+)
+CALLBACK_JSON = register(
+    "CP726",
+    "error",
+    "a JSON webhook that cannot be read or lacks `data.event_type` / `payload` (400)",
+)
+CALLBACK_NO_CALL = register(
+    "CP727",
+    "error",
+    "a callback naming no call (`CallSid` / `call_control_id`) (400)",
+)
+CALLBACK_FIELD = register(
+    "CP728",
+    "error",
+    "a callback field with a value that cannot be used, e.g. `SequenceNumber` (400)",
+)
+CALLBACK_NOT_STORED = register(
+    "CP730",
+    "error",
+    "a verified callback the ledger could not store; answered 503 so the sender retries",
+)
+NO_ACCOUNT_SID = register(
+    "CP740",
+    "error",
+    "`batch-reconcile` has no Telnyx account sid to look calls up with",
+)
+LOOKUP_FAILED = register(
+    "CP741",
+    "error",
+    "Telnyx's call list could not be read (or has more pages than are read): the row stays unknown",
+)
+SEVERAL_CALLS = register(
+    "CP742",
+    "warning",
+    "more than one call matches an unknown row: recorded as placed (the earliest), never redialled",
+)
+LOOKUP_TOO_RECENT = register(
+    "CP743",
+    "warning",
+    "no call listed yet, but the claim is inside the safety margin: the row stays unknown",
+)
 
 
 def severity(code: str) -> Severity:

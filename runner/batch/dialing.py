@@ -113,7 +113,14 @@ class Dialer:
                 self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
                 return
         try:
-            claim = ledger.claim(self.batch, job.row, self.opts.min_interval, runner=self.runner)
+            caller = job.request.body.get("From")
+            claim = ledger.claim(
+                self.batch,
+                job.row,
+                self.opts.min_interval,
+                runner=self.runner,
+                caller=caller if isinstance(caller, str) else None,
+            )
         except LedgerUnavailable as exc:
             # The claim may have committed: the row is not sent, and is handed back if the
             # ledger can still be told.

@@ -8,7 +8,9 @@ import tempfile
 from dataclasses import dataclass, field
 
 from runner.batch.ledger import Ledger, RunnerShare
+from runner.batch.ledger.outcomes import OutcomeCounts
 from runner.exitcodes import ExitCode
+from runner.outcomes.record import OUTCOMES
 
 REPORT_COLUMNS = (
     "row",
@@ -22,6 +24,10 @@ REPORT_COLUMNS = (
     "attempts",
     "sent_at",
     "updated_at",
+    "outcome",
+    "call_status",
+    "answered_by",
+    "duration",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -37,6 +43,7 @@ class Summary:
     interrupted: bool = False
     running: bool = False  # another process holds the batch (batch-status)
     runners: list[RunnerShare] = field(default_factory=list)  # a shared ledger's runners
+    outcomes: OutcomeCounts = field(default_factory=OutcomeCounts)
 
     @property
     def recorded(self) -> int:
@@ -54,16 +61,18 @@ class Summary:
 
     def exit_code(self) -> ExitCode:
         """Precedence: unknown (5), interrupted (130), not finished (6: rows deferred by the
-        window, pending after --max-calls or a stop, or not reached), failed (4), invalid rows
-        (1), else 0. "Not finished" outranks the permanent outcomes so a scheduler can re-run
-        the same command while it exits 6; the finished batch then reports how it ended."""
+        window, pending after --max-calls or a stop, not reached, or not placed according to
+        batch-reconcile), failed (4), invalid rows (1), else 0. "Not finished" outranks the
+        permanent outcomes so a scheduler can re-run the same command while it exits 6; the
+        finished batch then reports how it ended."""
         c = self.counts
         unknown = c["unknown"] + (0 if self.running else c["dialing"])
         if unknown:
             return ExitCode.UNKNOWN
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if c["pending"] or c["deferred"] or c["dialing"] or (self.not_read or 0):
+        waiting = c["pending"] or c["deferred"] or c["dialing"] or c.get("not-placed", 0)
+        if waiting or (self.not_read or 0):
             return ExitCode.UNREACHABLE
         if c["failed"]:
             return ExitCode.REJECTED
@@ -85,6 +94,9 @@ class Summary:
             "running": self.running,
             "interrupted": self.interrupted,
             "exit_code": int(self.exit_code()),
+            # What the callbacks said about the placed rows (listen, batch --listen).
+            "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
+            "callbacks_heard": self.outcomes.heard,
             # A shared (PostgreSQL) ledger's runners and the rows each dialled; [] otherwise.
             "runners": [
                 {
@@ -125,10 +137,27 @@ class Summary:
             + ("  (outside the calling window: run again later)" if c["deferred"] else "")
         )
         out.append(f"  pending   {c['pending']:>7}")
+        if c.get("not-placed"):
+            out.append(
+                f"  not placed {c['not-placed']:>6}  (batch-reconcile found no call: "
+                "call them with --redial-unknown)"
+            )
         if self.not_read:
             out.append(f"  not reached {self.not_read:>5}  (the run stopped before these rows)")
         if len(self.runners) > 1:
             out.extend(self._shares())
+        if self.outcomes.heard:
+            out.extend(self.outcome_lines())
+        return out
+
+    def outcome_lines(self) -> list[str]:
+        """What the callbacks said (shown once any callback for the batch was recorded)."""
+        o = self.outcomes
+        out = [f"  outcomes (callbacks heard for {o.heard} of {o.placed} placed)"]
+        for key, label in OUTCOMES:
+            count = o.counts.get(key, 0)
+            if count or key not in ("answered", "canceled"):
+                out.append(f"    {label:<26}{count:>7}")
         return out
 
     def _shares(self) -> list[str]:
@@ -161,6 +190,7 @@ def summarise(
         interrupted=interrupted,
         running=running,
         runners=ledger.runners(batch_id),
+        outcomes=ledger.outcome_counts(batch_id),
     )
 
 
@@ -171,7 +201,8 @@ def escape_cell(value: object) -> str:
 
 
 def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
-    """Each recorded row's state, call_sid or reason. Written to a temporary file first, so a
+    """Each recorded row's state, call_sid or reason, and for a placed row its outcome as the
+    callbacks told it (empty until they arrive). Written to a temporary file first, so a
     half-written report never replaces a good one."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".csv", dir=directory)
@@ -179,7 +210,7 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(REPORT_COLUMNS)
-            for row in ledger.rows(batch_id):
+            for row in ledger.report_rows(batch_id):
                 writer.writerow(
                     [
                         escape_cell(v)
@@ -195,6 +226,10 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
                             row["attempts"],
                             row["sent_at"],
                             row["updated_at"],
+                            row["outcome"],
+                            row["call_status"],
+                            row["answered_by"],
+                            row["duration"],
                         )
                     ]
                 )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli import sandbox_options as local
+from runner.cli.cmd_listen import listen_options
 from runner.cli.document import CODE_USAGE, output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import (
@@ -38,11 +39,11 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, param_hint: str = "--min-interval") -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise click.BadParameter(
-            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint="--min-interval"
+            f"{text!r} is not a duration like 24h, 90m, 1d or 0", param_hint=param_hint
         )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
@@ -112,6 +113,7 @@ def parse_window(text: str | None) -> Window | None:
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@listen_options
 @output_option("text", "json")
 @sending_options
 @click.pass_context
@@ -135,6 +137,10 @@ def batch(
     sandbox_script: str | None,
     sandbox_log: str | None,
     report: str | None,
+    listen: str | None,
+    listen_grace: float,
+    public_key: str | None,
+    no_verify: bool,
     output: str,
     base_url: str | None,
     timeout: float,
@@ -206,8 +212,10 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
-    from runner.cli import pipes
+    from runner.cli import cmd_listen, pipes
     from runner.cli.batch_view import View
+
+    cmd_listen.check_batch_usage(listen, no_verify, dry_run)
 
     view = View(contacts, show_secrets, opts, as_json=output == "json")
     if output == "json" and dry_run:
@@ -226,9 +234,19 @@ def batch(
     hooks.sleep = wait
     client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
     hooks.client = client
+    receiver = None
     with ExitStack() as stack:
+        # Registered first, so it runs last: a sandbox stops first, delivering its remaining
+        # callbacks (an AMD verdict can come after the final status) while the receiver listens.
+        stack.callback(lambda: cmd_listen.stop(receiver) if receiver is not None else None)
+        sandbox_key = None
         if sandbox:
-            opts.base_url = stack.enter_context(local.running(steps, sandbox_log)).base_url
+            server = stack.enter_context(local.running(steps, sandbox_log))
+            opts.base_url, sandbox_key = server.base_url, server.public_key
+        if listen:
+            # With --sandbox the callbacks come from the sandbox: its own key verifies them.
+            key_text = sandbox_key or public_key
+            receiver = cmd_listen.for_batch(listen, opts.ledger_spec, key_text, no_verify)
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
             outcome = engine.run(store_from(ctx), opts, hooks)
@@ -247,9 +265,17 @@ def batch(
             view.close()
             if client is not None and not hooks.stopper.hard.is_set():
                 client.close()
+        if receiver is not None:
+            cmd_listen.linger(receiver, outcome.summary, listen_grace)
+    if receiver is not None and outcome.summary is not None:
+        # The summary was taken when the last call was answered; the outcomes came after.
+        outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_spec, outcome.summary)
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
+    if receiver is not None:
+        summary = receiver.journal.summary(receiver.still_unmatched)
+        click.echo(f"callprofile: callbacks: {summary}", err=True)
     raise CliExit(outcome.exit_code())
 
 

@@ -23,7 +23,10 @@ from runner.exitcodes import ExitCode
 def batch_status(ledger: str, batch_prefix: str | None, report: str | None, output: str) -> None:
     """Print the summary of every batch in a ledger (safe while a batch runs).
 
-    Exits with the code the newest batch shown would end with (0, 1, 4, 5 or 6).
+    Once callbacks were recorded (callprofile listen, batch --listen), the summary also shows
+    the calls' outcomes: answered by a person or a machine, no answer, busy, failed, or still
+    awaiting a callback. Exits with the code the newest batch shown would end with (0, 1, 4, 5
+    or 6).
     """
     from runner.batch.ledger import LedgerError, display, is_postgres
     from runner.batch.report import summarise, write_csv
@@ -57,10 +60,18 @@ def batch_status(ledger: str, batch_prefix: str | None, report: str | None, outp
             code = summary.exit_code()
         if report:
             write_csv(book, found[0].batch_id, report)
+        unmatched = book.unmatched_count()
     except LedgerError as exc:
         raise fail(exc) from None
     finally:
         book.close()
+    if unmatched and output != "json":
+        click.echo(
+            f"callprofile: {unmatched} call(s) sent callbacks that match no row of this ledger "
+            "(kept; matched when a row gets that call_sid)",
+            err=True,
+        )
     if output == "json":
-        emit(code, {"ledger": where, "batches": summaries, "report": report})
+        document = {"ledger": where, "batches": summaries, "report": report}
+        emit(code, {**document, "unmatched_callbacks": unmatched})
     raise CliExit(code)

@@ -36,6 +36,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "batch_migrate",
         "Copy batches to another ledger (e.g. PostgreSQL).",
     ),
+    "batch-reconcile": (
+        "runner.cli.cmd_batch_reconcile",
+        "batch_reconcile",
+        "Settle unknown rows from Telnyx's call list.",
+    ),
+    "listen": ("runner.cli.cmd_listen", "listen", "Receive, verify and record call callbacks."),
 }
 
 

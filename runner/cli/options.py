@@ -134,7 +134,7 @@ CODE_NUMBER = codes.BAD_PHONE_FLAG
 
 
 # Already E.164: "+", a country code and 8 to 15 digits in all, nothing else.
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+_E164 = r"\+[1-9][0-9]{7,14}"  # compiled by `re` on first use, not at import
 
 
 def phone_flag(flag: str, value: str | None) -> str | None:
@@ -143,7 +143,7 @@ def phone_flag(flag: str, value: str | None) -> str | None:
 
     A value already written in E.164 is used as given (the request schema checks it):
     phonenumbers costs 30-50 ms to import, more than the rest of ``render``'s start-up."""
-    if value is None or _E164.fullmatch(value):
+    if value is None or re.fullmatch(_E164, value):
         return value
     from runner.diagnostics import Diagnostic, ProfileError
     from runner.phone import NumberError, normalise

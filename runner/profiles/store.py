@@ -18,7 +18,8 @@ from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import Source, load_file
 from runner.schema.profile import NAME_PATTERN
 
-_NAME = re.compile(NAME_PATTERN)
+# A pattern string, compiled (and cached by `re`) on first use, not at import.
+_NAME = NAME_PATTERN
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -99,12 +100,12 @@ class Store:
                 if ext not in SUFFIXES:
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, stem), root).replace(os.sep, "/")
-                if _NAME.match(rel):
+                if re.match(_NAME, rel):
                     found.add(rel)
         return sorted(found)
 
     def check_name(self, name: str, origin: str | None = None) -> None:
-        if not _NAME.match(name):
+        if not re.match(_NAME, name):
             raise ProfileError(
                 [
                     Diagnostic(
@@ -192,4 +193,4 @@ class Store:
         except ValueError:
             return None
         stem = str(rel.with_suffix("")).replace(os.sep, "/")
-        return stem if _NAME.match(stem) else None
+        return stem if re.match(_NAME, stem) else None

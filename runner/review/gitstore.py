@@ -4,6 +4,7 @@ touched: no checkout, no stash, no temporary files)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -90,7 +91,7 @@ class TreeStore(Store):
             if inner.suffix not in SUFFIXES or any(p.startswith(".") for p in inner.parts[:-1]):
                 continue
             name = str(inner.with_suffix(""))
-            if not _NAME.match(name):
+            if not re.match(_NAME, name):
                 continue
             # x.yaml wins over x.yml, as in the work tree.
             if name in wanted and inner.suffix != ".yaml":

@@ -15,6 +15,7 @@ sandbox listens on a public address, so a POST cannot make it a relay (SSRF).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,8 +82,15 @@ def parse_allow(values: Iterable[str]) -> list[Network]:
     return networks
 
 
-def target_for(url: str, peer: str, allow: list[Network]) -> tuple[str | None, str | None]:
+def target_for(
+    url: str, peer: str, allow: list[Network] | tuple[Network, ...]
+) -> tuple[str | None, str | None]:
     """(url to connect to, None) when callbacks may go to ``url``, else (None, reason)."""
+    return _target_for(url, peer, tuple(allow))
+
+
+@functools.lru_cache(maxsize=1024)  # a campaign sends every call's callbacks to a few URLs
+def _target_for(url: str, peer: str, allow: tuple[Network, ...]) -> tuple[str | None, str | None]:
     try:
         parts = urlsplit(url)
         host = parts.hostname

@@ -7,7 +7,6 @@ lookups (``GET /v2/texml/Accounts/{account_sid}/Calls``) tell the same story.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import uuid
 from collections import OrderedDict
@@ -106,7 +105,7 @@ def new_call(
     return SimCall(
         seq=seq,
         call_sid=call_sid,
-        legacy_sid="v3:" + secrets.token_hex(16),
+        legacy_sid=f"v3:{rng.getrandbits(128):032x}",
         account_sid=account_sid,
         connection_id=connection_id,
         to=str(body.get("To", "")),
@@ -121,8 +120,9 @@ def new_call(
         answered_by=answered_by,
         amd_async=body.get("AsyncAmd") is True,
         amd_ms=rng.randint(800, 4000) if answered_by else 0,
-        leg_id=str(uuid.uuid4()),
-        session_id=str(uuid.uuid4()),
+        # From the call's own generator: no system call per id, and the same for a seed.
+        leg_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        session_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
     )
 
 

@@ -21,9 +21,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from runner.sandbox.callbacks import Delivery, Plan
 from runner.sandbox.outbound import TIMEOUT, Outbound
@@ -34,15 +34,18 @@ DEFAULT_CAP = 32  # deliveries per call
 MAX_WAITING = 2_000  # calls with deliveries still to send; past this, POSTs wait for room
 MAX_IN_FLIGHT = 256  # exchanges under way at once
 STALE_BY = 600  # seconds: how old a stale-timestamp fault's signature is
-_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+_USUAL = re.compile(r"[A-Za-z0-9_.~:+ -]*")
 
 
-@dataclass(order=True)
+@dataclass(slots=True)
 class _Due:
     at: float
     order: int
-    plan: Plan = field(compare=False)
-    index: int = field(compare=False)
+    plan: Plan
+    index: int
+
+    def __lt__(self, other: _Due) -> bool:  # by time, then first come first served
+        return (self.at, self.order) < (other.at, other.order)
 
 
 class Bucket:
@@ -66,11 +69,12 @@ class Bucket:
 
 
 def form_encode(fields: dict[str, str]) -> str:
-    """``urlencode(fields)``, faster for the mostly plain values callbacks carry."""
-    return "&".join(
-        f"{name}={value if _SAFE.fullmatch(value) else quote_plus(value)}"
-        for name, value in fields.items()
-    )
+    """``urlencode(fields)`` (the names are plain), many times faster for the values callbacks
+    carry: times, sids and numbers, whose only characters to escape are ":", "+" and spaces."""
+    if _USUAL.fullmatch("".join(fields.values())):
+        joined = "&".join(f"{name}={value}" for name, value in fields.items())
+        return joined.replace("+", "%2B").replace(":", "%3A").replace(" ", "+")
+    return urlencode(fields)
 
 
 class Dispatcher:

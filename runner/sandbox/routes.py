@@ -136,11 +136,15 @@ def _call(
         return
     call = _place(sandbox, seq, call_sid, record, parsed, step)
     plan = None
-    reserved = callbacks.wants_callbacks(parsed) and sandbox.dispatcher.reserve()
+    wanted = callbacks.wants_callbacks(parsed)
+    reserved = wanted and sandbox.dispatcher.reserve()
     if reserved:
         plan = callbacks.plan_for(
             call, parsed, request.peer, sandbox.callback_allow, sandbox.callback_cap
         )
+    elif wanted and not sandbox.stopping.is_set():
+        reason = "not sent: callbacks of earlier calls have waited too long (a stalled receiver?)"
+        sandbox.journal.record({"kind": "callback", "call_sid": call_sid, "refused": reason})
     try:
         answer(sandbox, exchange, record, status, reply, step, call_sid=call_sid)
     finally:

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from urllib.parse import unquote
 
 MAX_HEADER_BYTES = 64 * 1024
 BACKLOG = 1024
@@ -58,10 +57,11 @@ class Request:
 class Exchange:
     """One request's way back to its client: answer once, or drop the connection."""
 
-    def __init__(self, conn: Connection, keep_alive: bool):
+    def __init__(self, conn: Connection, keep_alive: bool, head: bool = False):
         self._conn = conn
         self.keep_alive = keep_alive
         self.done = False
+        self._head = head  # an answer to HEAD has headers only
 
     def answer(self, status: int, body: bytes, headers: list[tuple[str, str]] | tuple = ()) -> bool:
         """Send the whole answer in one write. False when the client has gone."""
@@ -75,7 +75,7 @@ class Exchange:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         try:
-            self._conn.sock.sendall(head + body)
+            self._conn.sock.sendall(head if self._head else head + body)
         except OSError:
             self.keep_alive = False
             return False
@@ -121,10 +121,15 @@ class Connection:
                 request = self._read_request()
                 if request is None:
                     return
-                exchange = Exchange(self, _keep_alive(request))
+                exchange = Exchange(self, _keep_alive(request), request.method == "HEAD")
                 self.server.handler(request, exchange)
                 if not exchange.done:
-                    exchange.answer(500, b"")
+                    # A handler cut short by stop() leaves without an answer, as a server that
+                    # goes away does; one that forgot to answer is a bug, so say so.
+                    if self.server.stopping.is_set():
+                        exchange.drop(reset=False)
+                    else:
+                        exchange.answer(500, b"")
                 if not exchange.keep_alive or request.body is None:
                     return
         except Exception as exc:  # a handler bug must not kill the server
@@ -324,7 +329,3 @@ def _date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
-
-
-def decode_path(path: str) -> str:
-    return unquote(path)

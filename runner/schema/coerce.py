@@ -12,8 +12,9 @@ from typing import Any
 
 from runner.schema import files as schemas
 
-_INT = re.compile(r"^[+-]?[0-9]+$")
-_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+# Pattern strings, compiled (and cached by `re`) on first use rather than at import.
+_INT = r"^[+-]?[0-9]+$"
+_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true",)
 _FALSE = ("false",)
 
@@ -33,11 +34,11 @@ def coerce_text(text: str, wanted: str | None) -> Any:
         return text
     stripped = text.strip()
     if wanted == "integer":
-        if _INT.match(stripped):
+        if re.match(_INT, stripped):
             return int(stripped)
         raise CoercionError(f"{text!r} is not an integer")
     if wanted == "number":
-        if _NUMBER.match(stripped):
+        if re.match(_NUMBER, stripped):
             number = float(stripped)
             return int(number) if number.is_integer() and "." not in stripped else number
         raise CoercionError(f"{text!r} is not a number")

@@ -45,9 +45,10 @@ def _check_ints(values: Any) -> None:
 
 # Widths and precisions: "%-99999999.5s" and "{0:>99999999}" ("{:{w}}" gets w from the
 # arguments, which are checked as integers).
-_PERCENT_SPEC = re.compile(r"%[-+ #0]*([0-9]*)(?:\.([0-9]*))?")
-_BRACE_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
-_DIGITS = re.compile(r"[0-9]+")
+# Pattern strings: `re` compiles and caches each on first use, so importing costs nothing.
+_PERCENT_SPEC = r"%[-+ #0]*([0-9]*)(?:\.([0-9]*))?"
+_BRACE_SPEC = r"\{[^{}]*?:([^{}]*)\}"
+_DIGITS = r"[0-9]+"
 
 
 def _check_format(text: Any) -> None:
@@ -56,13 +57,13 @@ def _check_format(text: Any) -> None:
 
     if not isinstance(text, str):
         return
-    numbers = [n for m in _PERCENT_SPEC.finditer(text) for n in m.groups() if n]
-    numbers += [n for m in _BRACE_SPEC.finditer(text) for n in _DIGITS.findall(m.group(1))]
+    numbers = [n for m in re.finditer(_PERCENT_SPEC, text) for n in m.groups() if n]
+    numbers += [n for m in re.finditer(_BRACE_SPEC, text) for n in re.findall(_DIGITS, m.group(1))]
     if any(len(n) > 6 or int(n) > MAX_VALUE for n in numbers):
         raise SecurityError(f"a format width larger than {MAX_VALUE} is refused")
 
 
-_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
+_NESTED_SPEC = r"\{[^{}]*:[^{}]*\{"
 # Filters whose integer arguments are sizes or counts (the rest take values, e.g. format).
 _SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice"})
 
@@ -70,7 +71,7 @@ _SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch",
 def _widths_from_arguments(text: Any) -> bool:
     """True when a format string takes a width or precision from its arguments: ``%*s``,
     ``{:{w}}``."""
-    return isinstance(text, str) and ("*" in text or _NESTED_SPEC.search(text) is not None)
+    return isinstance(text, str) and ("*" in text or re.search(_NESTED_SPEC, text) is not None)
 
 
 def _mapping_values(args: Any) -> list[Any]:

@@ -40,7 +40,7 @@ def is_template(text: str) -> bool:
 # substitution, without importing or compiling Jinja (~20 ms to import, ~0.5 ms a template);
 # anything else (filters, blocks, other markers, any other '{', '\r', which Jinja normalises)
 # goes to Jinja. A property test checks both give the same text.
-_PLACEHOLDER = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
+_PLACEHOLDER = r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}"  # compiled on first use
 # Names Jinja reads as constants, operators or its own objects rather than as variables.
 _NOT_PLAIN = frozenset(
     {"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if"}
@@ -51,7 +51,7 @@ _NOT_PLAIN = frozenset(
 def simple_parts(text: str) -> list[str] | None:
     """``text`` split into [literal, name, literal, name, ..., literal] when it holds only plain
     ``{{ name }}`` placeholders; None when Jinja is needed."""
-    parts = _PLACEHOLDER.split(text)
+    parts = re.split(_PLACEHOLDER, text)
     if any("{" in literal or "\r" in literal for literal in parts[::2]):
         return None
     if any(name in _NOT_PLAIN for name in parts[1::2]):

@@ -4,6 +4,7 @@ benchmark itself is run by hand: python3 benchmarks/run.py)."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -82,3 +83,15 @@ def test_targets_for_absolute_figures():
     assert run.met("pacing_achieved_rate", 18.9) is False
     assert found["pacing_busiest_5s_window"]["met"] is False
     assert found["memory_1m_vs_10k_rows"]["met"] is True
+
+
+def test_results_name_the_commit_and_the_load():
+    run = load("run")
+    measured = run.commit()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=run.ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert measured["sha"] == head
+    assert isinstance(measured["dirty"], bool)
+    loads = run.load_average()
+    assert loads is None or (len(loads) == 3 and all(x >= 0 for x in loads))

@@ -7,7 +7,10 @@ constructed.
 
 States: ``pending`` and ``deferred`` may be claimed; ``dialing`` is written before the POST;
 ``placed``, ``failed``, ``skipped`` and ``unknown`` are final. A row left ``dialing`` by a runner
-that is gone becomes ``unknown``, never ``pending``.
+that is gone becomes ``unknown``, never ``pending``. ``batch-reconcile`` settles ``unknown`` rows
+from Telnyx's call list as ``placed`` or ``not-placed`` (which, like ``unknown``, is called again
+only with ``--redial-unknown``). The call outcomes (callbacks, folded records, unmatched calls)
+are the same tables in both backends (``outcomes``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,26 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
+if TYPE_CHECKING:
+    from runner.batch.ledger.outcomes import OutcomeCounts
+    from runner.outcomes.callbacks import Callback
+    from runner.outcomes.record import CallRecord
+
+STATES = (
+    "pending",
+    "deferred",
+    "dialing",
+    "placed",
+    "failed",
+    "skipped",
+    "unknown",
+    "not-placed",
+)
 CLAIMABLE = ("pending", "deferred")
+# Rows --redial-unknown sends again: no trustworthy answer, or Telnyx's list showed no call.
+REDIALLABLE = ("unknown", "not-placed")
 # Rows that count as "this number was (or may have been) called" for the repeat guard.
 CALLED = ("dialing", "placed", "unknown")
 # The columns of a row and of an event as every backend stores them (batch-migrate copies these).
@@ -36,6 +55,7 @@ ROW_COLUMNS = (
     "attempts",
     "sent_at",
     "updated_at",
+    "from_e164",  # the call's From, kept at claim time for batch-reconcile's lookup
 )
 EVENT_COLUMNS = ("row_no", "at", "kind", "detail")
 LOCAL_RUNNER = "local"  # the one runner of a ledger that a single process owns
@@ -212,10 +232,17 @@ class Ledger(ABC):
 
     @abstractmethod
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        *,
+        runner: str = "",
+        caller: str | None = None,
     ) -> Claim:
         """Mark the row ``dialing``, durably, unless it is no longer claimable (or another
-        runner holds it) or its number was called by another batch within ``min_interval``."""
+        runner holds it) or its number was called by another batch within ``min_interval``.
+        ``caller`` is the call's From, kept for ``batch-reconcile``'s lookup."""
 
     @abstractmethod
     def finish(
@@ -250,6 +277,70 @@ class Ledger(ABC):
 
     @abstractmethod
     def events(self, batch_id: str) -> list[tuple[Any, ...]]: ...
+
+    # --- call outcomes (listen, batch-reconcile; ledger/outcomes.py has the SQL) ------------
+
+    @abstractmethod
+    def record_callbacks(self, items: Iterable[Callback]) -> list[str]:
+        """Store verified callbacks in one durable transaction and refold their calls; per item
+        ``recorded``, ``unmatched`` (no row holds the call yet; kept) or ``duplicate``."""
+
+    @abstractmethod
+    def match_unmatched(self) -> list[tuple[str, str, int]]:
+        """Match kept callbacks to rows that now hold their call_sid: (call_sid, batch, row).
+        Writes only when there is something to match (a receiver runs it every second)."""
+
+    @abstractmethod
+    def outcome(self, call_sid: str) -> CallRecord | None: ...
+
+    @abstractmethod
+    def outcome_counts(self, batch_id: str) -> OutcomeCounts:
+        """What the callbacks said about the batch's placed rows."""
+
+    @abstractmethod
+    def report_rows(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """``rows`` with each placed row's outcome (``outcome``, ``call_status``,
+        ``answered_by``, ``duration``; None where no callback came), for the CSV report."""
+
+    @abstractmethod
+    def unmatched_count(self) -> int: ...
+
+    @abstractmethod
+    def still_unmatched(self, call_sids: Iterable[str]) -> int:
+        """How many of ``call_sids`` no row holds (their callbacks are kept as unmatched)."""
+
+    @abstractmethod
+    def account_sids(self) -> list[str]:
+        """The Telnyx account ids that recorded callbacks named."""
+
+    @abstractmethod
+    def awaiting_outcomes(self, batch_id: str) -> int:
+        """Placed rows of the batch whose call has no final status yet."""
+
+    @abstractmethod
+    def unknown_rows(
+        self, batch_id: str, states: tuple[str, ...] = ("unknown",)
+    ) -> list[dict[str, Any]]:
+        """The batch's rows in ``states`` with what a lookup needs (number, From, claim time)."""
+
+    @abstractmethod
+    def settle_unknown(
+        self,
+        batch_id: str,
+        row_no: int,
+        state: str,
+        *,
+        call_sid: str | None,
+        reason: str,
+        kind: str,
+        evidence: dict[str, Any],
+    ) -> bool:
+        """Move an ``unknown`` row to ``placed`` or ``not-placed``, logging the evidence in the
+        same durable transaction. False if the row is no longer unknown."""
+
+    @abstractmethod
+    def note_row(self, batch_id: str, row_no: int, kind: str, evidence: dict[str, Any]) -> None:
+        """Log a decision that changes no state (e.g. too recent to decide)."""
 
     # --- moving a batch ------------------------------------------------------------------------
 

@@ -159,7 +159,13 @@ class PgRows:
         )
 
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        *,
+        runner: str = "",
+        caller: str | None = None,
     ) -> Claim:
         def work(c: Any) -> Claim:
             c.execute(
@@ -207,8 +213,8 @@ class PgRows:
                 batch_id,
                 row_no,
                 "state = 'dialing', reason = NULL, attempts = attempts + 1, sent_at = %s, "
-                "runner = coalesce(%s, runner)",
-                (stamp(now), runner or None),
+                "runner = coalesce(%s, runner), from_e164 = %s",
+                (stamp(now), runner or None, caller),
                 "true",
                 ("dialing", ""),
             )

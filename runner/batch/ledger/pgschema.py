@@ -11,11 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from runner.batch.ledger.base import STATES, LedgerError
+from runner.batch.ledger.outcomes import POSTGRES_TABLES
 
 # Any constant will do; it only has to be the same for every callprofile.
 MIGRATION_LOCK = 0x63616C6C  # "call"
 
-_STATE_CHECK = ", ".join(f"'{s}'" for s in STATES)
+# The states of version 1, as released (version 2 added not-placed).
+_V1_STATES = ("pending", "deferred", "dialing", "placed", "failed", "skipped", "unknown")
+_STATE_CHECK = ", ".join(f"'{s}'" for s in _V1_STATES)
 
 # version -> statements. Append new versions; never edit a released one.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -63,8 +66,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             UNIQUE (batch_id, owner_e164)
         )""",
         "CREATE INDEX rows_by_number ON rows (e164, sent_at)",
-        # By state, in row order: what a runner adopts next, and the rows left dialing.
-        "CREATE INDEX rows_by_state ON rows (batch_id, state, row_no)",
+        "CREATE INDEX rows_by_state ON rows (batch_id, state)",
         """CREATE TABLE events (
             id bigserial PRIMARY KEY,
             batch_id text NOT NULL,
@@ -80,6 +82,22 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             next_at timestamptz NOT NULL,
             paused_until timestamptz NOT NULL
         )""",
+    ),
+    # Call outcomes: the not-placed state (batch-reconcile), the call's From kept at claim time,
+    # and the outcome tables (runner/batch/ledger/outcomes.py).
+    2: (
+        "ALTER TABLE rows DROP CONSTRAINT rows_state_check",
+        "ALTER TABLE rows ADD CONSTRAINT rows_state_check CHECK (state IN ("
+        + ", ".join(f"'{s}'" for s in STATES)
+        + "))",
+        "ALTER TABLE rows ADD COLUMN from_e164 text",
+        *POSTGRES_TABLES,
+    ),
+    # By state in row order: the rows a runner adopts next are read in order and the scan stops
+    # after the few it takes (the index it replaces made it sort every pending row).
+    3: (
+        "CREATE INDEX rows_by_state_in_order ON rows (batch_id, state, row_no)",
+        "DROP INDEX rows_by_state",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

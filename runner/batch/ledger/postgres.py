@@ -17,6 +17,7 @@ from typing import Any
 from runner.batch.ledger import pgrunners, pgschema
 from runner.batch.ledger.base import (
     EVENT_COLUMNS,
+    REDIALLABLE,
     ROW_COLUMNS,
     STATES,
     BatchDump,
@@ -26,6 +27,7 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
+from runner.batch.ledger.pg_outcomes import PgOutcomes
 from runner.batch.ledger.pgconn import Session
 from runner.batch.ledger.pgrows import IN_CLAIMABLE, PgRows
 from runner.batch.ledger.spec import display
@@ -62,7 +64,7 @@ _LEFT_DIALING = (
 )
 
 
-class PostgresLedger(PgRows, Ledger):
+class PostgresLedger(PgRows, PgOutcomes, Ledger):
     shared = True
 
     def __init__(
@@ -265,14 +267,15 @@ class PostgresLedger(PgRows, Ledger):
         def work(c: Any) -> int:
             c.execute(
                 "UPDATE rows r SET state = 'pending', reason = %s, updated_at = %s, runner = NULL "
-                "FROM (SELECT row_no, reason FROM rows WHERE batch_id = %s AND state = 'unknown' "
-                "FOR UPDATE) was WHERE r.batch_id = %s AND r.row_no = was.row_no "
-                "RETURNING r.row_no, was.reason",
+                "FROM (SELECT row_no, state, reason FROM rows WHERE batch_id = %s "
+                f"AND state IN {REDIALLABLE} FOR UPDATE) was "
+                "WHERE r.batch_id = %s AND r.row_no = was.row_no "
+                "RETURNING r.row_no, was.state, was.reason",
                 ("redial requested with --redial-unknown", self._stamp(), batch_id, batch_id),
             )
             again = c.fetchall()
-            for row_no, reason in again:
-                self._event(c, batch_id, row_no, "redial-unknown", f"was unknown: {reason or ''}")
+            for row_no, state, reason in again:
+                self._event(c, batch_id, row_no, "redial-unknown", f"was {state}: {reason or ''}")
             return len(again)
 
         return self.session.run(work)

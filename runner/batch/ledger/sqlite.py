@@ -18,6 +18,7 @@ from typing import Any
 from runner.batch.ledger.base import (
     EVENT_COLUMNS,
     LOCAL_RUNNER,
+    REDIALLABLE,
     ROW_COLUMNS,
     STATES,
     BatchDump,
@@ -27,21 +28,19 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
+from runner.batch.ledger.outcomes import SQLITE_TABLES
+from runner.batch.ledger.sqlite_outcomes import SqliteOutcomes
 from runner.batch.ledger.sqlite_rows import SqliteRows, locked
 
-SCHEMA_VERSION = "1"
+# Format 2 added the not-placed state, rows.from_e164 and the outcome tables (outcomes.py). A
+# format-1 file is read as it is, and upgraded in place when opened for writing.
+SCHEMA_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
+# The rows columns of format 1, copied as they are into format 2.
+_V1_ROW_COLUMNS = ", ".join(["batch_id", *(c for c in ROW_COLUMNS if c != "from_e164")])
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    profile TEXT NOT NULL,
-    contacts TEXT NOT NULL,
-    contacts_sha256 TEXT NOT NULL,
-    rows_total INTEGER,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_ROWS = f"""
 CREATE TABLE IF NOT EXISTS rows (
     batch_id TEXT NOT NULL REFERENCES batches(batch_id),
     row_no INTEGER NOT NULL,
@@ -56,11 +55,25 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts INTEGER NOT NULL DEFAULT 0,
     sent_at TEXT,
     updated_at TEXT NOT NULL,
+    from_e164 TEXT,
     PRIMARY KEY (batch_id, row_no),
     UNIQUE (batch_id, owner_e164)
 );
 CREATE INDEX IF NOT EXISTS rows_by_number ON rows (e164, sent_at);
 CREATE INDEX IF NOT EXISTS rows_by_state ON rows (batch_id, state);
+"""
+_SCHEMA = f"""
+{_META};
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    contacts TEXT NOT NULL,
+    contacts_sha256 TEXT NOT NULL,
+    rows_total INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+{_ROWS}
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     batch_id TEXT NOT NULL,
@@ -72,7 +85,13 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class SqliteLedger(SqliteRows, Ledger):
+def _run(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
         self.location = path
@@ -109,24 +128,41 @@ class SqliteLedger(SqliteRows, Ledger):
 
     def _migrate(self) -> None:
         with self._tx():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            self.db.execute(_META)
             found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if found is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif found[0] != SCHEMA_VERSION:
+            if found is not None and found[0] not in READABLE_VERSIONS:
                 raise LedgerError(
                     f"the ledger {self.path} has format {found[0]}; this version uses "
                     f"{SCHEMA_VERSION}"
                 )
+            if found is not None and found[0] == "1":
+                self._upgrade_from_1()
+            _run(self.db, _SCHEMA)
+            _run(self.db, SQLITE_TABLES)
+            if found is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
+    def _upgrade_from_1(self) -> None:
+        """Format 1 -> 2, in the caller's transaction. SQLite cannot change a CHECK constraint
+        in place, so ``rows`` is rebuilt (with the new state and ``from_e164``)."""
+        self.db.execute("ALTER TABLE rows RENAME TO rows_v1")
+        # Indexes move with a renamed table; drop them so the new table gets its own.
+        self.db.execute("DROP INDEX IF EXISTS rows_by_number")
+        self.db.execute("DROP INDEX IF EXISTS rows_by_state")
+        _run(self.db, _ROWS)
+        self.db.execute(
+            f"INSERT INTO rows ({_V1_ROW_COLUMNS}) SELECT {_V1_ROW_COLUMNS} FROM rows_v1"
+        )
+        self.db.execute("DROP TABLE rows_v1")
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+        self._event("", None, "migrated", f"ledger format 1 -> {SCHEMA_VERSION}")
 
     def _check_version(self) -> None:
         try:
             found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.OperationalError:
             found = None
-        if found is None or found[0] != SCHEMA_VERSION:
+        if found is None or found[0] not in READABLE_VERSIONS:
             raise LedgerError(f"{self.path} is not a callprofile ledger")
 
     def _tx(self, durable: bool = True) -> Any:
@@ -262,19 +298,21 @@ class SqliteLedger(SqliteRows, Ledger):
 
     @locked
     def redial_unknown(self, batch_id: str) -> int:
-        """``--redial-unknown``: put ``unknown`` rows back to pending, and say so in the log."""
+        """``--redial-unknown``: put ``unknown`` and ``not-placed`` rows back to pending, and
+        say so in the log."""
         with self._tx():
             rows = self.db.execute(
-                "SELECT row_no, reason FROM rows WHERE batch_id = ? AND state = 'unknown'",
+                "SELECT row_no, state, reason FROM rows WHERE batch_id = ? "
+                f"AND state IN {REDIALLABLE}",
                 (batch_id,),
             ).fetchall()
-            for row_no, reason in rows:
+            for row_no, state, reason in rows:
                 self.db.execute(
                     "UPDATE rows SET state = 'pending', reason = ?, updated_at = ? "
                     "WHERE batch_id = ? AND row_no = ?",
                     ("redial requested with --redial-unknown", self._stamp(), batch_id, row_no),
                 )
-                self._event(batch_id, row_no, "redial-unknown", f"was unknown: {reason or ''}")
+                self._event(batch_id, row_no, "redial-unknown", f"was {state}: {reason or ''}")
         return len(rows)
 
     # --- reading ----------------------------------------------------------------------------

@@ -109,7 +109,13 @@ class SqliteRows:
 
     @locked
     def claim(
-        self, batch_id: str, row_no: int, min_interval: timedelta | None, *, runner: str = ""
+        self,
+        batch_id: str,
+        row_no: int,
+        min_interval: timedelta | None,
+        *,
+        runner: str = "",
+        caller: str | None = None,
     ) -> Claim:
         """Runs under SQLite's write lock, so two processes on different batches cannot both pass
         the repeat check for one number. ``runner`` is always this process (see the lock)."""
@@ -143,8 +149,8 @@ class SqliteRows:
                     return Claim("repeat", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                (stamp(now), stamp(now), batch_id, row_no),
+                "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
+                (stamp(now), stamp(now), caller, batch_id, row_no),
             )
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
