@@ -120,6 +120,8 @@ class BatchDump:
     info: BatchInfo
     rows: Iterable[dict[str, Any]]
     events: Iterable[dict[str, Any]]
+    # Per-call records of the batch's calls (callbacks, outcomes), by table.
+    calls: dict[str, Iterable[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Pacer(Protocol):

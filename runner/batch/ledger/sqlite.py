@@ -28,7 +28,7 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
-from runner.batch.ledger.outcomes import SQLITE_TABLES
+from runner.batch.ledger.outcomes import MOVED, OF_BATCH, SQLITE_TABLES
 from runner.batch.ledger.sqlite_outcomes import SqliteOutcomes
 from runner.batch.ledger.sqlite_rows import SqliteRows, locked
 
@@ -365,14 +365,24 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
             info,
             self._stream("rows", ROW_COLUMNS, batch_id, "row_no"),
             self._stream("events", EVENT_COLUMNS, batch_id, "id"),
+            {
+                table: self._stream(table, columns, batch_id, key, where=OF_BATCH)
+                for table, (columns, key) in MOVED.items()
+            },
         )
 
     def _stream(
-        self, table: str, columns: tuple[str, ...], batch_id: str, order: str
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        batch_id: str,
+        order: str,
+        where: str = "batch_id = %s",
     ) -> Iterator[dict[str, Any]]:
         # A cursor of its own: the copy reads while nothing else uses this connection.
         cursor = self.db.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE batch_id = ? ORDER BY {order}",
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {where.replace('%s', '?')} "
+            f"ORDER BY {order}",
             (batch_id,),
         )
         for values in cursor:
@@ -412,4 +422,13 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
             )
             for event in dump.events:
                 self.db.execute(event_sql, (info.batch_id, *(event[c] for c in EVENT_COLUMNS)))
+            for table, records in dump.calls.items():
+                columns = MOVED[table][0]
+                # What this ledger already heard about a call (its own receiver) is kept.
+                sql = (
+                    f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})"
+                )
+                for record in records:
+                    self.db.execute(sql, tuple(record[c] for c in columns))
         return copied
