@@ -8,10 +8,10 @@ each module stays one screenful of concerns. Claims are never repeated after a l
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
+from runner.batch.ledger.base import CALLED, CLAIMABLE, DAY, Claim, cap_reason, stamp
 from runner.batch.ledger.pgconn import Session
 
 IN_CLAIMABLE = "('pending', 'deferred')"
@@ -163,6 +163,7 @@ class PgRows:
         batch_id: str,
         row_no: int,
         min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
         caller: str | None = None,
@@ -181,10 +182,12 @@ class PgRows:
             if runner and not found[3]:
                 return Claim("lapsed", "this runner's lease ran out (no heartbeat in time)")
             now = self._now()
-            if min_interval is not None and min_interval > timedelta(0):
-                # Claims of one number from different batches take turns, so two cannot both
-                # pass the repeat check (SQLite gets the same from its single writer).
+            repeat_guard = min_interval is not None and min_interval > timedelta(0)
+            if repeat_guard or cap is not None:
+                # Claims of one number (from any batch or runner) take turns, so two cannot both
+                # pass the repeat check or the cap (SQLite gets the same from its single writer).
                 c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (found[1],))
+            if min_interval is not None and repeat_guard:
                 c.execute(
                     "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = %s "
                     f"AND batch_id <> %s AND state IN {CALLED} AND sent_at >= %s "
@@ -208,6 +211,26 @@ class PgRows:
                         ("skipped", reason),
                     )
                     return Claim("repeat", reason)
+            if cap is not None:
+                limit, rule = cap
+                c.execute(
+                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
+                    f"AND state IN {CALLED} AND sent_at >= %s",
+                    (found[1], stamp(now - DAY)),
+                )
+                done = int(c.fetchone()[0])
+                if done >= limit:
+                    reason = cap_reason(done, limit, rule)
+                    self._change(
+                        c,
+                        batch_id,
+                        row_no,
+                        "state = 'deferred', reason = %s, runner = NULL",
+                        (reason,),
+                        "true",
+                        ("deferred", reason),
+                    )
+                    return Claim("capped", reason)
             self._change(
                 c,
                 batch_id,
@@ -223,6 +246,17 @@ class PgRows:
         # Not repeated after a lost connection: the claim may have committed, and the caller
         # must then treat the row as claimed-but-not-sent, never send it blind.
         return self.session.run(work, retry=False)
+
+    def calls_since(self, e164: str, since: datetime) -> int:
+        def work(c: Any) -> int:
+            c.execute(
+                "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
+                f"AND state IN {CALLED} AND sent_at >= %s",
+                (e164, stamp(since)),
+            )
+            return int(c.fetchone()[0])
+
+        return self.session.run(work, single=True)
 
     def finish(
         self,
