@@ -219,11 +219,12 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
 
     def others_busy(self, batch_id: str, runner: str) -> bool:
         def work(c: Any) -> bool:
-            # Runners first (a few), then one of their pending rows each.
+            # Runners first (a few), then one of their rows still to dial or in flight each.
             c.execute(
                 f"SELECT EXISTS (SELECT 1 FROM runners x WHERE x.batch_id = %s "
                 f"AND x.runner <> %s AND {_LIVE} AND EXISTS (SELECT 1 FROM rows r "
-                "WHERE r.batch_id = x.batch_id AND r.state = 'pending' AND r.runner = x.runner))",
+                "WHERE r.batch_id = x.batch_id AND r.state IN ('pending', 'dialing') "
+                "AND r.runner = x.runner))",
                 (batch_id, runner),
             )
             return bool(c.fetchone()[0])
