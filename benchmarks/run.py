@@ -18,6 +18,8 @@ sandbox itself with raw-socket load generators whose own CPU cost is reported. B
 separate load process. Benchmark 8 (benchmarks/ledgerbench.py) measures one PostgreSQL ledger
 shared by 1, 3 and 8 runners on a throwaway server, and three runners' combined pacing (skipped
 where no server can start).
+Benchmark 9 (benchmarks/dryrunbench.py) compares the per-row cost of ``batch --dry-run``
+with a naive loop (benchmarks/naive_dry_run.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
+import dryrunbench  # noqa: E402
 import ledgerbench  # noqa: E402
 import listenbench  # noqa: E402
 import sandboxbench  # noqa: E402
@@ -80,6 +83,8 @@ TARGETS: dict[str, tuple[float, str]] = {
     "ledger_claims_per_s_1_runners": (150.0, "at least"),
     "shared_pacing_achieved_rate": (ledgerbench.PACING_RATE, "within 5% of"),
     "shared_pacing_busiest_5s_window": (105, "at most"),
+    "memory_dry_run_1m_rows_s": (60.0, "at most"),
+    "dry_run_vs_naive_per_row": (1.5, "at most"),
 }
 UNITS = {
     "pacing_achieved_rate": "/s",
@@ -97,6 +102,7 @@ UNITS = {
     "ledger_claims_per_s_8_runners": "/s",
     "shared_pacing_achieved_rate": "/s",
     "shared_pacing_busiest_5s_window": " calls",
+    "memory_dry_run_1m_rows_s": " s",
 }
 
 
@@ -131,12 +137,14 @@ def ensure_venv() -> None:
 
 
 def bench_env() -> dict[str, str]:
-    """The environment every measured command runs in: bytecode caching on (as for a user),
-    no Telnyx settings from the caller, and a placeholder key so dry runs have one to hide."""
+    """The environment every measured command runs in: bytecode caching on and output buffered
+    (as for a user), no Telnyx settings from the caller, and a placeholder key so dry runs have
+    one to hide."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TELNYX_", "CALLPROFILE_")) and k != "PYTHONDONTWRITEBYTECODE"
+        if not k.startswith(("TELNYX_", "CALLPROFILE_"))
+        and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")
     }
     env["TELNYX_API_KEY"] = "KEYbenchmarkonly"
     env["NO_COLOR"] = "1"
@@ -322,7 +330,8 @@ def bench_pacing(runs: int) -> dict[str, Any]:
 
 
 def bench_memory(runs: int) -> dict[str, Any]:
-    """5. Memory: peak RSS of `batch --dry-run` over 10,000 and 1,000,000 rows."""
+    """5. Memory: peak RSS of `batch --dry-run` over 10,000 and 1,000,000 rows (and the
+    million-row dry run's time)."""
     return batchbench.bench_memory(_tools(), runs)
 
 
@@ -341,6 +350,11 @@ def bench_shared_ledger(runs: int) -> dict[str, Any]:
     return ledgerbench.bench_shared_ledger(_tools(), runs)
 
 
+def bench_dry_run(runs: int) -> dict[str, Any]:
+    """9. Dry run: per-row cost of `batch --dry-run` against a naive loop over the same rows."""
+    return dryrunbench.bench_dry_run(_tools(), runs)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
@@ -350,6 +364,7 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "sandbox": bench_sandbox,
     "listen": bench_listen,
     "shared_ledger": bench_shared_ledger,
+    "dry_run": bench_dry_run,
 }
 DEFAULT_RUNS = {
     "startup": 21,
@@ -360,6 +375,7 @@ DEFAULT_RUNS = {
     "sandbox": 3,
     "listen": 5,
     "shared_ledger": 3,
+    "dry_run": 5,
 }
 
 
@@ -378,7 +394,7 @@ def shown(name: str, value: float) -> str:
         return f"{value:g}{unit}"
     if unit == " us" or (unit == "/s" and value >= 100):
         return f"{value:.0f}{unit}"
-    return f"{value:.1f}{unit}" if unit == " MB" else f"{value:.2f}{unit}"
+    return f"{value:.1f}{unit}" if unit in (" MB", " s") else f"{value:.2f}{unit}"
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

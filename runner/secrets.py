@@ -7,10 +7,13 @@ text (exception messages, tracebacks) of the secret strings known to the process
 from __future__ import annotations
 
 import os
+import threading
 
 MIN_SECRET_LENGTH = 4  # scrubbing very short strings would blank out ordinary words
 
 _known: set[str] = set()
+_longest_first: list[str] = []  # _known, longest first, so a secret holding another goes whole
+_lock = threading.Lock()  # batch workers scrub while the main thread learns new secrets
 
 
 def api_key() -> str | None:
@@ -21,16 +24,20 @@ def api_key() -> str | None:
 
 
 def remember(*values: str) -> None:
+    global _longest_first
     for value in values:
-        if value and len(value) >= MIN_SECRET_LENGTH:
-            _known.add(value)
+        if value and len(value) >= MIN_SECRET_LENGTH and value not in _known:
+            with _lock:
+                _known.add(value)
+                # A new list, not changed in place: a scrub under way keeps the one it read.
+                _longest_first = sorted(_known, key=len, reverse=True)
 
 
 def scrub(text: str) -> str:
     key = os.environ.get("TELNYX_API_KEY")
     if key:
         remember(key)
-    # Longest first, so a secret that contains another is replaced whole.
-    for secret in sorted(_known, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    for secret in _longest_first:
+        if secret in text:
+            text = text.replace(secret, "***")
     return text

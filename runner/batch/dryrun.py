@@ -42,7 +42,12 @@ def dry_run(composed: Composed, opts: Options, hooks: Hooks, guard: Guard) -> Ou
                 stats["invalid"] += 1
                 hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
                 continue
-            first = seen.execute("SELECT row_no FROM seen WHERE e164 = ?", (job.e164,)).fetchone()
+            added = seen.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (job.e164, row.line))
+            first = None
+            if added.rowcount == 0:
+                first = seen.execute(
+                    "SELECT row_no FROM seen WHERE e164 = ?", (job.e164,)
+                ).fetchone()
             if first is not None:
                 stats["duplicate"] += 1
                 hooks.on_row(
@@ -53,7 +58,6 @@ def dry_run(composed: Composed, opts: Options, hooks: Hooks, guard: Guard) -> Ou
                     )
                 )
                 continue
-            seen.execute("INSERT INTO seen VALUES (?, ?)", (job.e164, row.line))
             verdict = guard.judge(job.facts, hooks.now())
             if verdict.action == "skip":
                 kind = guard.skip_kind(verdict)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from runner.flow.request import Request
 
 MAX_ROW_LINES = 100  # per-row lines on stderr before the rest is left to --report
+OUTPUT_BLOCK = 256  # dry-run lines written at once when stdout is not a terminal
 PLAIN_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 RATE_WINDOW = 10.0  # seconds of progress the current rate and the ETA are measured over
 
@@ -53,6 +54,8 @@ class View:
         self.done = 0
         self.stopper: Any = None  # the batch's Stopper, set once the hooks exist
         self.closed = False  # stdout or stderr lost its reader
+        self.pending: list[str] = []  # dry-run lines not written yet
+        self.tty_out = sys.stdout.isatty()
 
     def guarded(self, write: Callable[..., None]) -> Callable[..., None]:
         """``write``, made safe against a reader that went away (see the module docstring)."""
@@ -113,6 +116,7 @@ class View:
                     shown.append(diag)
                 else:
                     self._err(f"{where}: {scrub(diag.text())}")
+            self.write_pending()
             print_diagnostics(shown, advice.ROWS)
             return
         self._err(f"{where}: {event.kind}: {scrub(event.message)}")
@@ -130,7 +134,19 @@ class View:
             self.stream.item(line)
             return
         text = json.dumps(line, ensure_ascii=False)
-        click.echo(text if self.show_secrets else scrub(text))
+        # Lines are gathered and written in blocks: click.echo flushes every line, a system
+        # call per row, which costs more than building the row. A terminal gets each line,
+        # and anything written to stderr first writes the lines gathered so far.
+        self.pending.append(text if self.show_secrets else scrub(text))
+        if self.tty_out or len(self.pending) >= OUTPUT_BLOCK:
+            self.write_pending()
+
+    def write_pending(self) -> None:
+        if self.pending:
+            self.pending.append("")
+            text = "\n".join(self.pending)
+            self.pending.clear()
+            click.echo(text, nl=False)
 
     def progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -182,6 +198,7 @@ class View:
         return rate, _duration(left / settling)
 
     def close(self) -> None:
+        self.guarded(self.write_pending)()
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
@@ -248,6 +265,8 @@ class View:
             )
 
     def _err(self, text: str) -> None:
+        # The dry-run lines before it first: a reader of both streams sees them in order.
+        self.write_pending()
         click.echo(text, err=True)
 
 

@@ -24,6 +24,7 @@ from runner.profiles.overrides import Overrides, VariableValue, layers, variable
 from runner.profiles.resolve import chain
 from runner.profiles.store import Store
 from runner.schema import errors as schema_errors
+from runner.templates.render import template_env
 
 if TYPE_CHECKING:
     from runner.flow.request import Request
@@ -52,8 +53,13 @@ class Composed:
     layers: list[Layer]  # lowest first
     given: dict[str, VariableValue] = field(default_factory=dict)  # from the overrides
     unknown: list[Diagnostic] = field(default_factory=list)  # values for undeclared variables
-    env: Mapping[str, str] | None = None  # what templates see as ``env`` (None: read at render)
+    env: Mapping[str, str] | None = None  # what templates see as ``env`` (read when composed)
     default_connection_id: str | None = None
+    # Request fields found valid by an earlier call, by value (see schema.fast.check_fields).
+    valid_fields: dict[str, Any] = field(default_factory=dict, repr=False)
+    _without: dict[tuple[tuple[str, str], ...], tuple[list[Template], frozenset[str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def declared(self) -> dict[str, Any]:
@@ -70,6 +76,18 @@ class Composed:
         from runner.templates.render import compile_templates
 
         return compile_templates(self.document, self.provenance, set(self.declared))
+
+    def call_templates(
+        self, replaced: tuple[tuple[str, str], ...]
+    ) -> tuple[list[Template], frozenset[str]]:
+        """The templates a call renders when it sets the values at ``replaced`` itself, and
+        the names they read (worked out once per kind of call)."""
+        found = self._without.get(replaced)
+        if found is None:
+            templates = [t for t in self.templates if t.path[:2] not in replaced]
+            found = (templates, frozenset(n for t in templates for n in t.names))
+            self._without[replaced] = found
+        return found
 
     def request(
         self,
@@ -109,7 +127,7 @@ def compose(
 
     The connection id, when neither the profile nor the overrides set one, is
     ``default_connection_id``, else ``TELNYX_CONNECTION_ID``. ``env``: what templates see as
-    ``env`` (default: the ``CALLPROFILE_*`` environment variables when a call is rendered).
+    ``env`` (default: the ``CALLPROFILE_*`` environment variables, read here once).
     """
     if not isinstance(store, Store):
         store = Store(FilePath(store))
@@ -125,7 +143,7 @@ def compose(
         provenance=prov,
         layers=applied,
         given=variable_values(overrides),
-        env=env,
+        env=env if env is not None else template_env(),
         default_connection_id=default_connection_id or os.environ.get("TELNYX_CONNECTION_ID"),
     )
     composed.unknown = _unknown(composed.declared, composed.given)

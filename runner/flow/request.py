@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
-from runner.profiles.merge import Layer, Path, Provenance, merge, origin_of
+from runner.profiles.merge import Layer, Path, Provenance, origin_of, place
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
 from runner.schema.coerce import CoercionError, coerce_text, target_type
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from runner.flow.compose import Composed
 
 REDACTED = "***"
+_TEXT = (None, "string")  # target types a rendered text needs no conversion for
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Request:
 
     profile: str
     connection_id: str
+    # Read-only: the parts no template or call changed are shared with the composed profile
+    # (and so with every other call of it). Copy before changing anything.
     body: dict[str, Any]
     provenance: Provenance = field(repr=False)
     sensitive: set[Path] = field(default_factory=set)  # body paths, e.g. ("SipAuthPassword",)
@@ -50,14 +53,26 @@ class Request:
     def is_sensitive(self, path: Path) -> bool:
         return any(path[: len(s)] == s for s in self.sensitive) or schemas.is_sensitive(path)
 
+    def _secret_fields(self) -> list[str]:
+        """The body's top-level fields that are, or may hold, a secret."""
+        marked = {s[0] for s in self.sensitive if s}
+        return [k for k in self.body if k in marked or schemas.holds_sensitive(str(k))]
+
     def redacted_body(self, show_secrets: bool = False) -> dict[str, Any]:
-        if show_secrets:
+        """The body with secrets shown as ``***``. Fields that cannot hold one are the body's
+        own values, not copies: treat the result, like ``body``, as read-only."""
+        secret = self._secret_fields()
+        if show_secrets or not secret:
             return self.body
         hide = self.is_sensitive
-        redacted: dict[str, Any] = rebuild(
-            self.body, lambda path, value: REDACTED if path and hide(path) else DESCEND
-        )
-        return redacted
+        out = dict(self.body)
+        for key in secret:
+            out[key] = rebuild(
+                self.body[key],
+                lambda path, value: REDACTED if hide(path) else DESCEND,
+                (key,),
+            )
+        return out
 
     def shown_connection_id(self, show_secrets: bool = False) -> str:
         if self.connection_id_sensitive and not show_secrets:
@@ -68,7 +83,8 @@ class Request:
         """The actual secret strings in this request, for scrubbing free text (error output)."""
         found = [
             value
-            for path, value in leaves(self.body)
+            for key in self._secret_fields()
+            for path, value in leaves(self.body[key], (key,))
             if isinstance(value, str) and value and self.is_sensitive(path)
         ]
         if self.connection_id_sensitive:
@@ -87,18 +103,16 @@ def build_request(
 ) -> Request:
     """One call of ``composed`` (see ``Composed.request``). Raises ProfileError."""
     document, prov = composed.document, composed.provenance
-    replaced: list[Path] = []
+    replaced: list[tuple[str, str]] = []
     for key, value, label in (("To", to, "to"), ("From", from_, "from")):
         if value is not None:
             if not replaced:
                 prov = dict(prov)  # this call's layers must not leak into the next call's
             layer = Layer(origin or label, {"call": {key: value}}, kind="flag")
-            document = merge(document, layer, prov)
+            document = place(document, ("call", key), layer, prov)
             replaced.append(("call", key))
-    templates = composed.templates
-    if replaced:
-        templates = [t for t in templates if not any(t.path[:2] == p for p in replaced)]
-    values = _values(composed, variables, origin, {n for t in templates for n in t.names})
+    templates, used = composed.call_templates(tuple(replaced))
+    values = _values(composed, variables, origin, used)
     context = context_for(values, profile=composed.profile, now=now, env=composed.env)
     rendered = render(templates, document, context)
     if rendered.diagnostics:
@@ -118,7 +132,7 @@ def build_request(
         sensitive={p[1:] for p in rendered.sensitive if p[:1] == ("call",)},
         connection_id_sensitive=("connection_id",) in rendered.sensitive,
     )
-    problems = validate(request)
+    problems = validate(request, composed.valid_fields)
     if not request.connection_id.strip():
         problems.append(
             Diagnostic(
@@ -135,7 +149,10 @@ def build_request(
 
 
 def _values(
-    composed: Composed, variables: Mapping[str, str], origin: str | None, used: set[str]
+    composed: Composed,
+    variables: Mapping[str, str],
+    origin: str | None,
+    used: frozenset[str],
 ) -> dict[str, str]:
     """Each declared variable's value for this call: this call's, else the overrides', else
     the default. Missing required variables and values for undeclared ones are reported
@@ -165,13 +182,11 @@ def _coerce(
     sensitive: set[Path] | frozenset[Path] = frozenset(),
 ) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
-    for path in sorted(rendered, key=lambda p: [str(x) for x in p]):
-        if path[:1] != ("call",):
-            continue
+    typed = [p for p in rendered if p[:1] == ("call",) and target_type(p[1:]) not in _TEXT]
+    for path in sorted(typed, key=lambda p: [str(x) for x in p]):
         inner = path[1:]
         wanted = target_type(inner)
-        if wanted in (None, "string"):
-            continue
+        assert wanted is not None
         parent: Any = body
         for part in inner[:-1]:
             parent = parent[part]
@@ -199,11 +214,13 @@ def _coerce(
     return problems
 
 
-def validate(request: Request) -> list[Diagnostic]:
+def validate(request: Request, known: dict[str, Any] | None = None) -> list[Diagnostic]:
     """Check the final body against the request schema; each problem names where the value
-    came from."""
+    came from. ``known``: fields found valid by earlier calls of the same composed profile."""
     found: list[Diagnostic] = []
-    for problem in schema_errors.problems(schemas.REQUEST, request.body, hide=request.is_sensitive):
+    body = request.body
+    hide = request.is_sensitive
+    for problem in schema_errors.problems(schemas.REQUEST, body, hide=hide, known=known):
         found.append(_place(request, problem))
     return found
 

@@ -74,6 +74,26 @@ def merge(base: dict[str, Any], layer: Layer, provenance: Provenance) -> dict[st
     return _merge(base, layer.data, layer, (), provenance)
 
 
+def place(
+    document: dict[str, Any], path: tuple[str, str], layer: Layer, provenance: Provenance
+) -> dict[str, Any]:
+    """``merge(document, layer, provenance)`` for a layer that sets one text value at a
+    two-part ``path`` (a call's ``("call", "To")``): the same result, without walking."""
+    top, key = path
+    value = layer.data.get(top, {}).get(key)
+    parent = document.get(top)
+    if not (isinstance(value, str) and isinstance(parent, dict)) or isinstance(
+        parent.get(key), dict
+    ):
+        return merge(document, layer, provenance)
+    # The value replaced is a leaf (not a mapping): its provenance is this one entry.
+    previous = provenance.pop(path, [])
+    out = dict(document)
+    out[top] = {**parent, key: value}
+    provenance[path] = [*previous, layer]
+    return out
+
+
 def _merge(
     base: dict[str, Any], over: dict[str, Any], layer: Layer, path: Path, prov: Provenance
 ) -> dict[str, Any]:

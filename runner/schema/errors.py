@@ -99,13 +99,19 @@ def problems(
     instance: Any,
     prefix: Path = (),
     hide: Callable[[Path], bool] | None = None,
+    known: dict[str, Any] | None = None,
 ) -> list[Problem]:
     """Every schema problem in ``instance``. Values at paths where ``hide`` is true are shown
-    as ``***`` so a secret never reaches a message."""
+    as ``***`` so a secret never reaches a message. ``known``: fields already found valid,
+    shared by calls of one composed profile (see ``fast.check_fields``)."""
     from runner.schema import fast as fastschema
 
     # Valid documents are the common case: answer them without importing jsonschema.
-    if fastschema.check(schemas.load(schema_name), instance):
+    schema = schemas.load(schema_name)
+    if known is not None:
+        if fastschema.check_fields(schema, instance, known):
+            return []
+    elif fastschema.check(schema, instance):
         return []
     found: list[Problem] = []
     top = "the profile" if schema_name == schemas.PROFILE else "the request"

@@ -11,6 +11,7 @@ caller falls back; a property test checks it never accepts what jsonschema rejec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -81,80 +82,152 @@ def _in_enum(value: Any, options: list[Any]) -> bool:
     return False
 
 
+Check = Callable[[Any], bool]
+_compiled: dict[int, tuple[Any, Check]] = {}
+_MAX_COMPILED = 4096
+
+
 def is_valid(schema: Any, value: Any) -> bool:
     """True when ``value`` is valid against ``schema``. Raises Unsure when it cannot tell."""
-    if schema is True or schema == {}:
-        return True
-    if schema is False:
-        return False
-    if not isinstance(schema, dict):
-        raise Unsure
-    for keyword, arg in schema.items():
-        if keyword in _ANNOTATIONS:
-            continue
-        if not _keyword(keyword, arg, schema, value):
-            return False
+    return compiled(schema)(value)
+
+
+def compiled(schema: Any) -> Check:
+    """``schema`` turned once into a function of the value (a batch checks every row against
+    the same schema). Kept by identity for as long as the schema object lives here."""
+    found = _compiled.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    check_value = _compile(schema)
+    if len(_compiled) >= _MAX_COMPILED:
+        _compiled.clear()
+    _compiled[id(schema)] = (schema, check_value)
+    return check_value
+
+
+def _always(value: Any) -> bool:
     return True
 
 
-def _keyword(keyword: str, arg: Any, schema: dict[str, Any], value: Any) -> bool:
+def _never(value: Any) -> bool:
+    return False
+
+
+def _unsure(value: Any) -> bool:
+    raise Unsure
+
+
+def _compile(schema: Any) -> Check:
+    if schema is True or schema == {}:
+        return _always
+    if schema is False:
+        return _never
+    if not isinstance(schema, dict):
+        return _unsure
+    checks = [
+        _keyword(keyword, arg, schema)
+        for keyword, arg in schema.items()
+        if keyword not in _ANNOTATIONS
+    ]
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+
+    def every(value: Any) -> bool:
+        return all(check_one(value) for check_one in checks)
+
+    return every
+
+
+def _keyword(keyword: str, arg: Any, schema: dict[str, Any]) -> Check:
+    """The check for one keyword; each says True for values of the kinds it does not judge."""
     if keyword == "type":
-        if isinstance(arg, list):
-            return any(_has_type(value, t) for t in arg)
-        return _has_type(value, arg)
+        wanted = arg if isinstance(arg, list) else [arg]
+        return lambda value: any(_has_type(value, t) for t in wanted)
     if keyword == "properties":
-        if not isinstance(value, dict):
+        props = {name: compiled(sub) for name, sub in arg.items()}
+
+        def properties(value: Any) -> bool:
+            if isinstance(value, dict):
+                for name, item in value.items():
+                    sub = props.get(name)
+                    if sub is not None and not sub(item):
+                        return False
             return True
-        return all(is_valid(arg[k], v) for k, v in value.items() if k in arg)
+
+        return properties
     if keyword == "additionalProperties":
-        if not isinstance(value, dict):
-            return True
         if "patternProperties" in schema:
-            raise Unsure
+            return lambda value: isinstance(value, dict) and _unsure(value)
+        extra = compiled(arg)
         known = schema.get("properties", {})
-        return all(is_valid(arg, v) for k, v in value.items() if k not in known)
+
+        def additional(value: Any) -> bool:
+            if isinstance(value, dict):
+                for name, item in value.items():
+                    if name not in known and not extra(item):
+                        return False
+            return True
+
+        return additional
     if keyword == "required":
-        return not isinstance(value, dict) or all(k in value for k in arg)
+        return lambda value: not isinstance(value, dict) or all(k in value for k in arg)
     if keyword == "enum":
-        return _in_enum(value, arg)
+        return lambda value: _in_enum(value, arg)
     if keyword == "pattern":
-        return not isinstance(value, str) or _regex(arg).search(value) is not None
+        search = _regex(arg).search
+        return lambda value: not isinstance(value, str) or search(value) is not None
     if keyword == "maxLength":
-        return not isinstance(value, str) or len(value) <= arg
+        return lambda value: not isinstance(value, str) or len(value) <= arg
     if keyword == "minLength":
-        return not isinstance(value, str) or len(value) >= arg
+        return lambda value: not isinstance(value, str) or len(value) >= arg
     if keyword == "minimum":
-        return not _is_number(value) or value >= arg
+        return lambda value: not _is_number(value) or value >= arg
     if keyword == "maximum":
-        return not _is_number(value) or value <= arg
+        return lambda value: not _is_number(value) or value <= arg
     if keyword == "items":
-        if not isinstance(value, list):
-            return True
         if not isinstance(arg, dict):
-            raise Unsure
-        return all(is_valid(arg, item) for item in value)
+            return lambda value: not isinstance(value, list) or _unsure(value)
+        item_check = compiled(arg)
+        return lambda value: not isinstance(value, list) or all(item_check(i) for i in value)
     if keyword == "uniqueItems":
-        if not arg or not isinstance(value, list):
-            return True
-        if not all(isinstance(item, str) for item in value):
-            raise Unsure
-        return len(set(value)) == len(value)
+        if not arg:
+            return _always
+        return _unique
     if keyword == "propertyNames":
-        return not isinstance(value, dict) or all(is_valid(arg, k) for k in value)
+        name_check = compiled(arg)
+        return lambda value: not isinstance(value, dict) or all(name_check(k) for k in value)
     if keyword == "not":
-        return not is_valid(arg, value)
+        inner = compiled(arg)
+        return lambda value: not inner(value)
     if keyword == "anyOf":
+        return _any_of([compiled(branch) for branch in arg])
+    return _unsure
+
+
+def _unique(value: Any) -> bool:
+    if not isinstance(value, list):
+        return True
+    if not all(isinstance(item, str) for item in value):
+        raise Unsure
+    return len(set(value)) == len(value)
+
+
+def _any_of(branches: list[Check]) -> Check:
+    def any_of(value: Any) -> bool:
         unsure = False
-        for branch in arg:
+        for branch in branches:
             try:
-                if is_valid(branch, value):
+                if branch(value):
                     return True
             except Unsure:
                 unsure = True
         if unsure:
             raise Unsure
         return False
-    raise Unsure
+
+    return any_of
 
 
 def check(schema: Any, value: Any) -> bool:
@@ -163,3 +236,57 @@ def check(schema: Any, value: Any) -> bool:
         return is_valid(schema, value)
     except (Unsure, RecursionError):
         return False
+
+
+_OBJECT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
+_IMMUTABLE = (str, int, float, bool, type(None))
+_MISSING = object()
+_plans: dict[int, tuple[Any, tuple[tuple[str, ...], dict[str, Check], Check] | None]] = {}
+
+
+def _object_plan(schema: Any) -> tuple[tuple[str, ...], dict[str, Check], Check] | None:
+    """(required fields, each property's check, the check for other fields) for a plain object
+    schema, else None."""
+    found = _plans.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    plan = None
+    if (
+        isinstance(schema, dict)
+        and schema.get("type") == "object"
+        and set(schema) - _ANNOTATIONS <= _OBJECT_KEYWORDS
+    ):
+        properties = schema.get("properties", {})
+        plan = (
+            tuple(schema.get("required", ())),
+            {name: compiled(sub) for name, sub in properties.items()},
+            compiled(schema.get("additionalProperties", True)),
+        )
+    if len(_plans) >= _MAX_COMPILED:
+        _plans.clear()
+    _plans[id(schema)] = (schema, plan)
+    return plan
+
+
+def check_fields(schema: Any, value: Any, known: dict[str, Any]) -> bool:
+    """``check(schema, value)`` for an object schema, remembering valid fields in ``known``:
+    a field whose value *is* the text or number already found valid there (the same
+    immutable object, as in every call of one composed profile) is not checked again.
+    Containers are always checked: they could have changed since."""
+    plan = _object_plan(schema)
+    if plan is None or not isinstance(value, dict):
+        return check(schema, value)
+    required, properties, extra = plan
+    if any(field not in value for field in required):
+        return False
+    try:
+        for field, item in value.items():
+            if known.get(field, _MISSING) is item:
+                continue
+            if not properties.get(field, extra)(item):
+                return False
+            if isinstance(item, _IMMUTABLE):
+                known[field] = item
+    except (Unsure, RecursionError):
+        return False
+    return True

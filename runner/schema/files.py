@@ -8,7 +8,7 @@ repositories and the package all use one copy.
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +80,22 @@ def schema_type(schema: dict[str, Any] | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def is_sensitive(path: tuple[str | int, ...]) -> bool:
-    """True when the request schema marks the field at ``path`` (or an ancestor) sensitive."""
+    """True when the request schema marks the field at ``path`` (or an ancestor) sensitive.
+    Cached: a batch asks about the same few paths for every row."""
     node: dict[str, Any] | None = request_schema()
     for part in path:
         node = sub_schema(node, (part,)) if node is not None else None
         if node is not None and node.get("x-sensitive"):
             return True
     return False
+
+
+@cache
+def holds_sensitive(field: str) -> bool:
+    """True when the request field ``field`` is, or may contain, a sensitive value."""
+    node = request_schema()["properties"].get(field)
+    if node is None:
+        return is_sensitive((field,))
+    return "x-sensitive" in json.dumps(node) or is_sensitive((field,))

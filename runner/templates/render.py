@@ -83,6 +83,7 @@ class Rendered:
     sensitive: set[Path] = field(default_factory=set)  # paths whose template read ``env``
     rendered: set[Path] = field(default_factory=set)  # paths whose value a template produced
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    copied: set[Path] = field(default_factory=set)  # containers already copied for this call
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Template:
     path: Path
     names: frozenset[str] = frozenset()
     parts: list[str] | None = None  # set when the template is plain placeholders
+    substitute: str | None = None  # ``parts`` as a str.format_map pattern (plain templates)
     ast: Parsed | None = None  # the parsed Jinja template, when it is not plain
     compiled: Compiled | None = None  # compiled at the first render, reused by every other
     # Found when the profile was composed, reported when a call would use the template:
@@ -152,6 +154,10 @@ def _parse(t: Template, declared: set[str]) -> None:
     t.parts = simple_parts(t.text)
     if t.parts is not None:
         t.names = frozenset(t.parts[1::2])
+        # Literals hold no '{' (else Jinja renders it); a '}' is doubled for format_map.
+        t.substitute = "".join(
+            "{" + part + "}" if i % 2 else part.replace("}", "}}") for i, part in enumerate(t.parts)
+        )
     else:
         from jinja2 import TemplateSyntaxError, meta
 
@@ -253,7 +259,7 @@ def render(
 ) -> Rendered:
     """Render ``templates`` (compiled from ``document``) for one call. ``context`` gains ``to``
     and ``from``. The document is not changed: containers on a rendered path are copied."""
-    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}))
+    out = Rendered(document.get("connection_id"), dict(document.get("call") or {}), copied=set())
     for t in templates:
         out.diagnostics.extend(t.problems)
     if out.diagnostics:
@@ -274,8 +280,8 @@ _NUMBERS = (("call", "To"), ("call", "From"))
 
 
 def _run(t: Template, context: dict[str, Any], out: Rendered) -> None:
-    if t.parts is not None and all(isinstance(context.get(n), str) for n in t.names):
-        text = "".join(context[part] if i % 2 else part for i, part in enumerate(t.parts))
+    if t.substitute is not None and all(type(context.get(n)) is str for n in t.names):
+        text = t.substitute.format_map(context)
         if len(text) > MAX_RENDERED:
             message = f"rendered value is longer than {MAX_RENDERED} characters"
             out.diagnostics.append(_diag(t, message, codes.TEMPLATE_RUNTIME))
@@ -343,11 +349,13 @@ def _assign(out: Rendered, path: Path, value: str) -> None:
         out.connection_id = value
         return
     parts = path[1:]
-    # Copy containers on the way down so the merged document is never mutated.
+    # Copy containers on the way down (once per call) so the document is never mutated.
     target: Any = out.call
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1], start=1):
         child = target[part]
-        child = dict(child) if isinstance(child, dict) else list(child)
-        target[part] = child
+        if parts[:depth] not in out.copied:
+            out.copied.add(parts[:depth])
+            child = dict(child) if isinstance(child, dict) else list(child)
+            target[part] = child
         target = child
     target[parts[-1]] = value

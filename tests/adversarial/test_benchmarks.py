@@ -95,3 +95,41 @@ def test_results_name_the_commit_and_the_load():
     assert isinstance(measured["dirty"], bool)
     loads = run.load_average()
     assert loads is None or (len(loads) == 3 and all(x >= 0 for x in loads))
+
+
+def test_the_naive_dry_run_loop_renders_what_batch_dry_run_prints(cli, tmp_path: Path):
+    """The dry-run benchmark's baseline does the same rendering work: same rows, same bodies."""
+    import json
+    import os
+
+    bench = load("batchbench")
+    contacts = bench.write_contacts(tmp_path / "contacts.csv", 25)
+    profiles = ROOT / "profiles"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    naive = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "naive_dry_run.py"), "--profiles",
+         str(profiles), "--profile", bench.PROFILE, "--contacts", str(contacts)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    ours = cli("batch", bench.PROFILE, "--contacts", str(contacts), "--dry-run",
+               profiles_dir=profiles)  # fmt: skip
+    assert ours.exit_code == 0, ours.stderr
+    expected = [json.loads(line) for line in ours.stdout.splitlines()]
+    assert [json.loads(line) for line in naive.stdout.splitlines()] == expected
+    assert len(expected) == 25
+
+
+def test_dry_run_per_row_cost_is_the_slope_and_targets_are_judged():
+    bench = load("dryrunbench")
+    small, large = bench.SIZES
+    assert abs(bench.per_row_us(1.0, 1.0 + (large - small) * 50e-6) - 50.0) < 1e-6
+    run = load("run")
+    found = run.verdicts(
+        {
+            "dry_run": {"ratios": {"dry_run_vs_naive_per_row": 1.4}},
+            "memory": {"checks": {"memory_dry_run_1m_rows_s": 75.0}},
+        }
+    )
+    assert found["dry_run_vs_naive_per_row"]["met"] is True
+    assert found["memory_dry_run_1m_rows_s"]["met"] is False
+    assert run.shown("memory_dry_run_1m_rows_s", 75.0) == "75.0 s"

@@ -141,6 +141,25 @@ def test_fast_validator_never_accepts_what_jsonschema_rejects_request_overlay(da
 
 @SETTINGS
 @given(st.data())
+def test_remembering_valid_fields_answers_like_checking_everything(data):
+    """A batch checks each row's body with the fields earlier rows found valid remembered
+    (schema.fast.check_fields): over a run of bodies, every answer is check()'s."""
+    schema = schemas.load(schemas.REQUEST)
+    fields = sorted(schema["properties"])
+    known: dict[str, Any] = {}
+    body = dict(VALID_REQUEST)
+    for _ in range(data.draw(st.integers(1, 6), label="calls")):
+        body = dict(body)  # a new body each call; unchanged values are the same objects
+        for field in data.draw(st.lists(st.sampled_from(fields), max_size=2), label="changed"):
+            body[field] = data.draw(_sub(schema["properties"][field]))
+        if data.draw(st.booleans(), label="drop a required field"):
+            body.pop(data.draw(st.sampled_from(["From", "To", "AIAssistantId"])), None)
+        assert fastschema.check_fields(schema, body, known) == fastschema.check(schema, body)
+        assert all(fastschema.check(schema["properties"][f], v) for f, v in known.items())
+
+
+@SETTINGS
+@given(st.data())
 def test_fast_validator_never_accepts_what_jsonschema_rejects_profile(data):
     schema = schemas.load(schemas.PROFILE)
     value = data.draw(instances(json.dumps(schema, sort_keys=True)))
