@@ -346,7 +346,7 @@ def bench_listen(runs: int) -> dict[str, Any]:
 
 
 def bench_shared_ledger(runs: int) -> dict[str, Any]:
-    """7. One PostgreSQL ledger: claim throughput with 1, 3 and 8 runners; shared pacing."""
+    """8. One PostgreSQL ledger: claim throughput with 1, 3 and 8 runners; shared pacing."""
     return ledgerbench.bench_shared_ledger(_tools(), runs)
 
 

@@ -5,7 +5,8 @@ then reserves the rows it will dial a small chunk at a time (``Ledger.reserve``:
 live holds, locked with ``SKIP LOCKED`` so runners never wait on each other) and hands only
 those to its workers. When its pass over the file ends, it adopts rows no live runner holds any
 more (a runner died, or stopped early) and reads the file again for them, and it waits while
-other live runners still hold rows, so that if one of them dies its rows are not left behind.
+other live runners still hold rows to dial or calls in flight: if one of them dies, its rows are
+not left behind, and the runners end together, with the same summary.
 
 A ledger one process owns (SQLite) reserves every row it is asked about and has nothing to
 adopt, so there the chunk is one row and the sweep ends at once.
@@ -64,7 +65,7 @@ def sweep(
     chunk: int,
 ) -> None:
     """After the first pass: adopt and dial rows no live runner holds, until none is left and
-    no other live runner holds any."""
+    no other live runner has any to dial or in flight."""
     if not ledger.shared:
         return
     while not stopping():

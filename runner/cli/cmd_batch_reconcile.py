@@ -13,7 +13,10 @@ from runner.exitcodes import ExitCode
 
 @click.command()
 @click.option(
-    "--ledger", required=True, type=click.Path(dir_okay=False), help="The batch's ledger file."
+    "--ledger",
+    required=True,
+    metavar="PATH|URL",
+    help="The batch's ledger: a file, or a postgresql:// URL.",
 )
 @click.option("--batch", "batch_prefix", metavar="ID", help="Only the batch whose id starts so.")
 @click.option(
@@ -73,7 +76,8 @@ def batch_reconcile(
     reported and never redialled. Every decision is logged in the ledger with its evidence.
 
     Exits 0 when no unknown row is left, 5 when some are left (too recent to decide), 4 when
-    Telnyx refused the lookup, 6 when it could not be reached or the batch is running.
+    Telnyx refused the lookup, 6 when it could not be reached or a batch in a ledger file is
+    running (a postgresql:// ledger is reconciled while its runners work).
     """
     from runner import secrets
     from runner.batch.ledger import display, is_postgres
@@ -175,13 +179,14 @@ def _run(
     busy = 0
     try:
         for info in todo:
-            # A shared ledger says whether a runner is alive; a file is held by its lock.
+            # A file is held by its lock while a run writes it. A shared ledger is reconciled
+            # while its runners work: only rows already unknown are settled (each change is
+            # conditional on that state, and no runner claims an unknown row), and the rows
+            # left dialing that are recovered first are only those of runners that are gone.
             lock = None if book.shared else BatchLock(ledger, info.batch_id)
             try:
                 if lock is not None:
                     lock.acquire()
-                elif book.running(info.batch_id):
-                    raise Busy(book.location, "a live runner")
             except Busy as exc:
                 busy += _unsettled(book.counts(info.batch_id))
                 error(
@@ -224,11 +229,13 @@ def _unsettled(counts: dict[str, int]) -> int:
 
 
 def _rows(book: Any, batch_id: str, dry_run: bool) -> list[dict[str, Any]]:
-    """The batch's unknown rows. Rows still ``dialing`` were left by a run that ended (the
-    batch lock is ours, so none is running): they are unknown, as a resumed batch would
-    record them first."""
+    """The batch's unknown rows. In a ledger file, rows still ``dialing`` were left by a run
+    that ended (the batch lock is ours, so none is running): they are unknown, as a resumed
+    batch would record them first. In a shared ledger a dialing row may be a live runner's call
+    in flight, so only the gone runners' rows are recovered (and a dry run shows none)."""
     if dry_run:
-        return list(book.unknown_rows(batch_id, ("unknown", "dialing")))
+        states = ("unknown",) if book.shared else ("unknown", "dialing")
+        return list(book.unknown_rows(batch_id, states))
     recovered = book.recover_dialing(batch_id)
     if recovered:
         click.echo(

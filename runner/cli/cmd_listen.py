@@ -29,8 +29,9 @@ NO_VERIFY_HELP = "Accept unsigned callbacks (loopback hosts only; for local test
 )
 @click.option(
     "--ledger",
-    type=click.Path(dir_okay=False),
-    help="Record callbacks against this batch ledger's rows (created if missing).",
+    metavar="PATH|URL",
+    help="Record callbacks against this batch ledger's rows: a file (created if missing) or "
+    "the runners' postgresql:// database.",
 )
 @click.option("--public-key", envvar="TELNYX_PUBLIC_KEY", metavar="KEY", help=KEY_HELP)
 @click.option("--no-verify", is_flag=True, help=NO_VERIFY_HELP)

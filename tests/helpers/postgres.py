@@ -48,7 +48,21 @@ class Cluster:
         self.durable = durable
         self.bin = bindir()
         self.as_user: list[str] = []
+        self.port = 0
+        self._names = itertools.count(1)
         self.base = Path(tempfile.mkdtemp(prefix="callprofile-pg-"))
+        self.data = self.base / "data"
+        try:
+            self._create()
+        except BaseException:
+            # Not started (no initdb as root, a failed start): leave nothing behind.
+            if self.port:
+                with contextlib.suppress(Unavailable):
+                    self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
+
+    def _create(self) -> None:
         if os.geteuid() == 0:
             import pwd
 
@@ -63,9 +77,6 @@ class Cluster:
                 raise Unavailable("running as root and runuser is not installed (util-linux)")
             os.chown(self.base, account.pw_uid, account.pw_gid)
             self.as_user = [runuser, "-u", "postgres", "--"]
-        self.data = self.base / "data"
-        self.port = 0
-        self._names = itertools.count(1)
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
             "--no-sync", "--no-instructions",

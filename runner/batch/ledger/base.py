@@ -128,6 +128,8 @@ class BatchDump:
     info: BatchInfo
     rows: Iterable[dict[str, Any]]
     events: Iterable[dict[str, Any]]
+    # Per-call records of the batch's calls (callbacks, outcomes), by table.
+    calls: dict[str, Iterable[dict[str, Any]]] = field(default_factory=dict)
 
 
 class Pacer(Protocol):
@@ -193,7 +195,8 @@ class Ledger(ABC):
 
     @abstractmethod
     def others_busy(self, batch_id: str, runner: str) -> bool:
-        """Whether another live runner still holds pending rows of the batch."""
+        """Whether another live runner still holds rows of the batch it has to dial or has in
+        flight (a runner that ends sooner would report those calls as unknown)."""
 
     @abstractmethod
     def runners(self, batch_id: str) -> list[RunnerShare]: ...

@@ -92,6 +92,14 @@ POSTGRES_TABLES = (
     "CREATE INDEX rows_by_call_sid ON rows (call_sid)",
 )
 
+# The per-call tables that belong to a batch through its rows' call_sids, with the columns
+# batch-migrate copies and the key it reads them in order of (``unmatched`` belongs to no row).
+MOVED: dict[str, tuple[tuple[str, ...], str]] = {
+    "callbacks": (("key", "call_sid", "received_at", "kind", "status", "record"), "id"),
+    "outcomes": (("call_sid", *RECORD_FIELDS, "first_seen", "updated_at"), "call_sid"),
+}
+OF_BATCH = "call_sid IN (SELECT call_sid FROM rows WHERE batch_id = %s AND call_sid IS NOT NULL)"
+
 
 @dataclass
 class OutcomeCounts:

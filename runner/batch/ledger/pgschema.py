@@ -66,8 +66,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             UNIQUE (batch_id, owner_e164)
         )""",
         "CREATE INDEX rows_by_number ON rows (e164, sent_at)",
-        # By state, in row order: what a runner adopts next, and the rows left dialing.
-        "CREATE INDEX rows_by_state ON rows (batch_id, state, row_no)",
+        "CREATE INDEX rows_by_state ON rows (batch_id, state)",
         """CREATE TABLE events (
             id bigserial PRIMARY KEY,
             batch_id text NOT NULL,
@@ -93,6 +92,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         + "))",
         "ALTER TABLE rows ADD COLUMN from_e164 text",
         *POSTGRES_TABLES,
+    ),
+    # By state in row order: the rows a runner adopts next are read in order and the scan stops
+    # after the few it takes (the index it replaces made it sort every pending row).
+    3: (
+        "CREATE INDEX rows_by_state_in_order ON rows (batch_id, state, row_no)",
+        "DROP INDEX rows_by_state",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -12,6 +12,7 @@ runner's clock, as in SQLite; leases use the database's clock, which every runne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from runner.batch.ledger import pgrunners, pgschema
@@ -27,6 +28,7 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
+from runner.batch.ledger.outcomes import MOVED, OF_BATCH
 from runner.batch.ledger.pg_outcomes import PgOutcomes
 from runner.batch.ledger.pgconn import Session
 from runner.batch.ledger.pgrows import IN_CLAIMABLE, PgRows
@@ -217,11 +219,12 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
 
     def others_busy(self, batch_id: str, runner: str) -> bool:
         def work(c: Any) -> bool:
-            # Runners first (a few), then one of their pending rows each.
+            # Runners first (a few), then one of their rows still to dial or in flight each.
             c.execute(
                 f"SELECT EXISTS (SELECT 1 FROM runners x WHERE x.batch_id = %s "
                 f"AND x.runner <> %s AND {_LIVE} AND EXISTS (SELECT 1 FROM rows r "
-                "WHERE r.batch_id = x.batch_id AND r.state = 'pending' AND r.runner = x.runner))",
+                "WHERE r.batch_id = x.batch_id AND r.state IN ('pending', 'dialing') "
+                "AND r.runner = x.runner))",
                 (batch_id, runner),
             )
             return bool(c.fetchone()[0])
@@ -309,16 +312,21 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
         return self._pages("rows", ROW_COLUMNS, batch_id, "row_no")
 
     def _pages(
-        self, table: str, columns: tuple[str, ...], batch_id: str, key: str
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        batch_id: str,
+        key: str,
+        where: str = "batch_id = %s",
     ) -> Iterator[dict[str, Any]]:
         # Page by key rather than hold one long transaction (and the connection) open.
-        after = -1
+        after: Any = "" if key == "call_sid" else -1
         names = ", ".join((key, *columns)) if key not in columns else ", ".join(columns)
         while True:
 
-            def work(c: Any, after: int = after) -> list[Any]:
+            def work(c: Any, after: Any = after) -> list[Any]:
                 c.execute(
-                    f"SELECT {names} FROM {table} WHERE batch_id = %s AND {key} > %s "
+                    f"SELECT {names} FROM {table} WHERE {where} AND {key} > %s "
                     f"ORDER BY {key} LIMIT %s",
                     (batch_id, after, PAGE),
                 )
@@ -352,6 +360,10 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
             info,
             self._pages("rows", ROW_COLUMNS, batch_id, "row_no"),
             self._pages("events", EVENT_COLUMNS, batch_id, "id"),
+            {
+                table: self._pages(table, columns, batch_id, key, where=OF_BATCH)
+                for table, (columns, key) in MOVED.items()
+            },
         )
 
     def load(self, dump: BatchDump) -> int:
@@ -372,6 +384,16 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
             )
             copied = _copy(c, "rows", ROW_COLUMNS, info.batch_id, dump.rows)
             _copy(c, "events", EVENT_COLUMNS, info.batch_id, dump.events)
+            for table, records in dump.calls.items():
+                columns = MOVED[table][0]
+                # What this ledger already heard about a call (its own receiver) is kept.
+                sql = (
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('%s' for _ in columns)}) ON CONFLICT DO NOTHING"
+                )
+                values = (tuple(r[k] for k in columns) for r in records)
+                while chunk := list(islice(values, PAGE)):
+                    c.executemany(sql, chunk)
             return copied
 
         # All or nothing, and never repeated: the records are streamed from the source once.

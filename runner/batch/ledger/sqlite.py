@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from runner.batch.ledger.base import (
-    EVENT_COLUMNS,
     LOCAL_RUNNER,
     REDIALLABLE,
     ROW_COLUMNS,
     STATES,
-    BatchDump,
     BatchInfo,
     Ledger,
     LedgerError,
@@ -29,6 +27,7 @@ from runner.batch.ledger.base import (
     utc_now,
 )
 from runner.batch.ledger.outcomes import SQLITE_TABLES
+from runner.batch.ledger.sqlite_move import SqliteMove
 from runner.batch.ledger.sqlite_outcomes import SqliteOutcomes
 from runner.batch.ledger.sqlite_rows import SqliteRows, end_transaction, locked
 
@@ -91,7 +90,7 @@ def _run(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
-class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
+class SqliteLedger(SqliteRows, SqliteOutcomes, SqliteMove, Ledger):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
         self.location = path
@@ -356,62 +355,3 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, Ledger):
             "SELECT row_no, at, kind, detail FROM events WHERE batch_id = ? ORDER BY id",
             (batch_id,),
         ).fetchall()
-
-    # --- moving a batch ----------------------------------------------------------------------
-
-    def dump(self, batch_id: str) -> BatchDump:
-        info = self.batch(batch_id)
-        if info is None:
-            raise LedgerError(f"no batch {batch_id[:12]} in {self.path}")
-        return BatchDump(
-            info,
-            self._stream("rows", ROW_COLUMNS, batch_id, "row_no"),
-            self._stream("events", EVENT_COLUMNS, batch_id, "id"),
-        )
-
-    def _stream(
-        self, table: str, columns: tuple[str, ...], batch_id: str, order: str
-    ) -> Iterator[dict[str, Any]]:
-        # A cursor of its own: the copy reads while nothing else uses this connection.
-        cursor = self.db.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE batch_id = ? ORDER BY {order}",
-            (batch_id,),
-        )
-        for values in cursor:
-            yield dict(zip(columns, values, strict=True))
-
-    @locked
-    def load(self, dump: BatchDump) -> int:
-        info = dump.info
-        copied = 0
-        with self._tx():
-            if self.db.execute(
-                "SELECT 1 FROM batches WHERE batch_id = ?", (info.batch_id,)
-            ).fetchone():
-                raise LedgerError(f"{self.path} already holds batch {info.batch_id[:12]}")
-            self.db.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    info.batch_id,
-                    info.profile,
-                    info.contacts,
-                    info.contacts_sha256,
-                    info.rows_total,
-                    info.created_at,
-                    info.updated_at,
-                ),
-            )
-            row_sql = (
-                f"INSERT INTO rows (batch_id, {', '.join(ROW_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' for _ in ROW_COLUMNS)})"
-            )
-            for row in dump.rows:
-                self.db.execute(row_sql, (info.batch_id, *(row[c] for c in ROW_COLUMNS)))
-                copied += 1
-            event_sql = (
-                f"INSERT INTO events (batch_id, {', '.join(EVENT_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' for _ in EVENT_COLUMNS)})"
-            )
-            for event in dump.events:
-                self.db.execute(event_sql, (info.batch_id, *(event[c] for c in EVENT_COLUMNS)))
-        return copied

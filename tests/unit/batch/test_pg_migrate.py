@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from tests.helpers.batch import (
+    _query,
     ledger_events,
     ledger_rows,
     many,
@@ -137,3 +138,39 @@ def test_a_running_batch_is_not_moved(cli, profiles, server, tmp_path, pg_url):
         release.set()
     assert running.wait() == 0, running.err
     assert query(pg_url, "SELECT count(*) AS n FROM batches")[0]["n"] == 0
+
+
+def test_the_outcomes_of_a_batch_move_with_it(cli, server, tmp_path, pg_url, monkeypatch):
+    """Callbacks heard by ``batch --listen`` into the SQLite file arrive in the database too:
+    every callback record and every call's folded outcome, and batch-status shows the same."""
+    from tests.helpers.outcomes import free_port
+
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
+    monkeypatch.setenv("TELNYX_BASE_URL", server.base_url)
+    port = free_port()
+    profile = (
+        'description: Batch with callbacks.\nconnection_id: "conn-batch"\n'
+        "variables:\n  name:\n    required: true\n"
+        'call:\n  From: "+13120001234"\n  AIAssistantId: "assistant-batch"\n'
+        f'  StatusCallback: "http://127.0.0.1:{port}/status"\n'
+        '  StatusCallbackEvent: "initiated ringing answered completed no-answer busy failed"\n'
+        "  StatusCallbackMethod: POST\n"
+        '  AIAssistantDynamicVariables:\n    name: "{{ name }}"\n'
+    )
+    profiles = write_profile(tmp_path, profile)
+    contacts = write_contacts(tmp_path / "c.csv", many(4))
+    local = tmp_path / "local.db"
+    key = server.sandbox.public_key
+    listen = ("--listen", str(port), "--public-key", key)
+    assert batch(cli, profiles, contacts, local, *listen).exit_code == 0
+
+    assert cli("batch-migrate", "--from", str(local), "--to", pg_url).exit_code == 0
+    for table, order in (("outcomes", "call_sid"), ("callbacks", "key")):
+        sql = f"SELECT * FROM {table} ORDER BY {order}"
+        here = [{k: v for k, v in r.items() if k != "id"} for r in _query(local, sql)]
+        there = [{k: v for k, v in r.items() if k != "id"} for r in query(pg_url, sql)]
+        assert here and here == there, table
+    assert (
+        cli("batch-status", "--ledger", pg_url).stdout
+        == cli("batch-status", "--ledger", str(local)).stdout
+    )

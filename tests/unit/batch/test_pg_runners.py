@@ -17,7 +17,8 @@ import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
 from tests.helpers.batch_process import WAIT, Batch
-from tests.helpers.batch_server import LoggedSandbox
+from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.env import API_KEY
 from tests.helpers.postgres import query
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -138,3 +139,63 @@ def test_a_runner_silent_past_its_lease_is_taken_for_dead_and_stops(tmp_path, se
     assert Counter(r["state"] for r in rows.values()) == {"placed": 40}
     ended = query(pg_url, "SELECT end_reason FROM runners ORDER BY started_at")
     assert ended[0]["end_reason"] == "no heartbeat within its lease"
+
+
+def test_the_receiver_and_reconcile_work_beside_a_runner(
+    tmp_path, server, pg_url, cli, monkeypatch
+):
+    """``listen`` records callbacks into the runners' database and ``batch-reconcile`` settles
+    an unknown row there, both while a runner is still at work; the runner's call in flight is
+    left alone and it finishes the batch."""
+    from tests.helpers.calls_list import ACCOUNT, CallsList, call
+    from tests.helpers.outcomes import Process, free_port, outcomes
+
+    port = free_port()
+    profile = (
+        'description: Batch with callbacks.\nconnection_id: "conn-batch"\n'
+        "variables:\n  name:\n    required: true\n"
+        'call:\n  From: "+13120001234"\n  AIAssistantId: "assistant-batch"\n'
+        f'  StatusCallback: "http://127.0.0.1:{port}/status"\n'
+        '  StatusCallbackEvent: "initiated ringing answered completed no-answer busy failed"\n'
+        "  StatusCallbackMethod: POST\n"
+        '  AIAssistantDynamicVariables:\n    name: "{{ name }}"\n'
+    )
+    write_profile(tmp_path, profile)
+    write_contacts(tmp_path / "c.csv", many(8))
+    key = server.sandbox.public_key
+    receiver = Process(
+        tmp_path,
+        ["listen", "--port", str(port), "--ledger", pg_url, "--public-key", key],
+        env={},
+    )
+    try:
+        receiver.wait_for_line("listening on")
+        calls = CallsList([call("v3:found-later", number(1))])
+        server.script(2, Script(500))  # row 3: sent, no answer: unknown
+        reached, release = server.hold_at(5)  # row 6 stays in flight meanwhile
+        monkeypatch.setenv("TELNYX_API_KEY", API_KEY)  # reconcile looks calls up with it
+        runner = Batch(tmp_path, server, "--concurrency", "1", *HELD, ledger=pg_url)
+        try:
+            assert reached.wait(WAIT)
+            settled = cli(
+                "batch-reconcile", "--ledger", pg_url, "--base-url", calls.base_url,
+                "--account-sid", ACCOUNT, "--margin", "0",
+            )  # fmt: skip
+            assert settled.exit_code == 0, settled.stderr
+            rows = {r["row_no"]: r for r in ledger_rows(pg_url)}
+            assert (rows[3]["state"], rows[3]["call_sid"]) == ("placed", "v3:found-later")
+            assert rows[6]["state"] == "dialing"  # the live runner's call: not touched
+        finally:
+            release.set()
+            calls.stop()
+        assert runner.wait() == 0, runner.err  # nothing unknown is left
+        server.stop()  # waits for the sandbox's callbacks to be delivered
+        receiver.proc.send_signal(signal.SIGINT)  # the receiver's own way to stop
+        assert receiver.wait() in (0, 130), receiver.err
+        answered = {p["response"].get("call_sid") for p in server.posts} - {None}
+        assert set(outcomes(pg_url)) == answered  # every call's callbacks, in the database
+        assert Counter(server.numbers()).most_common(1)[0][1] == 1
+    finally:
+        if receiver.proc.poll() is None:
+            receiver.proc.kill()
+            receiver.proc.wait()

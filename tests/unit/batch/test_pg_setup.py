@@ -5,6 +5,7 @@ versioned itself. Against the session's throwaway PostgreSQL server (tests/helpe
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,8 @@ import sys
 
 import pytest
 
-from tests.helpers.batch import ledger_rows, many, write_contacts, write_profile
+from runner.batch.ledger.pgschema import MIGRATIONS, SCHEMA_VERSION
+from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
 from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY, ROOT
 from tests.helpers.postgres import query
@@ -117,12 +119,11 @@ def test_the_tool_creates_and_versions_its_schema_and_refuses_a_newer_one(
 
     assert batch(cli, profiles, pg_url).exit_code == 0
     versions = query(pg_url, "SELECT version, tool FROM schema_version ORDER BY version")
-    # Every version once, in order (2: call outcomes, rows.from_e164, the not-placed state).
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v["version"] for v in versions] == list(range(1, SCHEMA_VERSION + 1))
     assert all(v["tool"].startswith("callprofile ") for v in versions)
     assert {r["state"] for r in ledger_rows(pg_url)} == {"placed"}
     assert batch(cli, profiles, pg_url).exit_code == 0  # the second run migrates nothing
-    assert len(query(pg_url, "SELECT * FROM schema_version")) == 2
+    assert len(query(pg_url, "SELECT * FROM schema_version")) == SCHEMA_VERSION
 
     # A newer callprofile migrated the database: this one reads and writes nothing.
     query(pg_url, "INSERT INTO schema_version (version, tool) VALUES (7, 'callprofile 99')")
@@ -132,3 +133,45 @@ def test_the_tool_creates_and_versions_its_schema_and_refuses_a_newer_one(
         assert result.exit_code == 1, result.stderr
         assert "schema version 7" in result.stderr and "Upgrade callprofile" in result.stderr
     assert len(server.posts) == posts
+
+
+def test_a_database_an_older_callprofile_made_is_upgraded_in_place(cli, profiles, server, pg_url):
+    # A first call made elsewhere, so the older database below holds a real batch, half done.
+    local = profiles.parent / "local.db"
+    assert batch(cli, profiles, str(local), "--max-calls", "1").exit_code == 6
+    shown = json.loads(cli("batch-status", "--ledger", str(local), "-o", "json").stdout)
+    batch_id = shown["batches"][0]["batch_id"]
+    done = next(r for r in ledger_rows(local) if r["state"] == "placed")
+
+    # What callprofile with schema version 1 left: its tables, that batch, its placed row.
+    for statement in MIGRATIONS[1]:
+        query(pg_url, statement)
+    query(
+        pg_url,
+        "CREATE TABLE schema_version (version integer PRIMARY KEY, "
+        "applied_at timestamptz NOT NULL DEFAULT clock_timestamp(), tool text NOT NULL)",
+    )
+    query(pg_url, "INSERT INTO schema_version (version, tool) VALUES (1, 'callprofile 0.old')")
+    query(
+        pg_url,
+        "INSERT INTO batches VALUES (%s, 'remind', 'c.csv', %s, 3, 'a', 'a')",
+        (batch_id, "0" * 64),
+    )
+    query(pg_url, "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, call_sid, "
+          "attempts, sent_at, updated_at) VALUES (%s, %s, %s, %s, 'placed', %s, 1, %s, %s)",
+          (batch_id, done["row_no"], done["e164"], done["e164"], done["call_sid"],
+           done["sent_at"], done["updated_at"]))  # fmt: skip
+
+    # A reader never changes the database: it asks for the upgrade.
+    status = cli("batch-status", "--ledger", pg_url)
+    assert status.exit_code == 1 and "schema version 1" in status.stderr
+
+    # A run upgrades it, keeps the row the older callprofile placed, and calls only the rest.
+    result = batch(cli, profiles, pg_url)
+    assert result.exit_code == 0, result.stderr
+    versions = query(pg_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [v["version"] for v in versions] == list(range(1, SCHEMA_VERSION + 1))
+    rows = {r["row_no"]: r for r in ledger_rows(pg_url)}
+    assert rows[done["row_no"]]["call_sid"] == done["call_sid"]
+    assert {r["state"] for r in rows.values()} == {"placed"} and len(rows) == 3
+    assert sorted(server.numbers()) == sorted(number(i) for i in range(3))
