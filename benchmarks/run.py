@@ -15,8 +15,10 @@ Benchmarks 3-5 (batch overhead, pacing accuracy, memory; benchmarks/batchbench.p
 arrived from the sandbox's JSON-lines log. Benchmark 6 (benchmarks/sandboxbench.py) measures the
 sandbox itself with raw-socket load generators whose own CPU cost is reported. Benchmark 7
 (benchmarks/listenbench.py) sends signed status callbacks to ``callprofile listen`` from a
-separate load process. Benchmark 8 (benchmarks/dryrunbench.py) compares the per-row cost of
-``batch --dry-run`` with a naive loop (benchmarks/naive_dry_run.py).
+separate load process. Benchmark 8 (benchmarks/ledgerbench.py) measures one PostgreSQL ledger
+shared by 1, 3 and 8 runners on a throwaway server, and three runners' combined pacing (skipped
+where no server can start). Benchmark 9 (benchmarks/dryrunbench.py) compares the per-row cost
+of ``batch --dry-run`` with a naive loop (benchmarks/naive_dry_run.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if str(HERE) not in sys.path:
 
 import batchbench  # noqa: E402  (a sibling module, found through the line above)
 import dryrunbench  # noqa: E402
+import ledgerbench  # noqa: E402
 import listenbench  # noqa: E402
 import sandboxbench  # noqa: E402
 
@@ -74,6 +77,11 @@ TARGETS: dict[str, tuple[float, str]] = {
     "sandbox_burst_failed_connections": (0, "at most"),
     "sandbox_rss_growth_mb": (5.0, "at most"),
     "listen_verified_per_s": (2000.0, "at least"),
+    # The database is not the limit while one runner claims five times what an account may
+    # dial by default (Telnyx: 30 dials/s).
+    "ledger_claims_per_s_1_runners": (150.0, "at least"),
+    "shared_pacing_achieved_rate": (ledgerbench.PACING_RATE, "within 5% of"),
+    "shared_pacing_busiest_5s_window": (105, "at most"),
     "memory_dry_run_1m_rows_s": (60.0, "at most"),
     "dry_run_vs_naive_per_row": (1.5, "at most"),
 }
@@ -88,6 +96,11 @@ UNITS = {
     "sandbox_rss_growth_mb": " MB",
     "listen_verified_per_s": "/s",
     "listen_per_cpu_second": "/s",
+    "ledger_claims_per_s_1_runners": "/s",
+    "ledger_claims_per_s_3_runners": "/s",
+    "ledger_claims_per_s_8_runners": "/s",
+    "shared_pacing_achieved_rate": "/s",
+    "shared_pacing_busiest_5s_window": " calls",
     "memory_dry_run_1m_rows_s": " s",
 }
 
@@ -116,7 +129,8 @@ def ensure_venv() -> None:
     print(f"setting up {VENV} (once) ...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "-q", "-e", str(ROOT), *PACKAGES], check=True
+        [str(PYTHON), "-m", "pip", "install", "-q", "-e", f"{ROOT}[postgres]", *PACKAGES],
+        check=True,
     )
     stamp.write_text(wanted, encoding="utf-8")
 
@@ -330,8 +344,13 @@ def bench_listen(runs: int) -> dict[str, Any]:
     return listenbench.bench_listen(_tools(), runs)
 
 
+def bench_shared_ledger(runs: int) -> dict[str, Any]:
+    """7. One PostgreSQL ledger: claim throughput with 1, 3 and 8 runners; shared pacing."""
+    return ledgerbench.bench_shared_ledger(_tools(), runs)
+
+
 def bench_dry_run(runs: int) -> dict[str, Any]:
-    """8. Dry run: per-row cost of `batch --dry-run` against a naive loop over the same rows."""
+    """9. Dry run: per-row cost of `batch --dry-run` against a naive loop over the same rows."""
     return dryrunbench.bench_dry_run(_tools(), runs)
 
 
@@ -343,6 +362,7 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "memory": bench_memory,
     "sandbox": bench_sandbox,
     "listen": bench_listen,
+    "shared_ledger": bench_shared_ledger,
     "dry_run": bench_dry_run,
 }
 DEFAULT_RUNS = {
@@ -353,6 +373,7 @@ DEFAULT_RUNS = {
     "memory": 3,
     "sandbox": 3,
     "listen": 5,
+    "shared_ledger": 3,
     "dry_run": 5,
 }
 

@@ -3,8 +3,9 @@
 Modules use the named constants, never a literal code, so a code cannot be defined twice or
 used without being listed here. ``markdown_table()`` renders the reference table the docs
 carry (a test checks that the two agree). Ranges: CP0xx files and names, CP1xx schema, CP2xx
-templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch,
-CP7xx call outcomes (listen, callbacks, batch-reconcile).
+templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch, CP6xx
+campaigns (the calling policy, its verdicts, plan and apply), CP7xx call outcomes (listen,
+callbacks, batch-reconcile).
 """
 
 from __future__ import annotations
@@ -186,6 +187,51 @@ CONTACTS_ROW = register(
 BAD_NUMBER = register("CP503", "error", "a contacts row has no number, or not a valid one")
 BAD_TIMEZONE = register("CP504", "error", "a contacts row's `timezone` is not an IANA zone")
 DNC_LIST = register("CP506", "error", "a line of the do-not-call list cannot be read")
+
+# --- campaigns: the calling policy, its verdicts, plan and apply ------------------------------
+POLICY_VALUE = register(
+    "CP601",
+    "error",
+    "a `campaign.policy` value that cannot work (hours ending before they start, a date that "
+    "does not exist)",
+)
+BAD_STATE = register(
+    "CP602", "error", "a `state` (contacts column or `--state`) that is not a US state code"
+)
+BAD_CONSENT = register("CP603", "error", "a `consent` or `consent_date` cell that cannot be read")
+NO_CONSENT = register(
+    "CP610",
+    "error",
+    "not called: consent is required and the row has none (or no date, or a future date)",
+)
+WRITTEN_CONSENT = register(
+    "CP611", "error", "not called: telemarketing needs written consent; the row has express"
+)
+ON_DNC = register("CP612", "error", "not called: the number is on the do-not-call list")
+CONSENT_REVOKED = register(
+    "CP613",
+    "error",
+    "not called: consent was revoked (a dated do-not-call entry) and not given again since",
+)
+OUTSIDE_HOURS = register(
+    "CP614", "warning", "deferred: outside calling hours in the callee's local time"
+)
+QUIET_DAY = register("CP615", "warning", "deferred: a quiet day in the callee's local date")
+ATTEMPTS_CAP = register("CP616", "warning", "deferred: the 24-hour attempts cap is reached")
+UNKNOWN_ZONE = register(
+    "CP617",
+    "warning",
+    "deferred: the callee's time zone is unknown or too vague to apply calling hours",
+)
+PLAN_FILE = register(
+    "CP620", "error", "the plan file cannot be used: not a plan, cut short, edited, another format"
+)
+PLAN_SECRET = register("CP621", "error", "a secret value would have been written into the plan")
+PLAN_EXPIRED = register("CP622", "error", "the plan is older than it was made valid for")
+PLAN_STALE = register(
+    "CP623", "error", "an input changed since the plan was made (each one is named)"
+)
+PLAN_DRIFT = register("CP624", "error", "a planned row renders differently now than in the plan")
 
 
 # --- outcomes: listen, callbacks, batch-reconcile (CP700-CP749) ---------------------------------

@@ -106,6 +106,10 @@ def pg_cluster() -> Iterator[Any]:
     from tests.helpers.postgres import Cluster, Unavailable
 
     try:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise Unavailable("psycopg is not installed: pip install -e '.[test]'") from None
         cluster = Cluster()
     except Unavailable as exc:
         if os.environ.get("CI"):

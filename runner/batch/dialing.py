@@ -1,5 +1,5 @@
 """The worker side of a batch: for each admitted row, wait for the rate, check the calling
-window again, claim the row durably, POST it, and record Telnyx's answer.
+policy again, claim the row durably (within the 24 h cap), POST it, and record Telnyx's answer.
 
 The main thread (``runner.batch.engine``) reads the contacts and hands rows to a few workers
 through a small queue; ``Dialer`` holds what they share for one run.
@@ -17,10 +17,10 @@ from runner.batch.ledger import Ledger, LedgerError, LedgerUnavailable
 from runner.batch.ledger.base import Pacer
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
-from runner.batch.window import check
 from runner.flow.compose import Composed
 
 if TYPE_CHECKING:
+    from runner.campaign.guard import Guard
     from runner.send.submit import Result
 
 KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
@@ -46,8 +46,10 @@ class Dialer:
         total: int,
         ledger: Ledger,
         runner: str,
+        guard: Guard,
     ):
         self.composed = composed
+        self.guard = guard
         self.opts = opts
         self.hooks = hooks
         self.batch = batch
@@ -103,21 +105,17 @@ class Dialer:
         if stopper.stopping or not self.limiter.acquire(cancelled=lambda: stopper.stopping):
             self.budget.release()
             return
-        if self.opts.window is not None:
-            verdict = check(self.opts.window, job.e164, self.hooks.now(), job.zone)
-            if not verdict.callable:
-                ledger.defer(self.batch, job.row, verdict.reason)
-                self.count("deferred")
-                self.count("done")
-                self.budget.release()
-                self.hooks.on_row(RowEvent(job.row, "deferred", verdict.reason))
-                return
+        if not self._still_allowed(ledger, job):
+            self.budget.release()
+            return
+        cap = self.guard.cap(job.facts) if job.facts is not None else None
         try:
             caller = job.request.body.get("From")
             claim = ledger.claim(
                 self.batch,
                 job.row,
                 self.opts.min_interval,
+                (cap.limit, cap.rule) if cap is not None else None,
                 runner=self.runner,
                 caller=caller if isinstance(caller, str) else None,
             )
@@ -132,10 +130,11 @@ class Dialer:
             self.budget.release()
             if claim.outcome == "lapsed":
                 self.hooks.stopper.stop(f"{claim.reason}; no new calls are claimed", code=6)
-            if claim.outcome == "repeat":
-                self.count("skipped")
+            if claim.outcome in ("repeat", "capped"):
+                self.count("skipped" if claim.outcome == "repeat" else "deferred")
                 self.count("done")
-                self.hooks.on_row(RowEvent(job.row, "repeat", claim.reason))
+                kind = "repeat" if claim.outcome == "repeat" else "deferred"
+                self.hooks.on_row(RowEvent(job.row, kind, claim.reason))
             return
         if not self.gate.acquire(cancelled=lambda: stopper.stopping) or stopper.stopping:
             # Stopped while this row was being claimed: it was not sent, so it may wait.
@@ -172,6 +171,24 @@ class Dialer:
                 f"row {row}: claimed but not sent; the ledger will show it as unknown "
                 "(it was not called)"
             )
+
+    def _still_allowed(self, ledger: Ledger, job: Prepared) -> bool:
+        """The policy again, now that the row's turn has come: the clock may have left its
+        calling hours (or reached a quiet day) since the row was read."""
+        if job.facts is None:
+            return True
+        verdict = self.guard.judge(job.facts, self.hooks.now())
+        if verdict.callable:
+            return True
+        if verdict.action == "skip":
+            ledger.skip(self.batch, job.row, self.guard.skip_kind(verdict), verdict.reason())
+            self.count("skipped")
+        else:
+            ledger.defer(self.batch, job.row, verdict.reason())
+            self.count("deferred")
+        self.count("done")
+        self.hooks.on_row(RowEvent(job.row, verdict.action, verdict.reason()))
+        return False
 
     def _send(self, job: Prepared) -> Result:
         from runner.send import submit

@@ -9,27 +9,35 @@ from __future__ import annotations
 import sqlite3
 
 from runner.batch.contacts import read_rows
-from runner.batch.dnc import DoNotCall
 from runner.batch.model import Hooks, Options, Outcome, RowEvent, RowInvalid
 from runner.batch.rows import prepare_row
-from runner.batch.window import check
+from runner.campaign.decide import RowError
+from runner.campaign.guard import Guard
+from runner.diagnostics import Diagnostic
 from runner.flow.compose import Composed
 from runner.phone import mask
 
 
-def dry_run(composed: Composed, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Outcome:
+def dry_run(composed: Composed, opts: Options, hooks: Hooks, guard: Guard) -> Outcome:
     """Check every row against ``composed`` (the profile composed once for the whole file)."""
     seen = sqlite3.connect("")
     # A temporary database spills to disk past its page cache; SQLite's default cache (2 MB)
     # would make a long file's peak memory 2 MB higher than a short one's.
     seen.execute("PRAGMA cache_size = -256")  # KiB
     seen.execute("CREATE TABLE seen (e164 TEXT PRIMARY KEY, row_no INTEGER) WITHOUT ROWID")
-    stats = dict.fromkeys(("rows", "send", "invalid", "duplicate", "dnc", "deferred"), 0)
+    stats = dict.fromkeys(("rows", "send", "invalid", "duplicate", "dnc", "policy", "deferred"), 0)
     try:
         for row in read_rows(opts.contacts, opts.to_column):
             stats["rows"] += 1
             try:
                 job = prepare_row(composed, opts, row)
+                job.facts = guard.facts(job.e164, row.values, job.zone)
+            except RowError as bad:
+                where = f"{opts.contacts} row {row.line}"
+                diagnostics = [Diagnostic(str(bad), bad.code, origin=where)]
+                stats["invalid"] += 1
+                hooks.on_row(RowEvent(row.line, "invalid", str(bad), diagnostics))
+                continue
             except RowInvalid as exc:
                 stats["invalid"] += 1
                 hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
@@ -50,18 +58,16 @@ def dry_run(composed: Composed, opts: Options, hooks: Hooks, dnc: DoNotCall | No
                     )
                 )
                 continue
-            if dnc is not None and job.e164 in dnc:
-                stats["dnc"] += 1
-                hooks.on_row(
-                    RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list")
-                )
+            verdict = guard.judge(job.facts, hooks.now())
+            if verdict.action == "skip":
+                kind = guard.skip_kind(verdict)
+                stats[kind] += 1
+                hooks.on_row(RowEvent(row.line, kind, f"{mask(job.e164)}: {verdict.reason()}"))
                 continue
-            if opts.window is not None:
-                verdict = check(opts.window, job.e164, hooks.now(), job.zone)
-                if not verdict.callable:
-                    stats["deferred"] += 1
-                    hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
-                    continue
+            if verdict.action == "defer":
+                stats["deferred"] += 1
+                hooks.on_row(RowEvent(row.line, "deferred", verdict.reason()))
+                continue
             stats["send"] += 1
             hooks.on_dry_run(row.line, job.e164, job.request)
     finally:

@@ -1,8 +1,9 @@
 """Run a batch: stream the contacts, validate each row, claim it durably, place the call.
 
 Order for every row (README, "The ledger"): read -> resolve and validate -> record ``pending``
-(or ``skipped`` with the reason) -> guardrails (do-not-call, calling window) -> a token from the
-shared bucket -> claim (``dialing``, on disk) -> POST -> record the answer. The main thread reads
+(or ``skipped`` with the reason) -> the calling policy (do-not-call, consent, calling hours:
+runner/campaign/guard.py) -> a token from the shared bucket -> the policy again, then the claim
+(``dialing``, on disk, with the 24-hour cap) -> POST -> record the answer. The main thread reads
 the file and hands rows to a few worker threads through a small queue, so memory stays flat.
 """
 
@@ -42,8 +43,9 @@ from runner.batch.model import (
 )
 from runner.batch.report import summarise, write_csv
 from runner.batch.rows import prepare_row
-from runner.batch.window import check
-from runner.diagnostics import ProfileError
+from runner.campaign.decide import RowError
+from runner.campaign.guard import Guard
+from runner.diagnostics import Diagnostic, ProfileError
 from runner.flow.compose import Composed, compose
 from runner.phone import mask
 from runner.profiles.store import Store
@@ -87,7 +89,7 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
     if opts.dry_run:
         dnc = DoNotCall(opts.dnc, opts.region) if opts.dnc else None
         try:
-            return dry_run(composed, opts, hooks, dnc)
+            return dry_run(composed, opts, hooks, _guard(store, opts, hooks, dnc))
         finally:
             if dnc is not None:
                 dnc.close()
@@ -103,7 +105,8 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
         spec.check(opts.ledger_spec)
         if is_postgres(opts.ledger_spec):
             # Shared: any number of runners cooperate through the database; no file lock.
-            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
+            guard = _guard(store, opts, hooks, dnc)
+            return _run_locked(composed, opts, hooks, batch, scanned, guard)
         lock = BatchLock(opts.ledger_spec, batch)
         try:
             lock.acquire()
@@ -117,12 +120,20 @@ def run(store: Store, opts: Options, hooks: Hooks | None = None) -> Outcome:
                 f"cannot create the lock file {lock.path}: {exc.strerror}; nothing was sent"
             ) from None
         try:
-            return _run_locked(composed, opts, hooks, batch, scanned, dnc)
+            guard = _guard(store, opts, hooks, dnc)
+            return _run_locked(composed, opts, hooks, batch, scanned, guard)
         finally:
             lock.release()
     finally:
         if dnc is not None:
             dnc.close()
+
+
+def _guard(store: Store, opts: Options, hooks: Hooks, dnc: DoNotCall | None) -> Guard:
+    guard = Guard.for_batch(store, opts.profile, opts.window, dnc)
+    if guard.replaced:
+        hooks.on_notice(f"--window {opts.window} replaces {guard.replaced} for this run")
+    return guard
 
 
 def _run_locked(
@@ -131,7 +142,7 @@ def _run_locked(
     hooks: Hooks,
     batch: str,
     scanned: contacts_mod.Contacts,
-    dnc: DoNotCall | None,
+    guard: Guard,
 ) -> Outcome:
     ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
     total = scanned.count
@@ -158,10 +169,13 @@ def _run_locked(
             again = ledger.redial_unknown(batch)
             if again:
                 hooks.on_notice(f"--redial-unknown: {again} unknown row(s) will be called again")
+        dnc = guard.dnc
         if dnc is not None:
             ledger.note(batch, "dnc", f"{dnc.path} sha256 {dnc.sha256} ({dnc.count} numbers)")
-        state = Dialer(composed, opts, hooks, batch, total, ledger, runner)
-        stopped = _drive(ledger, state, dnc)
+        if not guard.policy.empty:
+            ledger.note(batch, "policy", _policy_note(guard))
+        state = Dialer(composed, opts, hooks, batch, total, ledger, runner, guard)
+        stopped = _drive(ledger, state)
         try:
             summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
             if opts.report:
@@ -182,13 +196,19 @@ def _run_locked(
         ledger.close()
 
 
+def _policy_note(guard: Guard) -> str:
+    import json
+
+    return json.dumps(guard.policy.as_dict(), ensure_ascii=False, sort_keys=True)
+
+
 def _label() -> str:
     import socket
 
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
+def _drive(ledger: Ledger, state: Dialer) -> str:
     opts, hooks, batch = state.opts, state.hooks, state.batch
     stopper = hooks.stopper
     workers = [
@@ -210,7 +230,7 @@ def _drive(ledger: Ledger, state: Dialer, dnc: DoNotCall | None) -> str:
         return not stopper.hard.is_set()
 
     def admit(row: contacts_mod.Row) -> Prepared | None:
-        job = _admit(ledger, state, row, dnc)
+        job = _admit(ledger, state, row)
         hooks.on_progress(state.progress)
         return job
 
@@ -287,9 +307,7 @@ def _offer(state: Dialer, job: Prepared | None) -> bool:
         return False
 
 
-def _admit(
-    ledger: Ledger, state: Dialer, row: contacts_mod.Row, dnc: DoNotCall | None
-) -> Prepared | None:
+def _admit(ledger: Ledger, state: Dialer, row: contacts_mod.Row) -> Prepared | None:
     """Record a row read from the file and return it if it should be dialled now."""
     opts, hooks, batch = state.opts, state.hooks, state.batch
     known = ledger.state_of(batch, row.line)
@@ -299,14 +317,14 @@ def _admit(
     try:
         job = prepare_row(state.composed, opts, row)
     except RowInvalid as exc:
-        if known is None:
-            # The number column as given (E.164 when valid): the report's "to" for this row.
-            ledger.add_skipped(batch, row.line, exc.given, "invalid", str(exc))
-        else:
-            ledger.skip(batch, row.line, "invalid", str(exc))
-        state.count("skipped")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, "invalid", str(exc), exc.diagnostics))
+        _invalid(ledger, state, row.line, known, exc)
+        return None
+    try:
+        job.facts = state.guard.facts(job.e164, row.values, job.zone)
+    except RowError as exc:
+        where = f"{opts.contacts} row {row.line}"
+        problem = RowInvalid([Diagnostic(str(exc), exc.code, origin=where)], job.e164)
+        _invalid(ledger, state, row.line, known, problem)
         return None
     if known is None:
         first = ledger.add_pending(batch, row.line, job.e164)
@@ -319,18 +337,38 @@ def _admit(
                 )
             )
             return None
-    if dnc is not None and job.e164 in dnc:
-        ledger.skip(batch, row.line, "dnc", f"on the do-not-call list {dnc.path}")
+    verdict = state.guard.judge(job.facts, hooks.now())
+    if opts.only_rows is not None and row.line not in opts.only_rows and verdict.action != "skip":
+        # apply: the plan did not call this row (its inputs are unchanged, so only a verdict
+        # that depends on time can differ); it is not called now either.
+        reason = "not in the plan being applied"
+        ledger.skip(batch, row.line, "unplanned", reason)
         state.count("skipped")
         state.count("done")
-        hooks.on_row(RowEvent(row.line, "dnc", f"{mask(job.e164)} is on the do-not-call list"))
+        hooks.on_row(RowEvent(row.line, "unplanned", reason))
         return None
-    if opts.window is not None:
-        verdict = check(opts.window, job.e164, hooks.now(), job.zone)
-        if not verdict.callable:
-            ledger.defer(batch, row.line, verdict.reason)
-            state.count("deferred")
-            state.count("done")
-            hooks.on_row(RowEvent(row.line, "deferred", verdict.reason))
-            return None
+    if verdict.action == "skip":
+        kind = Guard.skip_kind(verdict)
+        ledger.skip(batch, row.line, kind, verdict.reason())
+        state.count("skipped")
+        state.count("done")
+        hooks.on_row(RowEvent(row.line, kind, f"{mask(job.e164)}: {verdict.reason()}"))
+        return None
+    if verdict.action == "defer":
+        ledger.defer(batch, row.line, verdict.reason())
+        state.count("deferred")
+        state.count("done")
+        hooks.on_row(RowEvent(row.line, "deferred", verdict.reason()))
+        return None
     return job
+
+
+def _invalid(ledger: Ledger, state: Dialer, line: int, known: str | None, exc: RowInvalid) -> None:
+    if known is None:
+        # The number column as given (E.164 when valid): the report's "to" for this row.
+        ledger.add_skipped(state.batch, line, exc.given, "invalid", str(exc))
+    else:
+        ledger.skip(state.batch, line, "invalid", str(exc))
+    state.count("skipped")
+    state.count("done")
+    state.hooks.on_row(RowEvent(line, "invalid", str(exc), exc.diagnostics))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from runner.batch.report import Summary
+    from runner.campaign.verdict import Facts
     from runner.flow.request import Request
 
 
@@ -44,6 +45,9 @@ class Options:
     timeout: float = 15.0
     max_retries: int = 2
     report: str | None = None
+    # apply: only these rows may be dialled (the plan's), rendered as of the plan's time.
+    only_rows: frozenset[int] | None = None
+    render_now: datetime | None = None
     lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
 
     @property
@@ -61,7 +65,7 @@ class RowEvent:
     """Something the user should see about one row (printed by the CLI)."""
 
     row: int
-    kind: str  # invalid | duplicate | dnc | repeat | deferred | failed | unknown | redial
+    kind: str  # invalid | duplicate | dnc | policy | repeat | deferred | failed | unknown | ...
     message: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -130,6 +134,7 @@ class Prepared:
     e164: str
     zone: str | None
     request: Request
+    facts: Facts | None = None  # what the calling policy knows about the callee
 
 
 class RowInvalid(Exception):

@@ -41,7 +41,7 @@ def prepare_row(composed: Composed, opts: Options, row: contacts_mod.Row) -> Pre
         zone = zone.strip()
     values = {k: v for k, v in row.values.items() if k != opts.to_column}
     try:
-        request = composed.request(to=e164, variables=values, origin=origin)
+        request = composed.request(to=e164, variables=values, origin=origin, now=opts.render_now)
     except ProfileError as exc:
         raise RowInvalid(exc.diagnostics, e164) from None
     secrets.remember(*request.secret_values())

@@ -232,7 +232,8 @@ class View:
             click.echo(
                 f"dry run: {s['rows']} rows: {s['send']} would be sent, {s['invalid']} invalid, "
                 f"{s['duplicate']} duplicate, {s['dnc']} on the do-not-call list, "
-                f"{s['deferred']} outside the window now. Nothing was sent or recorded.",
+                + (f"{s['policy']} refused by the calling policy, " if s.get("policy") else "")
+                + f"{s['deferred']} outside the window now. Nothing was sent or recorded.",
                 err=True,
             )
             if self.stream is not None:

@@ -27,7 +27,9 @@ from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from runner.batch.model import Options
     from runner.batch.window import Window
+    from runner.profiles.store import Store
 
 MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 150 per 5 s
 # Testing seam, like cmd_run.wait: the clock the batch is paced by and the wait used for pacing,
@@ -155,7 +157,6 @@ def batch(
     """
     from runner import secrets
     from runner.batch import engine
-    from runner.batch.pacing import TokenBucket
     from runner.send import submit
 
     if params.get("to") is not None:
@@ -212,16 +213,51 @@ def batch(
         max_retries=max_retries,
         report=report,
     )
-    from runner.cli import cmd_listen, pipes
-    from runner.cli.batch_view import View
+    from runner.cli import cmd_listen
 
     cmd_listen.check_batch_usage(listen, no_verify, dry_run)
+    execute(
+        store_from(ctx),
+        opts,
+        show_secrets,
+        output=output,
+        sandbox_steps=steps if sandbox else None,
+        sandbox_log=sandbox_log,
+        listen=listen,
+        listen_grace=listen_grace,
+        public_key=public_key,
+        no_verify=no_verify,
+    )
 
-    view = View(contacts, show_secrets, opts, as_json=output == "json")
-    if output == "json" and dry_run:
+
+def execute(
+    store: Store,
+    opts: Options,
+    show_secrets: bool,
+    *,
+    output: str = "text",
+    sandbox_steps: list[Any] | None = None,
+    sandbox_log: str | None = None,
+    listen: str | None = None,
+    listen_grace: float = 30.0,
+    public_key: str | None = None,
+    no_verify: bool = False,
+) -> None:
+    """Run the batch ``opts`` describes and print what happens; raises CliExit with the code.
+    Shared by batch and apply (which runs a plan's rows through the same machinery).
+    ``sandbox_steps``: send to a sandbox started for the run (None: to ``opts.base_url``).
+    ``listen``: also receive the calls' callbacks there (see ``cmd_listen.for_batch``)."""
+    from runner.batch import engine
+    from runner.batch.pacing import TokenBucket
+    from runner.cli import cmd_listen, pipes
+    from runner.cli.batch_view import View
+    from runner.send import submit
+
+    view = View(opts.contacts, show_secrets, opts, as_json=output == "json")
+    if output == "json" and opts.dry_run:
         from runner.cli.document import Stream
 
-        head = {"dry_run": True, "profile": name, "contacts": contacts}
+        head = {"dry_run": True, "profile": opts.profile, "contacts": opts.contacts}
         view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
         on_row=view.guarded(view.row),
@@ -230,9 +266,13 @@ def batch(
         on_notice=view.guarded(view.notice),
     )
     view.stopper = hooks.stopper
-    hooks.limiter = TokenBucket(rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
+    hooks.limiter = TokenBucket(opts.rate, clock=clock, wait=wait or hooks.stopper.hard.wait)
     hooks.sleep = wait
-    client = None if dry_run else submit.make_client(submit.Timeouts(read=timeout), concurrency)
+    client = (
+        None
+        if opts.dry_run
+        else submit.make_client(submit.Timeouts(read=opts.timeout), opts.concurrency)
+    )
     hooks.client = client
     receiver = None
     with ExitStack() as stack:
@@ -240,8 +280,8 @@ def batch(
         # callbacks (an AMD verdict can come after the final status) while the receiver listens.
         stack.callback(lambda: cmd_listen.stop(receiver) if receiver is not None else None)
         sandbox_key = None
-        if sandbox:
-            server = stack.enter_context(local.running(steps, sandbox_log))
+        if sandbox_steps is not None:
+            server = stack.enter_context(local.running(sandbox_steps, sandbox_log))
             opts.base_url, sandbox_key = server.base_url, server.public_key
         if listen:
             # With --sandbox the callbacks come from the sandbox: its own key verifies them.
@@ -249,7 +289,7 @@ def batch(
             receiver = cmd_listen.for_batch(listen, opts.ledger_spec, key_text, no_verify)
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
-            outcome = engine.run(store_from(ctx), opts, hooks)
+            outcome = engine.run(store, opts, hooks)
         except engine.BatchBusy as exc:
             error(str(exc))
             raise CliExit(ExitCode.UNREACHABLE) from None

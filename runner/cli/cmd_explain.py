@@ -24,21 +24,25 @@ def explain(
     ctx: click.Context, name: str, output: str, show_secrets: bool, **params: object
 ) -> None:
     """Show, for every field of NAME's final request, its value, the file:line:col or flag
-    that set it, and the values it overrode (most recent first).
+    that set it, and the values it overrode (most recent first). A campaign.policy follows:
+    each setting with where it was set, and the built-in rules it turns on with citations.
 
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
     """
     import os
 
+    from runner.campaign import policy as campaign_policy
+    from runner.campaign import show
     from runner.flow.compose import compose
     from runner.review.explain import explain as explain_rows
     from runner.review.explain import table
     from runner.review.standins import PLACEHOLDER_CONNECTION, render_with, stand_ins
 
     env_connection = os.environ.get("TELNYX_CONNECTION_ID")
+    store = store_from(ctx)
     composed = compose(
-        store_from(ctx),
+        store,
         name,
         overrides_from(ctx, params),
         default_connection_id=env_connection or PLACEHOLDER_CONNECTION,
@@ -57,11 +61,15 @@ def explain(
         note(f"variables rendered with their example values: {given}")
     for var in extra.env_stand_ins:
         note(f"environment variable {var} is not set here; rendered with a stand-in")
+    policy = campaign_policy.resolve(store, name)
     if output == "json":
         fields = [r.as_dict() for r in rows]
-        emit(ExitCode.OK, {"profile": name, "fields": fields}, reveal=show_secrets)
+        payload: dict[str, object] = {"profile": name, "fields": fields}
+        if not policy.empty:
+            payload["policy"] = show.policy_json(policy)
+        emit(ExitCode.OK, payload, reveal=show_secrets)
     else:
-        click.echo(table(rows, _terminal_width()), nl=False)
+        click.echo(table(rows, _terminal_width()) + show.policy_text(policy), nl=False)
     raise CliExit(ExitCode.OK)
 
 

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     "text",
     "json",
     "github",
+    "sarif",
     default="auto",
     aliases=("--format",),
-    help="Output format; auto is github when GITHUB_ACTIONS is set, else text.",
+    help="Output format; auto is github when GITHUB_ACTIONS is set, else text. sarif: SARIF "
+    "2.1.0 for GitHub code scanning.",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--no-lint", is_flag=True, help="Skip the lint rules (CP4xx).")
@@ -73,6 +75,17 @@ def validate(
         from runner.cli.colour import painter
 
         click.echo(reporters.plain(findings, painter()), nl=False)
+    elif fmt == "sarif":
+        from runner.review.sarif import sarif
+
+        # A whole-profile finding is placed on its profile's file (code scanning shows only
+        # results with a location); advice rewrites messages, so match by position.
+        files = {
+            new: report.files[old]
+            for old, new in zip(report.diagnostics, findings, strict=True)
+            if old in report.files
+        }
+        click.echo(sarif(findings, files.get), nl=False)
     elif fmt != "json":
         click.echo(reporters.FORMATS[fmt](findings), nl=False)
     # Notes explain stand-ins; on a clean run they are noise unless asked for.

@@ -31,6 +31,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("runner.cli.cmd_sandbox", "sandbox", "Serve a local Telnyx-compatible endpoint."),
     "batch": ("runner.cli.cmd_batch", "batch", "Call every contact in a file, each exactly once."),
     "batch-status": ("runner.cli.cmd_batch_status", "batch_status", "Summarise a batch ledger."),
+    "plan": ("runner.cli.cmd_plan", "plan", "Freeze what a batch would do, for review."),
+    "apply": ("runner.cli.cmd_apply", "apply", "Run exactly the calls a reviewed plan holds."),
+    "can-call": (
+        "runner.cli.cmd_can_call",
+        "can_call",
+        "Say whether a number may be called now, and why.",
+    ),
     "batch-migrate": (
         "runner.cli.cmd_batch_migrate",
         "batch_migrate",

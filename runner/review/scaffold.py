@@ -69,19 +69,22 @@ repos:
 
 WORKFLOW = """\
 # Validates the profiles on every pull request (findings appear as annotations on the changed
-# lines) and posts how the change alters each profile's effective request as a comment.
+# lines and in code scanning) and posts how the change alters each profile's effective request
+# as a comment, with the plan of every campaign whose contacts changed.
 name: callprofile
 
 on:
   pull_request:
     paths:
       - "profiles/**"
+      - "campaigns/**"
       - ".github/workflows/callprofile.yml"
       - ".github/callprofile-requirements.txt"
 
 permissions:
   contents: read
   pull-requests: write
+  security-events: write # upload the findings to code scanning
 
 jobs:
   review:
@@ -99,11 +102,38 @@ jobs:
       - name: Validate
         # GITHUB_ACTIONS is set, so findings are printed as annotations too.
         run: callprofile validate --strict
+      - name: Findings for code scanning
+        if: success() || failure()
+        # Exit 1 means findings (reported by the step above); anything else fails this step.
+        run: callprofile validate --format sarif > callprofile.sarif || [ $? -eq 1 ]
+      - name: Upload findings to code scanning
+        # A pull request from a fork gets a read-only token: skip the upload there.
+        if: >-
+          (success() || failure())
+          && github.event.pull_request.head.repo.full_name == github.repository
+        uses: github/codeql-action/upload-sarif@v3
+        with:
+          sarif_file: callprofile.sarif
+          category: callprofile
       - name: Diff against the base branch
         if: success() || failure()
         env:
           BASE_REF: ${{ github.base_ref }}
         run: callprofile diff --base "origin/$BASE_REF" --format markdown > callprofile-diff.md
+      - name: Plan the campaigns whose contacts changed
+        # campaigns/NAME.csv is called with profile NAME (campaigns/sales/followup.csv: profile
+        # sales/followup). The plan's summary (numbers masked) joins the comment; nothing is sent.
+        if: success() || failure()
+        env:
+          BASE_REF: ${{ github.base_ref }}
+        run: |
+          git diff --name-only --diff-filter=d "origin/$BASE_REF" -- 'campaigns/*.csv' |
+          while IFS= read -r contacts; do
+            name="${contacts#campaigns/}"
+            callprofile plan "${name%.csv}" --contacts "$contacts" --out "$RUNNER_TEMP/plan" \
+              --format markdown >> callprofile-diff.md ||
+              echo "plan of $contacts failed: see the job log" >> callprofile-diff.md
+          done
       - name: Comment on the pull request
         # A pull request from a fork gets a read-only token: skip the comment there.
         if: >-

@@ -20,6 +20,8 @@ class Report:
     placeholder_to: list[str] = field(default_factory=list)  # profiles checked with PLACEHOLDER_TO
     examples: list[str] = field(default_factory=list)  # profiles rendered with example values
     dependents: list[str] = field(default_factory=list)  # checked because they extend a named file
+    # The profile file a diagnostic without a file of its own belongs to (for SARIF locations).
+    files: dict[Diagnostic, str] = field(default_factory=dict)
     # unset env.CALLPROFILE_* names rendered with a stand-in -> the profiles that read them
     env_stand_ins: dict[str, list[str]] = field(default_factory=dict)
 
@@ -74,12 +76,14 @@ def validate_profiles(
         return report
     seen: set[tuple[object, ...]] = set()
 
-    def add(diagnostics: list[Diagnostic]) -> None:
+    def add(diagnostics: list[Diagnostic], path: Path | None = None) -> None:
         for d in diagnostics:
             key = (d.file, d.line, d.col, d.code, d.message, d.origin)
             if key not in seen:
                 seen.add(key)
                 report.diagnostics.append(d)
+                if d.file is None and path is not None:
+                    report.files.setdefault(d, store.display(path))
 
     try:
         found = targets(store, paths)
@@ -93,14 +97,14 @@ def validate_profiles(
         for name in extending(store, named):
             report.dependents.append(name)
             found.append((name, None, store.path_for(name)))
-    for name, preloaded, _path in found:
+    for name, preloaded, path in found:
         report.checked += 1
         try:
             if preloaded is not None:
                 store.adopt(name, preloaded)
-            add(check_profile(store, name, report))
+            add(check_profile(store, name, report), path)
         except ProfileError as exc:
-            add(exc.diagnostics)
+            add(exc.diagnostics, path)
     if lint:
         from runner.review.lint import lint_profiles
 
@@ -140,6 +144,12 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
     if any(d.severity == "error" for d in problems):
         return problems
     chain(store, name)  # raises on cycles, missing parents, parents' schema errors
+    from runner.campaign.policy import resolve as resolve_policy
+
+    try:
+        resolve_policy(store, name)
+    except ProfileError as exc:
+        problems.extend(exc.diagnostics)
     if profile.abstract:
         return problems
     try:

@@ -162,7 +162,11 @@ def _translate(
             yield Problem(
                 (*path, key),
                 f"unknown field {key!r} in {where}{hint}"
-                + ("" if hint else " (Telnyx would silently ignore it)"),
+                + (
+                    ""
+                    if hint or path[:1] == ("campaign",)
+                    else " (Telnyx would silently ignore it)"
+                ),
                 codes.UNKNOWN_FIELD,
                 at_key=True,
             )
@@ -208,7 +212,8 @@ def _translate(
         hint = did_you_mean(instance, text_options) if isinstance(instance, str) else ""
         yield Problem(
             path,
-            f"{show(instance)} is not one of {', '.join(map(str, options))}{hint}",
+            f"{show(instance)} is not one of "
+            f"{', '.join('null' if o is None else str(o) for o in options)}{hint}",
             expected_type="string" if text_options and not isinstance(instance, str) else None,
         )
         return
@@ -260,6 +265,10 @@ def _pattern_reason(path: Path, schema: dict[str, Any]) -> str:
         return f"is not a space-separated list of allowed events ({_tokens(schema)})"
     if field == "CallerId":
         return "may hold only letters, digits, spaces and -_~!.+ (at most 128 characters)"
+    if field in ("start", "end") and "hours" in path:
+        return 'is not a 24-hour time like "09:00" (quote it)'
+    if field == "quiet_days":
+        return "is not a date like 2026-12-25"
     if schema.get("pattern", "").startswith("^[a-z0-9]"):
         return "is not a valid profile name ([a-z0-9._-] segments joined by '/')"
     return f"does not match {schema.get('pattern')!r}"

@@ -16,6 +16,8 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # Names the template context already uses; a variable of that name would be shadowed.
 RESERVED_VARIABLES = ("to", "from", "profile", "now", "env")
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TEMPLATE = {
     "type": "string",
     "pattern": r"\{[{%#]",
@@ -108,5 +110,69 @@ def build(request_schema: dict[str, Any]) -> dict[str, Any]:
                 },
             },
             "call": call,
+            "campaign": campaign(),
         },
+    }
+
+
+def campaign() -> dict[str, Any]:
+    """The ``campaign`` block: the calling policy batches, plans and can-call apply. Its values
+    are data, never templates; ``null`` removes an inherited value, like everywhere else."""
+    clock = {
+        "type": "string",
+        "pattern": HHMM_PATTERN,
+        "description": '24-hour local time, quoted: "09:00".',
+    }
+    policy = {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "description": "Who may be called when; each decision names the rule that made it. "
+        "Not legal advice.",
+        "properties": {
+            "hours": {
+                "description": "Calling hours in the callee's local time: us-federal "
+                "(08:00-21:00, 47 CFR 64.1200(c)(1)) or {start, end}.",
+                "anyOf": [
+                    {"type": "string", "enum": ["us-federal"]},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"start": clock, "end": clock},
+                    },
+                    {"type": "null"},
+                ],
+            },
+            "state_rules": {
+                "type": ["boolean", "null"],
+                "description": "Apply the built-in table of federal and state rules "
+                "(Florida, Oklahoma: 08:00-20:00, 3 calls per 24 h); the strictest wins.",
+            },
+            "consent": {
+                "enum": ["required", "not-required", None],
+                "description": "required: each contact row needs consent (written or express) "
+                "and consent_date.",
+            },
+            "purpose": {
+                "enum": ["telemarketing", "informational", None],
+                "description": "telemarketing: consent must be written.",
+            },
+            "max_attempts_per_24h": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 100,
+                "description": "Calls to one number in any 24 hours, across batches.",
+            },
+            "quiet_days": {
+                "type": ["array", "null"],
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": DATE_PATTERN},
+                "description": "Dates (YYYY-MM-DD, the callee's local date) with no calls.",
+            },
+        },
+    }
+    return {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "description": "How campaigns (batch, plan, apply, can-call) treat this profile.",
+        "properties": {"policy": policy},
     }

@@ -59,6 +59,7 @@ ROW_COLUMNS = (
 )
 EVENT_COLUMNS = ("row_no", "at", "kind", "detail")
 LOCAL_RUNNER = "local"  # the one runner of a ledger that a single process owns
+DAY = timedelta(hours=24)  # the window of the calling policy's per-number cap
 
 
 class LedgerError(Exception):
@@ -95,9 +96,16 @@ class BatchInfo:
     contacts_sha256: str = ""
 
 
+def cap_reason(done: int, limit: int, rule: str) -> str:
+    """Why a claim was refused by the 24 h cap (the same words from every backend)."""
+    return f"{done} call(s) to this number in the last 24 h; at most {limit} allowed [{rule}]"
+
+
 @dataclass
 class Claim:
-    outcome: str  # "claimed" | "repeat" | "gone" | "lapsed" (this runner's lease ran out)
+    # "claimed" | "repeat" | "capped" (the 24 h cap: the row is deferred) | "gone" | "lapsed"
+    # (this runner's lease ran out)
+    outcome: str
     reason: str = ""
 
 
@@ -236,13 +244,22 @@ class Ledger(ABC):
         batch_id: str,
         row_no: int,
         min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
         caller: str | None = None,
     ) -> Claim:
         """Mark the row ``dialing``, durably, unless it is no longer claimable (or another
-        runner holds it) or its number was called by another batch within ``min_interval``.
-        ``caller`` is the call's From, kept for ``batch-reconcile``'s lookup."""
+        runner holds it), its number was called by another batch within ``min_interval``, or
+        ``cap`` (calls allowed in any 24 hours, the rule that says so) is reached: then the row
+        is deferred (``capped``). The checks and the claim are one transaction, and claims of
+        one number take turns, so two runners or batches cannot both pass them. ``caller`` is
+        the call's From, kept for ``batch-reconcile``'s lookup."""
+
+    @abstractmethod
+    def calls_since(self, e164: str, since: datetime) -> int:
+        """Calls placed (or possibly placed) to ``e164`` since ``since``, across every batch in
+        this ledger. A row redialled counts all its attempts: counting high is the safe side."""
 
     @abstractmethod
     def finish(

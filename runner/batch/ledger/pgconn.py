@@ -46,7 +46,10 @@ def _scrubbed(exc: BaseException) -> str:
 
 
 class Session:
-    """A connection behind a mutex, reconnecting for operations that may be repeated."""
+    """A few connections shared by a run's threads, each operation on one of them, reconnecting
+    for operations that may be repeated. Several connections let the durable commits of
+    several workers wait for the disk together (the server flushes them in one write); one
+    connection would make every claim wait for the one before it."""
 
     def __init__(
         self,
@@ -56,6 +59,7 @@ class Session:
         readonly: bool = False,
         sleep: Callable[[float], object] = time.sleep,
         on_connect: Callable[[Any], object] | None = None,
+        size: int = 1,
     ):
         self.psycopg = import_driver()
         self.url = url
@@ -64,11 +68,12 @@ class Session:
         self.readonly = readonly
         self._sleep = sleep
         self._on_connect = on_connect
-        self._mutex = threading.RLock()
-        self._conn: Any = None
+        self._free = threading.BoundedSemaphore(max(1, size))
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []
         self.closed = False
-        with self._mutex:
-            self._connect()
+        # The first connection now, so a database that cannot be used is found at once.
+        self._idle.append(self._connect())
 
     def _connect(self) -> Any:
         psycopg = self.psycopg
@@ -104,14 +109,21 @@ class Session:
             raise LedgerUnavailable(
                 f"cannot set up the connection to {self.where}: {_scrubbed(exc)}"
             ) from None
-        self._conn = conn
         return conn
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+    def _checkout(self) -> Any:
+        self._free.acquire()
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _checkin(self, conn: Any) -> None:
+        with self._lock:
+            if conn is not None and not self.closed:
+                self._idle.append(conn)
+                conn = None
+        if conn is not None:
+            _close(conn)
+        self._free.release()
 
     def run(
         self,
@@ -128,50 +140,63 @@ class Session:
         and not waited for (saves the BEGIN and COMMIT round trips). ``retry``: the operation
         may be repeated after a lost connection (the loss is otherwise raised as
         LedgerUnavailable at once)."""
+        if self.closed:
+            raise LedgerUnavailable(f"the connection to {self.where} is closed")
+        held = [self._checkout()]  # the connection in use (None once dropped)
+        try:
+            return self._attempts(held, work, durable and not single, retry, single)
+        finally:
+            self._checkin(held[0])
+
+    def _attempts(
+        self, held: list[Any], work: Callable[[Any], T], durable: bool, retry: bool, single: bool
+    ) -> T:
         psycopg = self.psycopg
-        with self._mutex:
-            if self.closed:
-                raise LedgerUnavailable(f"the connection to {self.where} is closed")
-            deadline = time.monotonic() + self.retry_for
-            delay = 0.1
-            while True:
-                lost: BaseException
-                try:
-                    conn = self._conn or self._connect()
-                    return self._once(conn, work, durable=durable and not single, single=single)
-                except psycopg.OperationalError as exc:
-                    if (getattr(exc, "sqlstate", None) or "").startswith("40"):
-                        # Class 40 (deadlock, serialization failure): the server rolled the
-                        # transaction back, so it did not commit; always safe to run again.
-                        lost = exc
-                    elif self._conn is not None and not self._conn.broken:
-                        raise LedgerError(
-                            f"the ledger database {self.where} refused: {_scrubbed(exc)}"
-                        ) from None
-                    else:
-                        self._drop()
-                        if not retry:
-                            raise LedgerUnavailable(
-                                f"lost the connection to the ledger database {self.where}: "
-                                f"{_scrubbed(exc)}"
-                            ) from None
-                        lost = exc
-                except LedgerUnavailable as exc:  # a reconnect failed
-                    if not retry:
-                        raise
+        conn = held[0]
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.1
+        while True:
+            lost: BaseException
+            try:
+                if conn is None:
+                    conn = self._connect()
+                return self._once(conn, work, durable=durable, single=single)
+            except psycopg.OperationalError as exc:
+                if (getattr(exc, "sqlstate", None) or "").startswith("40"):
+                    # Class 40 (deadlock, serialization failure): the server rolled the
+                    # transaction back, so it did not commit; always safe to run again.
                     lost = exc
-                except psycopg.Error as exc:
+                elif conn is not None and not conn.broken:
                     raise LedgerError(
                         f"the ledger database {self.where} refused: {_scrubbed(exc)}"
                     ) from None
-                if time.monotonic() + delay > deadline:
-                    detail = getattr(lost, "detail", None) or _scrubbed(lost)
-                    raise LedgerUnavailable(
-                        f"lost the connection to the ledger database {self.where} and could "
-                        f"not get it back within {self.retry_for:g}s: {detail}"
-                    ) from None
-                self._sleep(delay)
-                delay = min(delay * 2, 2.0)
+                else:
+                    _close(conn)
+                    conn = None
+                    if not retry:
+                        raise LedgerUnavailable(
+                            f"lost the connection to the ledger database {self.where}: "
+                            f"{_scrubbed(exc)}"
+                        ) from None
+                    lost = exc
+            except LedgerUnavailable as exc:  # a reconnect failed
+                if not retry:
+                    raise
+                lost = exc
+            except psycopg.Error as exc:
+                raise LedgerError(
+                    f"the ledger database {self.where} refused: {_scrubbed(exc)}"
+                ) from None
+            finally:
+                held[0] = conn
+            if time.monotonic() + delay > deadline:
+                detail = getattr(lost, "detail", None) or _scrubbed(lost)
+                raise LedgerUnavailable(
+                    f"lost the connection to the ledger database {self.where} and could "
+                    f"not get it back within {self.retry_for:g}s: {detail}"
+                ) from None
+            self._sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _once(self, conn: Any, work: Callable[[Any], T], *, durable: bool, single: bool) -> T:
         with conn.cursor() as cursor:
@@ -190,9 +215,17 @@ class Session:
             return result
 
     def close(self) -> None:
-        with self._mutex:
+        with self._lock:
             self.closed = True
-            self._drop()
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close(conn)
+
+
+def _close(conn: Any) -> None:
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def _looks_like_config(message: str) -> bool:

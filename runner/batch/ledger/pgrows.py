@@ -8,18 +8,20 @@ each module stays one screenful of concerns. Claims are never repeated after a l
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
+from runner.batch.ledger.base import CALLED, CLAIMABLE, DAY, Claim, cap_reason, stamp
 from runner.batch.ledger.pgconn import Session
 
 IN_CLAIMABLE = "('pending', 'deferred')"
+READ_AHEAD = 64  # row states fetched by one state_of
 
 
 class PgRows:
     session: Session
     _now: Callable[[], Any]
+    _ahead: dict[tuple[str, int], str | None]  # row states read ahead (state_of)
 
     def _stamp(self) -> str:
         return stamp(self._now())
@@ -56,14 +58,32 @@ class PgRows:
     # --- rows -------------------------------------------------------------------------------
 
     def state_of(self, batch_id: str, row_no: int) -> str | None:
-        def work(c: Any) -> str | None:
-            c.execute(
-                "SELECT state FROM rows WHERE batch_id = %s AND row_no = %s", (batch_id, row_no)
-            )
-            row = c.fetchone()
-            return row[0] if row else None
+        """The row's state, read ahead: one query answers for the next ``READ_AHEAD`` row
+        numbers, since the file is read in row order and every runner reads all of it. A state
+        read a moment early is safe: a row that was settled stays settled during a run, and a
+        row that looked new or claimable is checked again when it is recorded, reserved and
+        claimed."""
+        key = (batch_id, row_no)
+        ahead = self._ahead
+        if key in ahead:
+            return ahead.pop(key)
 
-        return self.session.run(work, single=True)
+        def work(c: Any) -> dict[tuple[str, int], str | None]:
+            c.execute(
+                "SELECT row_no, state FROM rows WHERE batch_id = %s AND row_no >= %s "
+                "AND row_no < %s",
+                (batch_id, row_no, row_no + READ_AHEAD),
+            )
+            found: dict[tuple[str, int], str | None] = dict.fromkeys(
+                ((batch_id, n) for n in range(row_no, row_no + READ_AHEAD)), None
+            )
+            found.update(((batch_id, n), state) for n, state in c.fetchall())
+            return found
+
+        ahead = self.session.run(work, single=True)
+        state = ahead.pop(key)
+        self._ahead = ahead  # replaced whole: the main thread is the only reader
+        return state
 
     def add_pending(self, batch_id: str, row_no: int, e164: str) -> int | None:
         now = self._stamp()
@@ -143,6 +163,7 @@ class PgRows:
         batch_id: str,
         row_no: int,
         min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
         caller: str | None = None,
@@ -161,10 +182,12 @@ class PgRows:
             if runner and not found[3]:
                 return Claim("lapsed", "this runner's lease ran out (no heartbeat in time)")
             now = self._now()
-            if min_interval is not None and min_interval > timedelta(0):
-                # Claims of one number from different batches take turns, so two cannot both
-                # pass the repeat check (SQLite gets the same from its single writer).
+            repeat_guard = min_interval is not None and min_interval > timedelta(0)
+            if repeat_guard or cap is not None:
+                # Claims of one number (from any batch or runner) take turns, so two cannot both
+                # pass the repeat check or the cap (SQLite gets the same from its single writer).
                 c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (found[1],))
+            if min_interval is not None and repeat_guard:
                 c.execute(
                     "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = %s "
                     f"AND batch_id <> %s AND state IN {CALLED} AND sent_at >= %s "
@@ -188,6 +211,26 @@ class PgRows:
                         ("skipped", reason),
                     )
                     return Claim("repeat", reason)
+            if cap is not None:
+                limit, rule = cap
+                c.execute(
+                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
+                    f"AND state IN {CALLED} AND sent_at >= %s",
+                    (found[1], stamp(now - DAY)),
+                )
+                done = int(c.fetchone()[0])
+                if done >= limit:
+                    reason = cap_reason(done, limit, rule)
+                    self._change(
+                        c,
+                        batch_id,
+                        row_no,
+                        "state = 'deferred', reason = %s, runner = NULL",
+                        (reason,),
+                        "true",
+                        ("deferred", reason),
+                    )
+                    return Claim("capped", reason)
             self._change(
                 c,
                 batch_id,
@@ -203,6 +246,17 @@ class PgRows:
         # Not repeated after a lost connection: the claim may have committed, and the caller
         # must then treat the row as claimed-but-not-sent, never send it blind.
         return self.session.run(work, retry=False)
+
+    def calls_since(self, e164: str, since: datetime) -> int:
+        def work(c: Any) -> int:
+            c.execute(
+                "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
+                f"AND state IN {CALLED} AND sent_at >= %s",
+                (e164, stamp(since)),
+            )
+            return int(c.fetchone()[0])
+
+        return self.session.run(work, single=True)
 
     def finish(
         self,

@@ -114,6 +114,7 @@ class Membership:
         self._on_lost = on_lost
         self._recover = recover
         self._stopped = threading.Event()
+        self.leaving = threading.Event()  # set by the runner itself: a missing row is no news
         # The lock is taken on every (re)connection, before the runner's row exists, so no
         # other runner ever sees this one without it.
         self._session = Session(url, retry_for=max(1.0, lease / 2), on_connect=self._lock)
@@ -144,14 +145,15 @@ class Membership:
             try:
                 beating = self._session.run(self._beat)
             except LedgerError as exc:
-                if not self._stopped.is_set():
+                if not (self._stopped.is_set() or self.leaving.is_set()):
                     self._on_lost(f"{exc}; no new calls are claimed")
                 return
             if not beating:
-                self._on_lost(
-                    "the other runners took this runner for dead (its heartbeat was missing "
-                    f"or late for its {self.lease:g}s lease); no new calls are claimed"
-                )
+                if not self.leaving.is_set():
+                    self._on_lost(
+                        "the other runners took this runner for dead (its heartbeat was "
+                        f"missing or late for its {self.lease:g}s lease); no new calls are claimed"
+                    )
                 return
 
     def _beat(self, c: Any) -> bool:

@@ -66,7 +66,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             UNIQUE (batch_id, owner_e164)
         )""",
         "CREATE INDEX rows_by_number ON rows (e164, sent_at)",
-        "CREATE INDEX rows_by_state ON rows (batch_id, state)",
+        # By state, in row order: what a runner adopts next, and the rows left dialing.
+        "CREATE INDEX rows_by_state ON rows (batch_id, state, row_no)",
         """CREATE TABLE events (
             id bigserial PRIMARY KEY,
             batch_id text NOT NULL,

@@ -34,17 +34,29 @@ from runner.batch.ledger.spec import display
 
 DEFAULT_LEASE = 30.0  # seconds without a heartbeat before a runner is taken for dead
 PAGE = 1000  # rows per query when streaming a batch out
+CONNECTIONS = 4  # per runner: its workers' claims and answers commit side by side
 _BATCH_COLUMNS = "batch_id, profile, contacts, rows_total, created_at, updated_at, contacts_sha256"
 _LIVE = pgrunners.alive("x")
-# A row nobody live holds: no runner, or one that is not alive.
-_FREE = (
-    "(r.runner IS NULL OR NOT EXISTS (SELECT 1 FROM runners x WHERE x.runner = r.runner "
-    f"AND {_LIVE}))"
+# The batch's live runners, worked out once per statement (liveness reads pg_locks, which must
+# not run once per row). Statements that use _FREE start with it; its parameter is the batch.
+_WITH_LIVE = (
+    f"WITH live AS MATERIALIZED (SELECT x.runner FROM runners x WHERE x.batch_id = %s AND {_LIVE}) "
 )
+# A row nobody live holds: no runner, or one that is not alive.
+_FREE = "(r.runner IS NULL OR r.runner NOT IN (SELECT runner FROM live))"
 # A row whose runner ended (the heartbeat or a reap found it dead, or it left).
 _ENDED = (
     "(r.runner IS NULL OR NOT EXISTS (SELECT 1 FROM runners x WHERE x.runner = r.runner "
     "AND x.ended_at IS NULL))"
+)
+# Take rows for a runner: pick them (locking each, skipping rows another transaction holds),
+# then mark them. The pick is materialised first and reads by key, so the plan stays a few
+# index lookups however stale the table's statistics are: a batch fills the table faster than
+# autovacuum analyses it, and a semi-join could re-run the pick for every row.
+_TAKE = (
+    _WITH_LIVE + ", picked AS MATERIALIZED (SELECT r.row_no FROM {source} WHERE {pick} {order}) "
+    "UPDATE rows SET runner = %s FROM picked WHERE rows.batch_id = %s "
+    "AND rows.row_no = picked.row_no RETURNING rows.row_no"
 )
 _LEFT_DIALING = (
     "the runner that claimed it stopped after the call was claimed and before its answer was "
@@ -68,9 +80,15 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
         self.lease = lease
         self._now = now
         self._members: dict[str, pgrunners.Membership] = {}
+        self._ahead = {}
         # Repeatable work is retried for up to half a lease: longer, and the other runners
         # would take this one for dead while it still tries.
-        self.session = Session(url, retry_for=max(1.0, lease / 2), readonly=readonly)
+        self.session = Session(
+            url,
+            retry_for=max(1.0, lease / 2),
+            readonly=readonly,
+            size=1 if readonly else CONNECTIONS,
+        )
         try:
             if readonly:
                 self.session.run(lambda c: pgschema.check(c, self.location))
@@ -152,8 +170,13 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
     def leave(self, runner: str, reason: str = "done") -> None:
         member = self._members.pop(runner, None)
         if member is not None:
-            member.stop()
-            pgrunners.leave(self.session, member.batch_id, runner, reason)
+            # Ended first, then the lock let go: otherwise another runner could find the lock
+            # gone first and take this runner for one that died.
+            member.leaving.set()
+            try:
+                pgrunners.leave(self.session, member.batch_id, runner, reason)
+            finally:
+                member.stop()
 
     def reserve(self, batch_id: str, runner: str, rows: list[int]) -> list[int]:
         if not rows:
@@ -161,11 +184,16 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
 
         def work(c: Any) -> list[int]:
             c.execute(
-                "UPDATE rows SET runner = %s WHERE batch_id = %s AND row_no IN ("
-                " SELECT r.row_no FROM rows r WHERE r.batch_id = %s AND r.row_no = ANY(%s)"
-                f" AND r.state IN {IN_CLAIMABLE} AND (r.runner = %s OR {_FREE})"
-                " FOR UPDATE SKIP LOCKED) RETURNING row_no",
-                (runner, batch_id, batch_id, rows, runner),
+                _TAKE.format(
+                    # One lookup by primary key per wanted row, locked in turn.
+                    source="unnest(%s::integer[]) AS want (row_no), LATERAL (SELECT r.row_no "
+                    "FROM rows r WHERE r.batch_id = %s AND r.row_no = want.row_no "
+                    f"AND r.state IN {IN_CLAIMABLE} AND (r.runner = %s OR {_FREE}) "
+                    "FOR UPDATE SKIP LOCKED) r",
+                    pick="true",
+                    order="",
+                ),
+                (batch_id, rows, batch_id, runner, runner, batch_id),
             )
             return sorted(r[0] for r in c.fetchall())
 
@@ -175,11 +203,13 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
         def work(c: Any) -> list[int]:
             self._recover(c, batch_id, runner)
             c.execute(
-                "UPDATE rows SET runner = %s WHERE batch_id = %s AND row_no IN ("
-                " SELECT r.row_no FROM rows r WHERE r.batch_id = %s AND r.state = 'pending'"
-                f" AND r.runner IS DISTINCT FROM %s AND {_FREE}"
-                " ORDER BY r.row_no LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING row_no",
-                (runner, batch_id, batch_id, runner, limit),
+                _TAKE.format(
+                    source="rows r",
+                    pick="r.batch_id = %s AND r.state = 'pending' "
+                    f"AND r.runner IS DISTINCT FROM %s AND {_FREE}",
+                    order="ORDER BY r.row_no LIMIT %s FOR UPDATE OF r SKIP LOCKED",
+                ),
+                (batch_id, batch_id, runner, limit, runner, batch_id),
             )
             return sorted(r[0] for r in c.fetchall())
 
@@ -187,9 +217,11 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
 
     def others_busy(self, batch_id: str, runner: str) -> bool:
         def work(c: Any) -> bool:
+            # Runners first (a few), then one of their pending rows each.
             c.execute(
-                "SELECT EXISTS (SELECT 1 FROM rows r JOIN runners x ON x.runner = r.runner"
-                f" WHERE r.batch_id = %s AND r.state = 'pending' AND r.runner <> %s AND {_LIVE})",
+                f"SELECT EXISTS (SELECT 1 FROM runners x WHERE x.batch_id = %s "
+                f"AND x.runner <> %s AND {_LIVE} AND EXISTS (SELECT 1 FROM rows r "
+                "WHERE r.batch_id = x.batch_id AND r.state = 'pending' AND r.runner = x.runner))",
                 (batch_id, runner),
             )
             return bool(c.fetchone()[0])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
+from runner.batch.ledger.base import CALLED, CLAIMABLE, DAY, Claim, cap_reason, stamp
 
 
 def locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,12 +113,14 @@ class SqliteRows:
         batch_id: str,
         row_no: int,
         min_interval: timedelta | None,
+        cap: tuple[int, str] | None = None,
         *,
         runner: str = "",
         caller: str | None = None,
     ) -> Claim:
         """Runs under SQLite's write lock, so two processes on different batches cannot both pass
-        the repeat check for one number. ``runner`` is always this process (see the lock)."""
+        the repeat check or the cap for one number. ``runner`` is always this process (see the
+        lock)."""
         with self._tx():
             found = self.db.execute(
                 "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
@@ -147,6 +149,22 @@ class SqliteRows:
                     )
                     self._event(batch_id, row_no, "skipped", reason)
                     return Claim("repeat", reason)
+            if cap is not None:
+                limit, rule = cap
+                done = self.db.execute(
+                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+                    f"AND state IN {CALLED} AND sent_at >= ?",
+                    (found[1], stamp(now - DAY)),
+                ).fetchone()[0]
+                if done >= limit:
+                    reason = cap_reason(done, limit, rule)
+                    self.db.execute(
+                        "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
+                        "WHERE batch_id = ? AND row_no = ?",
+                        (reason, stamp(now), batch_id, row_no),
+                    )
+                    self._event(batch_id, row_no, "deferred", reason)
+                    return Claim("capped", reason)
             self.db.execute(
                 "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
                 "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
@@ -154,6 +172,15 @@ class SqliteRows:
             )
             self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
+
+    @locked
+    def calls_since(self, e164: str, since: datetime) -> int:
+        found = self.db.execute(
+            "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
+            f"AND state IN {CALLED} AND sent_at >= ?",
+            (e164, stamp(since)),
+        ).fetchone()
+        return int(found[0])
 
     @locked
     def finish(

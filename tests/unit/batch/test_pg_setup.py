@@ -116,12 +116,13 @@ def test_the_tool_creates_and_versions_its_schema_and_refuses_a_newer_one(
     assert query(pg_url, "SELECT to_regclass('schema_version') AS t")[0]["t"] is None  # read only
 
     assert batch(cli, profiles, pg_url).exit_code == 0
-    versions = query(pg_url, "SELECT version, tool FROM schema_version")
-    assert [v["version"] for v in versions] == [1]
-    assert versions[0]["tool"].startswith("callprofile ")
+    versions = query(pg_url, "SELECT version, tool FROM schema_version ORDER BY version")
+    # Every version once, in order (2: call outcomes, rows.from_e164, the not-placed state).
+    assert [v["version"] for v in versions] == [1, 2]
+    assert all(v["tool"].startswith("callprofile ") for v in versions)
     assert {r["state"] for r in ledger_rows(pg_url)} == {"placed"}
     assert batch(cli, profiles, pg_url).exit_code == 0  # the second run migrates nothing
-    assert len(query(pg_url, "SELECT * FROM schema_version")) == 1
+    assert len(query(pg_url, "SELECT * FROM schema_version")) == 2
 
     # A newer callprofile migrated the database: this one reads and writes nothing.
     query(pg_url, "INSERT INTO schema_version (version, tool) VALUES (7, 'callprofile 99')")

@@ -85,3 +85,47 @@ def test_a_format_1_ledger_is_read_then_upgraded_in_place(cli, tmp_path, monkeyp
     assert "migrated" in {e["kind"] for e in _query(path, "SELECT kind FROM events")}
     indexes = {r["name"] for r in _query(path, "SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"rows_by_number", "rows_by_state", "rows_by_call_sid"} <= indexes
+
+
+def test_a_version_1_postgres_ledger_is_upgraded_by_the_first_writer(cli, pg_url, monkeypatch):
+    """Schema version 2 on PostgreSQL: readers refuse version 1 (as they refuse any older one);
+    the first command that writes migrates it, and the rows keep their values."""
+    from runner.batch.ledger.pgschema import MIGRATIONS
+    from tests.helpers.postgres import query
+
+    query(
+        pg_url,
+        "CREATE TABLE schema_version (version integer PRIMARY KEY, "
+        "applied_at timestamptz NOT NULL DEFAULT clock_timestamp(), tool text NOT NULL)",
+    )
+    for statement in MIGRATIONS[1]:
+        query(pg_url, statement)
+    query(pg_url, "INSERT INTO schema_version (version, tool) VALUES (1, 'callprofile 0.1.0')")
+    query(
+        pg_url,
+        "INSERT INTO batches VALUES ('b1b1b1b1b1b1b1b1', 'remind', 'c.csv', 'abc', 1, "
+        "'2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')",
+    )
+    query(
+        pg_url,
+        "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, reason, attempts, "
+        "sent_at, updated_at) VALUES ('b1b1b1b1b1b1b1b1', 2, '+13125550001', '+13125550001', "
+        "'unknown', 'read timeout', 1, '2026-01-01T00:00:02.000000Z', "
+        "'2026-01-01T00:00:02.000000Z')",
+    )
+    status = cli("batch-status", "--ledger", pg_url)
+    assert status.exit_code == 1 and "schema version 1" in status.stderr
+
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
+    listing = CallsList([call("v3:found-pg", "+13125550001")])
+    try:
+        argv = ["batch-reconcile", "--ledger", pg_url, "--base-url", listing.base_url]
+        result = cli(*argv, "--account-sid", ACCOUNT, "--margin", "0")
+    finally:
+        listing.stop()
+    assert result.exit_code == 0, result.stderr
+    versions = [v["version"] for v in query(pg_url, "SELECT version FROM schema_version")]
+    assert sorted(versions) == [1, 2]
+    row = query(pg_url, "SELECT state, call_sid, attempts, from_e164 FROM rows")[0]
+    assert row == {"state": "placed", "call_sid": "v3:found-pg", "attempts": 1, "from_e164": None}
+    assert cli("batch-status", "--ledger", pg_url).exit_code == 0

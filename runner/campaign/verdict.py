@@ -1,0 +1,355 @@
+"""May this number be called now? The verdict and every rule that decided it.
+
+Pure: facts and a time in, a verdict out. Skips are for reasons waiting will not change (no
+consent, do-not-call); deferrals are for time (outside calling hours, a quiet day, the 24-hour
+cap), so a later run may call the row. Every finding names its rule and the text it comes from:
+a citation for the built-in rules, the profile line for the profile's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Literal
+
+from runner import codes
+from runner.campaign import rules
+from runner.campaign.callee import Callee
+from runner.campaign.consent import Evidence
+from runner.campaign.policy import Hours, Policy
+
+Action = Literal["call", "skip", "defer"]
+
+CODE_NO_CONSENT = codes.NO_CONSENT
+CODE_WRITTEN = codes.WRITTEN_CONSENT
+CODE_DNC = codes.ON_DNC
+CODE_REVOKED = codes.CONSENT_REVOKED
+CODE_HOURS = codes.OUTSIDE_HOURS
+CODE_QUIET = codes.QUIET_DAY
+CODE_CAP = codes.ATTEMPTS_CAP
+CODE_ZONE = codes.UNKNOWN_ZONE
+
+MAX_ZONES = 4  # more candidate zones than this says little about where the callee is
+SEARCH_DAYS = 10  # how far ahead the next allowed time is looked for
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # "fl-hours", "policy.hours", ...
+    ok: bool
+    effect: str  # what a failure does: "skip" | "defer"
+    message: str
+    citation: str  # the rule's source text, or the profile line that declared it
+    code: str = ""
+
+    def text(self) -> str:
+        return f"{self.message} [{self.rule}: {self.citation}]"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "ok": self.ok,
+            "effect": None if self.ok else self.effect,
+            "message": self.message,
+            "citation": self.citation,
+            "code": None if self.ok else self.code,
+        }
+
+
+@dataclass(frozen=True)
+class DncEntry:
+    revoked_on: date | None = None  # a dated entry records when consent was revoked
+    source: str = ""  # the list's file
+
+
+@dataclass(frozen=True)
+class Facts:
+    callee: Callee
+    consent: Evidence = field(default_factory=Evidence)
+    dnc: DncEntry | None = None
+    attempts_24h: int | None = None  # calls to the number in the last 24 h; None: not known
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    findings: tuple[Finding, ...]
+    callee: Callee
+    at: datetime
+    next_allowed: datetime | None = None
+
+    @property
+    def callable(self) -> bool:
+        return self.action == "call"
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ok]
+
+    @property
+    def code(self) -> str:
+        first = next(iter(self.blocking), None)
+        return first.code if first else ""
+
+    def reason(self) -> str:
+        """One line for the ledger and reports: every failing rule with its citation."""
+        text = "; ".join(f.text() for f in self.blocking)
+        if self.next_allowed is not None:
+            text += f"; next allowed {self.next_allowed:%Y-%m-%dT%H:%MZ}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.callee.e164,
+            "at": self.at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "verdict": self.action,
+            "callable": self.callable,
+            "state": self.callee.describe_state(),
+            "time_zones": list(self.callee.zones),
+            "next_allowed": None
+            if self.next_allowed is None
+            else self.next_allowed.isoformat().replace("+00:00", "Z"),
+            "rules": [f.as_dict() for f in self.findings],
+        }
+
+
+def judge(facts: Facts, policy: Policy, at: datetime) -> Verdict:
+    """The verdict for one number at instant ``at`` (timezone-aware)."""
+    callee = facts.callee
+    findings: list[Finding] = []
+    findings.extend(_dnc(facts))
+    findings.extend(_consent(facts.consent, policy, at))
+    windows = hour_rules(policy, callee)
+    quiet = policy.quiet_days
+    if windows or quiet:
+        zone_problem = _zone_problem(callee)
+        if zone_problem is not None:
+            findings.append(zone_problem)
+        else:
+            findings.extend(_hours(windows, callee.zones, at))
+            findings.extend(_quiet(quiet, policy.source("quiet_days"), callee.zones, at))
+    findings.extend(_caps(facts, policy))
+    failed = [f for f in findings if not f.ok]
+    action: Action = "call"
+    if any(f.effect == "skip" for f in failed):
+        action = "skip"
+    elif failed:
+        action = "defer"
+    later = None
+    if action == "defer" and all(f.code in (CODE_HOURS, CODE_QUIET) for f in failed):
+        later = next_allowed(windows, quiet, callee.zones, at)
+    return Verdict(action, tuple(findings), callee, at, later)
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+
+def _dnc(facts: Facts) -> list[Finding]:
+    entry = facts.dnc
+    if entry is None:
+        return []
+    if entry.revoked_on is None:
+        rule = rules.federal("dnc")
+        message = f"on the do-not-call list {entry.source}".rstrip()
+        return [Finding(rule.id, False, "skip", message, rule.citation, CODE_DNC)]
+    rule = rules.federal("revocation")
+    given = facts.consent
+    revoked = entry.revoked_on.isoformat()
+    if given.kind is not None and given.on is not None and given.on > entry.revoked_on:
+        message = f"consent revoked on {revoked}, given again on {given.on.isoformat()}"
+        return [Finding(rule.id, True, "skip", message, rule.citation)]
+    message = f"consent revoked on {revoked} (do-not-call list {entry.source})".replace(" )", ")")
+    return [Finding(rule.id, False, "skip", message, rule.citation, CODE_REVOKED)]
+
+
+def _consent(evidence: Evidence, policy: Policy, at: datetime) -> list[Finding]:
+    if not policy.consent_required:
+        return []
+    declared = f"consent: required at {policy.source('consent')}"
+    written = policy.telemarketing
+    rule = rules.federal("written-consent" if written else "consent")
+    citation = f"{rule.citation}; {declared}"
+    if written:
+        citation += f", purpose: telemarketing at {policy.source('purpose')}"
+
+    def fail(message: str, code: str = CODE_NO_CONSENT) -> list[Finding]:
+        return [Finding(rule.id, False, "skip", message, citation, code)]
+
+    if evidence.kind is None:
+        return fail(
+            "no consent evidence: the row needs consent (written or express) and consent_date"
+        )
+    if evidence.on is None:
+        return fail(f"{evidence.kind} consent without a consent_date")
+    if evidence.on > at.astimezone(timezone.utc).date() + timedelta(days=1):
+        return fail(f"consent_date {evidence.on.isoformat()} is in the future")
+    if written and evidence.kind != "written":
+        return fail(
+            "telemarketing needs prior express written consent; "
+            f"the row has {evidence.kind} consent",
+            CODE_WRITTEN,
+        )
+    return [Finding(rule.id, True, "skip", evidence.describe(), citation)]
+
+
+def hour_rules(policy: Policy, callee: Callee) -> list[tuple[str, Hours, str]]:
+    """(rule id, hours, citation) for every calling-hours rule that applies to ``callee``."""
+    out: list[tuple[str, Hours, str]] = []
+    own = policy.hours
+    if own is not None:
+        source = policy.source("hours")
+        if own.federal:
+            fed = rules.federal("hours")
+            out.append((fed.id, own, f"{fed.citation}; hours: us-federal at {source}"))
+        else:
+            label = source if source.startswith("--") else f"hours at {source}"
+            out.append(("policy.hours", own, label))
+    if policy.state_rules:
+        fed = rules.federal("hours")
+        if not any(rule_id == fed.id for rule_id, _, _ in out):
+            out.append((fed.id, _hours_of(fed), fed.citation))
+        states = callee.states
+        for rule in rules.state_rules(states, "hours"):
+            note = "; state unknown: strictest candidate applies" if states is None else ""
+            out.append((rule.id, _hours_of(rule), rule.citation + note))
+    return out
+
+
+def _hours_of(rule: rules.Rule) -> Hours:
+    assert rule.start is not None and rule.end is not None
+    return Hours(rule.start, rule.end)
+
+
+def _zone_problem(callee: Callee) -> Finding | None:
+    zones = callee.zones
+    if zones and len(zones) <= MAX_ZONES:
+        return None
+    what = (
+        "the callee's time zone is unknown"
+        if not zones
+        else f"the number spans {len(zones)} time zones"
+    )
+    return Finding(
+        "time-zone",
+        False,
+        "defer",
+        f"{what}: add a timezone column (IANA name) to apply calling hours",
+        "calling hours are in the callee's local time",
+        CODE_ZONE,
+    )
+
+
+def _local(at: datetime, zone: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo(zone))
+
+
+def _hours(
+    windows: list[tuple[str, Hours, str]], zones: tuple[str, ...], at: datetime
+) -> list[Finding]:
+    found: list[Finding] = []
+    for rule_id, hours, citation in windows:
+        locals_ = [(zone, _local(at, zone)) for zone in zones]
+        outside = [(zone, t) for zone, t in locals_ if not hours.contains(t.time())]
+        if outside:
+            zone, t = outside[0]
+            message = f"{t:%H:%M} in {zone} is outside {hours}"
+            found.append(Finding(rule_id, False, "defer", message, citation, CODE_HOURS))
+        else:
+            shown = ", ".join(f"{t:%H:%M} in {zone}" for zone, t in locals_)
+            found.append(Finding(rule_id, True, "defer", f"{shown}: within {hours}", citation))
+    return found
+
+
+def _quiet(
+    days: tuple[date, ...], source: str, zones: tuple[str, ...], at: datetime
+) -> list[Finding]:
+    if not days:
+        return []
+    citation = f"quiet_days at {source}"
+    for zone in zones:
+        local = _local(at, zone).date()
+        if local in days:
+            message = f"{local.isoformat()} is a quiet day ({zone})"
+            return [Finding("policy.quiet_days", False, "defer", message, citation, CODE_QUIET)]
+    return [Finding("policy.quiet_days", True, "defer", "not a quiet day", citation)]
+
+
+def caps(facts: Facts, policy: Policy) -> list[tuple[str, int, str]]:
+    """(rule id, calls allowed per 24 h, citation) for every cap that applies to the callee."""
+    found: list[tuple[str, int, str]] = []
+    if policy.max_attempts is not None:
+        source = policy.source("max_attempts_per_24h")
+        found.append(("policy.max_attempts_per_24h", policy.max_attempts, f"at {source}"))
+    if policy.state_rules:
+        states = facts.callee.states
+        for rule in rules.state_rules(states, "attempts"):
+            note = "; state unknown: strictest candidate applies" if states is None else ""
+            assert rule.max_per_24h is not None
+            found.append((rule.id, rule.max_per_24h, rule.citation + note))
+    return found
+
+
+def _caps(facts: Facts, policy: Policy) -> list[Finding]:
+    every = caps(facts, policy)
+    found: list[Finding] = []
+    count = facts.attempts_24h
+    for rule_id, cap, citation in every:
+        if count is None:
+            message = f"at most {cap} call(s) per 24 h (not counted here: no call history given)"
+            found.append(Finding(rule_id, True, "defer", message, citation))
+        elif count >= cap:
+            message = f"{count} call(s) to this number in the last 24 h; at most {cap} allowed"
+            found.append(Finding(rule_id, False, "defer", message, citation, CODE_CAP))
+        else:
+            message = f"{count} call(s) in the last 24 h, under the cap of {cap}"
+            found.append(Finding(rule_id, True, "defer", message, citation))
+    return found
+
+
+# --- when is it allowed ------------------------------------------------------------------
+
+
+def allowed_at(
+    windows: list[tuple[str, Hours, str]],
+    quiet: tuple[date, ...],
+    zones: tuple[str, ...],
+    at: datetime,
+) -> bool:
+    for zone in zones:
+        local = _local(at, zone)
+        if local.date() in quiet:
+            return False
+        if any(not hours.contains(local.time()) for _, hours, _ in windows):
+            return False
+    return True
+
+
+def next_allowed(
+    windows: list[tuple[str, Hours, str]],
+    quiet: tuple[date, ...],
+    zones: tuple[str, ...],
+    at: datetime,
+) -> datetime | None:
+    """The first instant after ``at`` when every window and quiet day allows a call, looking
+    at most SEARCH_DAYS ahead. Windows open at a start time (or at midnight after a quiet day)
+    in some zone, so only those instants need checking; zoneinfo makes them DST-correct."""
+    from zoneinfo import ZoneInfo
+
+    if not zones:
+        return None
+    starts = {hours.start for _, hours, _ in windows} | {time(0, 0)}
+    candidates: set[datetime] = set()
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        today = at.astimezone(tz).date()
+        for offset in range(SEARCH_DAYS + 1):
+            day = today + timedelta(days=offset)
+            for start in starts:
+                local = datetime.combine(day, start, tzinfo=tz)
+                candidates.add(local.astimezone(timezone.utc))
+    for moment in sorted(candidates):
+        if moment > at and allowed_at(windows, quiet, zones, moment):
+            return moment
+    return None
