@@ -53,12 +53,21 @@ def normalise(raw: str, region: str | None = None) -> str:
 
 def _classify(parsed: PhoneNumber) -> Known:
     import phonenumbers
+    from phonenumbers import phonenumberutil as util
 
-    return Known(
-        parsed,
-        phonenumbers.region_code_for_number(parsed),
-        phonenumbers.number_type(parsed),
-    )
+    owner = phonenumbers.region_code_for_number(parsed)
+    # number_type(parsed) looks the region up again (for +1, a pattern match per region tried);
+    # its own helper takes the region found above. The public call when the helper is gone.
+    helper = getattr(util, "_number_type_helper", None)
+    if helper is None:
+        return Known(parsed, owner, phonenumbers.number_type(parsed))
+    country = parsed.country_code
+    metadata = None
+    if owner is not None and country is not None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country, owner)
+    if metadata is None:
+        return Known(parsed, owner, phonenumbers.PhoneNumberType.UNKNOWN)
+    return Known(parsed, owner, helper(util.national_significant_number(parsed), metadata))
 
 
 def _remember(e164: str, known: Known) -> None:
