@@ -131,13 +131,14 @@ def _compile(schema: Any) -> Check:
     ]
     if not checks:
         return _always
-    if len(checks) == 1:
-        return checks[0]
+    combined = checks[0]
+    for check_one in checks[1:]:
+        combined = _both(combined, check_one)
+    return combined
 
-    def every(value: Any) -> bool:
-        return all(check_one(value) for check_one in checks)
 
-    return every
+def _both(first: Check, second: Check) -> Check:
+    return lambda value: first(value) and second(value)
 
 
 def _keyword(keyword: str, arg: Any, schema: dict[str, Any]) -> Check:
