@@ -6,6 +6,25 @@ is the user's own input and is shown as given, so they can find and fix it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+
+class Known(NamedTuple):
+    """What normalise learnt about a number it returned."""
+
+    parsed: PhoneNumber
+    region: str | None  # the region that owns it (US, CA...), None when none does
+    kind: int  # phonenumbers.PhoneNumberType
+
+
+# E.164 -> Known, so the stages after normalise (time zones, the calling policy) do not parse
+# and classify the same number again. They ask about the row just read: a few entries do.
+_seen: dict[str, Known] = {}
+_MAX_SEEN = 64
+
 
 class NumberError(ValueError):
     """A value that is not a valid, dialable phone number."""
@@ -23,9 +42,50 @@ def normalise(raw: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         hint = "" if region or text.startswith("+") else " (write it as +<country code><number>)"
         raise NumberError(f"{_shown(text)} is not a phone number{hint}") from None
-    if not phonenumbers.is_valid_number(parsed):
+    known = _classify(parsed)
+    # phonenumbers.is_valid_number, from the same two facts (a test holds them equal).
+    if known.region is None or known.kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise NumberError(f"{_shown(text)} is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    _remember(e164, known)
+    return e164
+
+
+def _classify(parsed: PhoneNumber) -> Known:
+    import phonenumbers
+    from phonenumbers import phonenumberutil as util
+
+    owner = phonenumbers.region_code_for_number(parsed)
+    # number_type(parsed) looks the region up again (for +1, a pattern match per region tried);
+    # its own helper takes the region found above. The public call when the helper is gone.
+    helper = getattr(util, "_number_type_helper", None)
+    if helper is None:
+        return Known(parsed, owner, phonenumbers.number_type(parsed))
+    country = parsed.country_code
+    metadata = None
+    if owner is not None and country is not None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country, owner)
+    if metadata is None:
+        return Known(parsed, owner, phonenumbers.PhoneNumberType.UNKNOWN)
+    return Known(parsed, owner, helper(util.national_significant_number(parsed), metadata))
+
+
+def _remember(e164: str, known: Known) -> None:
+    if len(_seen) >= _MAX_SEEN:
+        _seen.clear()
+    _seen[e164] = known
+
+
+def known(e164: str) -> Known:
+    """``e164`` (a number normalise returned) parsed and classified: from normalise's own work
+    when it is still at hand, else worked out here."""
+    found = _seen.get(e164)
+    if found is None:
+        import phonenumbers
+
+        found = _classify(phonenumbers.parse(e164, None))
+        _remember(e164, found)
+    return found
 
 
 def mask(number: str) -> str:

@@ -69,10 +69,18 @@ def zone_error(name: str) -> str | None:
 
 
 def zones_for(e164: str) -> tuple[str, ...]:
-    import phonenumbers
+    from phonenumbers import PhoneNumberType, is_number_type_geographical
     from phonenumbers import timezone as tz
 
-    zones = tz.time_zones_for_number(phonenumbers.parse(e164, None))
+    from runner import phone
+
+    parsed, _, kind = phone.known(e164)
+    country = parsed.country_code
+    if kind != PhoneNumberType.UNKNOWN and country and is_number_type_geographical(kind, country):
+        # time_zones_for_number, without classifying the number a second time.
+        zones = tz.time_zones_for_geographical_number(parsed)
+    else:
+        zones = tz.time_zones_for_number(parsed)
     return tuple(z for z in zones if z != tz.UNKNOWN_TIMEZONE)
 
 

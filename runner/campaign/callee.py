@@ -63,12 +63,10 @@ def parse_state(text: str) -> str:
 def callee(e164: str, *, state: str | None = None, zone: str | None = None) -> Callee:
     """Facts about ``e164`` (already normalised). ``state`` and ``zone`` come from the row or
     flags and were checked by the caller."""
-    import phonenumbers
-
+    from runner import phone
     from runner.batch.window import zones_for
 
-    parsed = phonenumbers.parse(e164, None)
-    region = phonenumbers.region_code_for_number(parsed)
+    parsed, region, _ = phone.known(e164)
     area_state = None
     if parsed.country_code == 1 and region == "US":
         area_state = state_for_area_code(str(parsed.national_number)[:3])

@@ -57,7 +57,8 @@ class Request:
     def _secret_fields(self) -> list[str]:
         """The body's top-level fields that are, or may hold, a secret."""
         marked = {s[0] for s in self.sensitive if s}
-        return [k for k in self.body if k in marked or schemas.holds_sensitive(str(k))]
+        secret = schemas.sensitive_fields()
+        return [k for k in self.body if k in secret or k in marked]
 
     def redacted_body(self, show_secrets: bool = False) -> dict[str, Any]:
         """The body with secrets shown as ``***``. Fields that cannot hold one are the body's

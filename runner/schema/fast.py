@@ -32,6 +32,7 @@ _ANNOTATIONS = frozenset(
     }
 )
 _SCALARS = (str, bool, type(None))
+Check = Callable[[Any], bool]
 
 
 class Unsure(Exception):
@@ -69,6 +70,18 @@ def _has_type(value: Any, wanted: str) -> bool:
     raise Unsure
 
 
+# One JSON type: the common case, checked without a loop (the same answers as _has_type).
+_TYPE_CHECKS: dict[str, Check] = {
+    "string": lambda value: isinstance(value, str),
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "number": _is_number,
+    "integer": lambda value: _has_type(value, "integer"),
+}
+
+
 def _in_enum(value: Any, options: list[Any]) -> bool:
     if isinstance(value, _SCALARS):
         return any(type(o) is type(value) and o == value for o in options)
@@ -81,7 +94,6 @@ def _in_enum(value: Any, options: list[Any]) -> bool:
     return False
 
 
-Check = Callable[[Any], bool]
 _compiled: dict[int, tuple[Any, Check]] = {}
 _MAX_COMPILED = 4096
 
@@ -130,18 +142,21 @@ def _compile(schema: Any) -> Check:
     ]
     if not checks:
         return _always
-    if len(checks) == 1:
-        return checks[0]
+    combined = checks[0]
+    for check_one in checks[1:]:
+        combined = _both(combined, check_one)
+    return combined
 
-    def every(value: Any) -> bool:
-        return all(check_one(value) for check_one in checks)
 
-    return every
+def _both(first: Check, second: Check) -> Check:
+    return lambda value: first(value) and second(value)
 
 
 def _keyword(keyword: str, arg: Any, schema: dict[str, Any]) -> Check:
     """The check for one keyword; each says True for values of the kinds it does not judge."""
     if keyword == "type":
+        if isinstance(arg, str) and arg in _TYPE_CHECKS:
+            return _TYPE_CHECKS[arg]
         wanted = arg if isinstance(arg, list) else [arg]
         return lambda value: any(_has_type(value, t) for t in wanted)
     if keyword == "properties":

@@ -93,6 +93,12 @@ def is_sensitive(path: tuple[str | int, ...]) -> bool:
 
 
 @cache
+def sensitive_fields() -> frozenset[str]:
+    """The request fields that are, or may contain, a sensitive value."""
+    return frozenset(f for f in request_schema()["properties"] if holds_sensitive(f))
+
+
+@cache
 def holds_sensitive(field: str) -> bool:
     """True when the request field ``field`` is, or may contain, a sensitive value."""
     node = request_schema()["properties"].get(field)

@@ -305,3 +305,36 @@ def test_narrow_terminals_and_other_arguments_go_to_click():
             [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
         )
         assert done.stderr.strip().splitlines()[-1] == "True", (columns, args, done.stderr)
+
+
+numbers = st.tuples(
+    st.sampled_from(["+1", "+44", "+33", "+49", "+61", "+800", "+1800", "+1312", "+1242"]),
+    st.text("0123456789", min_size=4, max_size=11),
+).map("".join)
+
+
+@SETTINGS
+@given(numbers)
+def test_normalise_accepts_what_phonenumbers_calls_valid(text):
+    """runner.phone classifies a number once and keeps the facts for the stages after it;
+    its verdict and the time zones then found are phonenumbers' own."""
+    import phonenumbers
+    from phonenumbers import timezone as tz
+
+    from runner.batch.window import zones_for
+    from runner.phone import NumberError, normalise
+
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return
+    valid = phonenumbers.is_valid_number(parsed)
+    try:
+        e164 = normalise(text)
+    except NumberError:
+        assert not valid, text
+        return
+    assert valid, text
+    assert e164 == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    expected = tuple(z for z in tz.time_zones_for_number(parsed) if z != tz.UNKNOWN_TIMEZONE)
+    assert zones_for(e164) == expected
