@@ -17,14 +17,8 @@ sandbox itself with raw-socket load generators whose own CPU cost is reported. B
 (benchmarks/listenbench.py) sends signed status callbacks to ``callprofile listen`` from a
 separate load process. Benchmark 8 (benchmarks/ledgerbench.py) measures one PostgreSQL ledger
 shared by 1, 3 and 8 runners on a throwaway server, and three runners' combined pacing (skipped
-<<<<<<< HEAD
-where no server can start).
-Benchmark 9 (benchmarks/dryrunbench.py) compares the per-row cost of ``batch --dry-run``
-with a naive loop (benchmarks/naive_dry_run.py).
-=======
 where no server can start). Benchmark 9 (benchmarks/dryrunbench.py) compares the per-row cost
 of ``batch --dry-run`` with a naive loop (benchmarks/naive_dry_run.py).
->>>>>>> house-core
 """
 
 from __future__ import annotations
