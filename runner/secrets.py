@@ -19,6 +19,7 @@ CONFIG_VARIABLES = ("CALLPROFILE_DIR",)
 TEST_HOOK_PREFIX = "CALLPROFILE_TEST_"
 
 _known: set[str] = set()
+_generation = 0  # bumped whenever _known gains a value: a Masker rebuilds its spellings then
 _lock = threading.Lock()  # batch workers scrub while the main thread learns new secrets
 _spellings: dict[str, tuple[str, ...]] = {}
 # Every spelling to replace, longest first (a secret holding another goes whole), for the
@@ -35,10 +36,12 @@ def api_key() -> str | None:
 
 
 def remember(*values: str) -> None:
+    global _generation
     for value in values:
         if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and value not in _known:
             with _lock:
                 _known.add(value)
+                _generation += 1
 
 
 def environment_values() -> list[str]:
@@ -131,3 +134,32 @@ def shown(text: str, reveal: bool = False) -> str:
     for form in spellings(key) if key else ():
         text = text.replace(form, "***")
     return text
+
+
+class Masker:
+    """``shown`` for output written line after line in one run (a batch's dry-run lines).
+
+    ``shown`` reads the whole environment and rebuilds the set of secrets for every text it is
+    given; a long run would spend most of its time there. A masker reads the environment once,
+    when it is made (a run's templates read ``env`` as it was when the profile was composed),
+    and rebuilds its spellings only when a secret is remembered. It masks exactly what
+    ``shown`` would mask given the same secrets (tests/adversarial/test_fastpaths.py)."""
+
+    def __init__(self, reveal: bool = False) -> None:
+        self.reveal = reveal
+        key = api_key()
+        self._forms: list[str] = list(spellings(key)) if key and reveal else []
+        self._env = frozenset(v for v in environment_values() if len(v) >= MIN_SECRET_LENGTH)
+        self._generation = -1
+
+    def __call__(self, text: str) -> str:
+        if not self.reveal and self._generation != _generation:
+            with _lock:
+                generation, secrets = _generation, _known | self._env
+            spelled = {form for secret in secrets for form in spellings(secret)}
+            self._forms = sorted(spelled, key=len, reverse=True)
+            self._generation = generation
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return text

@@ -61,6 +61,8 @@ def _prepare(composed: Composed, opts: Options, row: contacts_mod.Row, origin: s
     except ProfileError as exc:
         raise RowInvalid(exc.diagnostics, e164) from None
     secrets.remember(*request.secret_values())
+    if opts.dry_run:  # nothing goes on the wire: the wire form (indented JSON) is not needed
+        return Prepared(row.line, e164, zone, request)
     http = submit.prepare(
         request.connection_id, request.body, base_url=opts.base_url, api_key=opts.api_key
     )

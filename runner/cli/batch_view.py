@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli import advice
-from runner.cli.output import piece, print_diagnostics, safe_json, shown
+from runner.cli.output import piece, print_diagnostics, safe_json
 from runner.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class View:
         self.closed = False  # stdout or stderr lost its reader
         self.pending: list[str] = []  # dry-run lines not written yet
         self.tty_out = sys.stdout.isatty()
+        self.mask: Callable[[str], str] | None = None  # secrets.Masker, made at the first line
 
     def guarded(self, write: Callable[..., None]) -> Callable[..., None]:
         """``write``, made safe against a reader that went away (see the module docstring)."""
@@ -136,7 +137,11 @@ class View:
         # Lines are gathered and written in blocks: click.echo flushes every line, a system
         # call per row, which costs more than building the row. A terminal gets each line,
         # and anything written to stderr first writes the lines gathered so far.
-        self.pending.append(shown(text, self.show_secrets))
+        if self.mask is None:
+            from runner.secrets import Masker
+
+            self.mask = Masker(self.show_secrets)
+        self.pending.append(self.mask(text))
         if self.tty_out or len(self.pending) >= OUTPUT_BLOCK:
             self.write_pending()
 
