@@ -6,7 +6,7 @@ is the user's own input and is shown as given, so they can find and fix it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from phonenumbers import PhoneNumber
@@ -52,22 +52,51 @@ def normalise(raw: str, region: str | None = None) -> str:
 
 
 def _classify(parsed: PhoneNumber) -> Known:
+    """The region that owns ``parsed`` and its type: ``region_code_for_number`` and
+    ``number_type`` in one pass. For a calling code shared by several regions (+1, +7, +44...)
+    phonenumbers finds the owner by classifying the number against each region in turn, and
+    ``number_type`` would then find the owner and classify it once more; here the type the
+    search found is kept (tests/adversarial/test_dryrun_fastpaths.py holds both answers equal)."""
     import phonenumbers
     from phonenumbers import phonenumberutil as util
 
-    owner = phonenumbers.region_code_for_number(parsed)
-    # number_type(parsed) looks the region up again (for +1, a pattern match per region tried);
-    # its own helper takes the region found above. The public call when the helper is gone.
     helper = getattr(util, "_number_type_helper", None)
-    if helper is None:
-        return Known(parsed, owner, phonenumbers.number_type(parsed))
+    by_code = getattr(util, "COUNTRY_CODE_TO_REGION_CODE", None)
+    if helper is None or by_code is None:  # the public calls, should the internals move
+        return Known(parsed, phonenumbers.region_code_for_number(parsed), util.number_type(parsed))
+    unknown = phonenumbers.PhoneNumberType.UNKNOWN
     country = parsed.country_code
-    metadata = None
-    if owner is not None and country is not None:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country, owner)
+    regions = by_code.get(country)
+    if not regions:
+        return Known(parsed, None, unknown)
+    national = util.national_significant_number(parsed)
+    owner = regions[0] if len(regions) == 1 else None
+    if owner is None:
+        compile_ = getattr(util, "re_compile", None) or _compile
+        for region in regions:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+            if metadata is None:
+                continue
+            if metadata.leading_digits is not None:
+                if compile_(metadata.leading_digits).match(national):
+                    owner = region
+                    break
+                continue
+            kind = helper(national, metadata)
+            if kind != unknown:
+                return Known(parsed, region, kind)
+        if owner is None:
+            return Known(parsed, None, unknown)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country, owner)
     if metadata is None:
-        return Known(parsed, owner, phonenumbers.PhoneNumberType.UNKNOWN)
-    return Known(parsed, owner, helper(util.national_significant_number(parsed), metadata))
+        return Known(parsed, owner, unknown)
+    return Known(parsed, owner, helper(national, metadata))
+
+
+def _compile(pattern: str) -> Any:
+    import re
+
+    return re.compile(pattern)
 
 
 def _remember(e164: str, known: Known) -> None:

@@ -143,7 +143,7 @@ class Masker:
     given; a long run would spend most of its time there. A masker reads the environment once,
     when it is made (a run's templates read ``env`` as it was when the profile was composed),
     and rebuilds its spellings only when a secret is remembered. It masks exactly what
-    ``shown`` would mask given the same secrets (tests/adversarial/test_fastpaths.py)."""
+    ``shown`` would mask given the same secrets (tests/adversarial/test_dryrun_fastpaths.py)."""
 
     def __init__(self, reveal: bool = False) -> None:
         self.reveal = reveal

@@ -253,6 +253,13 @@ def _coerce(
 def invalid_text(request: Request) -> list[Diagnostic]:
     """Strings that cannot be sent because they are not valid Unicode: a flag or environment
     value holding bytes that are not UTF-8, or a lone surrogate spelled in JSON."""
+    if _all_valid_unicode(request):
+        return []
+    return invalid_text_walk(request)
+
+
+def invalid_text_walk(request: Request) -> list[Diagnostic]:
+    """``invalid_text`` by visiting every key and string (the general path: it names them)."""
     from runner.textsafety import describe_invalid, is_valid_unicode
 
     found: list[Diagnostic] = []
@@ -281,6 +288,28 @@ def invalid_text(request: Request) -> list[Diagnostic]:
     if not is_valid_unicode(request.connection_id):
         report(("connection_id",), request.connection_id, "connection_id")
     return found
+
+
+_ENCODER: Any = None
+
+
+def _all_valid_unicode(request: Request) -> bool:
+    """True when no key or string in the body, nor the connection id, holds a lone surrogate:
+    the common case, answered by one C-level JSON encoding instead of a walk over every leaf.
+    JSON without ``ensure_ascii`` keeps a lone surrogate as it is, so the UTF-8 encoding of
+    the text fails exactly when ``invalid_text``'s walk would find one
+    (tests/adversarial/test_dryrun_fastpaths.py)."""
+    global _ENCODER
+    if _ENCODER is None:
+        import json
+
+        _ENCODER = json.JSONEncoder(ensure_ascii=False)
+    try:
+        _ENCODER.encode(request.body).encode("utf-8")
+        request.connection_id.encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
+        return False  # the walk says which value, and a body JSON cannot hold is not ours to say
+    return True
 
 
 def validate(request: Request, known: dict[str, Any] | None = None) -> list[Diagnostic]:

@@ -1,0 +1,154 @@
+"""The fast paths behind the ``batch --dry-run`` speed never change an answer.
+
+Each per-row shortcut is compared here with the general path it stands in for, on varied
+inputs: the phone classification with phonenumbers' own, the output masker with
+``secrets.shown``, the Unicode pre-check with the walk that names the bad value.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import phonenumbers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner import phone, secrets
+from runner.flow.request import Request, invalid_text, invalid_text_walk
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Calling codes shared by several regions (+1, +7, +44, +47, +61, +262, +590, +599) and some
+# with one region or none (+800 is global, +999 is unassigned).
+SHARED = ["+1", "+7", "+44", "+47", "+61", "+262", "+290", "+590", "+599", "+33", "+800", "+999"]
+numbers = st.tuples(
+    st.sampled_from([*SHARED, "+1242", "+1345", "+1671", "+1787", "+1800", "+1907", "+7840"]),
+    st.text("0123456789", min_size=3, max_size=11),
+).map("".join)
+
+
+def _public(parsed: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
+    return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed)
+
+
+@SETTINGS
+@given(numbers)
+def test_one_pass_classification_matches_phonenumbers(text):
+    """normalise learns a number's region and type in one pass; both are phonenumbers'."""
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return
+    try:
+        e164 = phone.normalise(text)
+    except phone.NumberError:
+        assert not phonenumbers.is_valid_number(parsed), text
+        return
+    known = phone.known(e164)
+    assert (known.region, known.kind) == _public(parsed), text
+
+
+def test_classification_matches_phonenumbers_for_every_region_and_type():
+    """Every region's example number of every type, and near misses of it (the owner of a
+    shared calling code is found by classifying the number against each region in turn)."""
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            for delta in (0, 1, 7, 1000):
+                parsed = phonenumbers.PhoneNumber(
+                    country_code=example.country_code,
+                    national_number=example.national_number + delta,
+                    italian_leading_zero=example.italian_leading_zero,
+                )
+                text = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+                valid = phonenumbers.is_valid_number(parsed)
+                try:
+                    e164 = phone.normalise(text)
+                except phone.NumberError:
+                    assert not valid, text
+                    continue
+                assert valid, text
+                known = phone.known(e164)
+                assert (known.region, known.kind) == _public(parsed), text
+                checked += 1
+    assert checked > 1000
+
+
+# --------------------------------------------------------------------------- output masking
+
+secret_text = st.text(min_size=4, max_size=10).filter(lambda s: "\x00" not in s)
+filler = st.text(max_size=8)
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+@SETTINGS
+@given(
+    from_env=secret_text,
+    key=st.one_of(st.none(), secret_text),
+    before=secret_text,
+    later=secret_text,
+    pieces=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 20), filler), max_size=6),
+    reveal=st.booleans(),
+)
+def test_masker_masks_what_shown_masks(from_env, key, before, later, pieces, reveal):
+    """A masker (environment read once, spellings rebuilt when a secret is remembered) masks
+    every text as ``secrets.shown`` does, before and after a new secret is remembered."""
+    names = {"CALLPROFILE_FASTPATH_SECRET": from_env}
+    if key is not None:
+        names["TELNYX_API_KEY"] = key
+    with environment(names):
+        if key is None:
+            os.environ.pop("TELNYX_API_KEY", None)
+        secrets.remember(before)
+        masker = secrets.Masker(reveal)
+        candidates = [from_env, key or "", before, later]
+
+        def text() -> str:
+            out = []
+            for which, form, pad in pieces:
+                spelled = secrets.spellings(candidates[which]) if candidates[which] else ("",)
+                out.append(pad + spelled[form % len(spelled)])
+            return "".join(out) + "tail"
+
+        assert masker(text()) == secrets.shown(text(), reveal)
+        secrets.remember(later)
+        assert masker(text()) == secrets.shown(text(), reveal)
+
+
+# --------------------------------------------------------------------------- invalid text
+
+unicode_text = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from(["\ud800", "\udcff", "\udfff", "é"])),
+    max_size=6,
+)
+bodies = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), unicode_text),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(unicode_text, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(unicode_text, bodies, max_size=4), unicode_text)
+def test_unicode_precheck_answers_like_the_walk(body, connection_id):
+    """``invalid_text`` answers "all valid" from one JSON encoding; whenever it does, the walk
+    over every key and string finds nothing, and otherwise the walk's own findings are kept."""
+    request = Request("p", connection_id, body, provenance={})
+    assert invalid_text(request) == invalid_text_walk(request)
