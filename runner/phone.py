@@ -6,6 +6,7 @@ is the user's own input and is shown as given, so they can find and fix it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -30,10 +31,18 @@ class NumberError(ValueError):
     """A value that is not a valid, dialable phone number."""
 
 
-def normalise(raw: str, region: str | None = None) -> str:
-    """``raw`` as E.164 (``+13125550123``). Without ``region`` the number must start with ``+``."""
+@cache
+def _phonenumbers() -> Any:
+    """phonenumbers, imported on first use (a module-level import would slow every command's
+    start-up) and then at the cost of a cached call, not an import statement per number."""
     import phonenumbers
 
+    return phonenumbers
+
+
+def normalise(raw: str, region: str | None = None) -> str:
+    """``raw`` as E.164 (``+13125550123``). Without ``region`` the number must start with ``+``."""
+    phonenumbers = _phonenumbers()
     text = raw.strip()
     if not text:
         raise NumberError("no number")
@@ -57,9 +66,8 @@ def _classify(parsed: PhoneNumber) -> Known:
     phonenumbers finds the owner by classifying the number against each region in turn, and
     ``number_type`` would then find the owner and classify it once more; here the type the
     search found is kept (tests/adversarial/test_dryrun_fastpaths.py holds both answers equal)."""
-    import phonenumbers
-    from phonenumbers import phonenumberutil as util
-
+    phonenumbers = _phonenumbers()
+    util = phonenumbers.phonenumberutil
     helper = getattr(util, "_number_type_helper", None)
     by_code = getattr(util, "COUNTRY_CODE_TO_REGION_CODE", None)
     if helper is None or by_code is None:  # the public calls, should the internals move
@@ -110,9 +118,7 @@ def known(e164: str) -> Known:
     when it is still at hand, else worked out here."""
     found = _seen.get(e164)
     if found is None:
-        import phonenumbers
-
-        found = _classify(phonenumbers.parse(e164, None))
+        found = _classify(_phonenumbers().parse(e164, None))
         _remember(e164, found)
     return found
 

@@ -17,6 +17,7 @@ import re
 _INVISIBLE = "\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
 _UNSAFE = f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]"
 _UNSAFE_ALL = f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]"
+_ASCII_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f]"  # _UNSAFE's ASCII part
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
 
 
@@ -59,4 +60,6 @@ def escape_json_text(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (C1
     controls, bidi and invisible characters, lone surrogates) escaped as ``\\uXXXX``. The result
     is the same JSON document; only its spelling changes."""
+    if text.isascii() and (text.isprintable() or re.search(_ASCII_UNSAFE, text) is None):
+        return text  # the common case (a dry run's every line), without a substitution pass
     return re.sub(_UNSAFE, lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -6,7 +6,7 @@ number and optional ``timezone`` are checked first, so a bad row is reported wit
 
 from __future__ import annotations
 
-from runner import codes
+from runner import codes, secrets
 from runner.batch import contacts as contacts_mod
 from runner.batch.model import Options, Prepared, RowInvalid
 from runner.batch.window import zone_error
@@ -35,9 +35,6 @@ def prepare_row(composed: Composed, opts: Options, row: contacts_mod.Row) -> Pre
 
 
 def _prepare(composed: Composed, opts: Options, row: contacts_mod.Row, origin: str) -> Prepared:
-    from runner import secrets
-    from runner.send import submit
-
     if row.problem:
         raise RowInvalid([Diagnostic(f"the row {row.problem}", codes.CONTACTS_ROW, origin=origin)])
     raw = row.get(opts.to_column)
@@ -63,6 +60,8 @@ def _prepare(composed: Composed, opts: Options, row: contacts_mod.Row, origin: s
     secrets.remember(*request.secret_values())
     if opts.dry_run:  # nothing goes on the wire: the wire form (indented JSON) is not needed
         return Prepared(row.line, e164, zone, request)
+    from runner.send import submit
+
     http = submit.prepare(
         request.connection_id, request.body, base_url=opts.base_url, api_key=opts.api_key
     )

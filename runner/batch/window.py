@@ -8,8 +8,13 @@ is unknown or too vague is not callable unless the row names its zone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import cache
+from typing import Any
+
+from runner import phone
 
 MAX_ZONES = 4  # more candidate zones than this is "ambiguous": the number says little
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -68,15 +73,20 @@ def zone_error(name: str) -> str | None:
     return None
 
 
-def zones_for(e164: str) -> tuple[str, ...]:
+@cache
+def _zone_lookup() -> tuple[int, Callable[[int, int], bool], Any]:
+    """phonenumbers' zone lookup, imported once (zones_for runs for every contacts row)."""
     from phonenumbers import PhoneNumberType, is_number_type_geographical
     from phonenumbers import timezone as tz
 
-    from runner import phone
+    return PhoneNumberType.UNKNOWN, is_number_type_geographical, tz
 
+
+def zones_for(e164: str) -> tuple[str, ...]:
+    unknown, is_number_type_geographical, tz = _zone_lookup()
     parsed, _, kind = phone.known(e164)
     country = parsed.country_code
-    if kind != PhoneNumberType.UNKNOWN and country and is_number_type_geographical(kind, country):
+    if kind != unknown and country and is_number_type_geographical(kind, country):
         # time_zones_for_number, without classifying the number a second time.
         zones = tz.time_zones_for_geographical_number(parsed)
     else:

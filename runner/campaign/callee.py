@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner import codes
+from runner import codes, phone
 from runner.campaign.rules import STATE_NAMES, state_for_area_code
 
 CODE_STATE = codes.BAD_STATE
@@ -63,7 +63,6 @@ def parse_state(text: str) -> str:
 def callee(e164: str, *, state: str | None = None, zone: str | None = None) -> Callee:
     """Facts about ``e164`` (already normalised). ``state`` and ``zone`` come from the row or
     flags and were checked by the caller."""
-    from runner import phone
     from runner.batch.window import zones_for
 
     parsed, region, _ = phone.known(e164)

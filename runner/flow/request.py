@@ -18,6 +18,7 @@ from runner.profiles.merge import Layer, Path, Provenance, origin_of, place
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
 from runner.schema.coerce import CoercionError, coerce_text, target_type
+from runner.secrets import MIN_SECRET_LENGTH
 from runner.templates.budget import MAX_VALUE
 from runner.templates.render import context_for, render
 from runner.treewalk import DESCEND, leaves, rebuild
@@ -41,6 +42,8 @@ class Request:
     provenance: Provenance = field(repr=False)
     sensitive: set[Path] = field(default_factory=set)  # body paths, e.g. ("SipAuthPassword",)
     connection_id_sensitive: bool = False
+    # The secret values, worked out on first use: printing a request asks three times.
+    _secrets: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def origin(self, path: Path) -> str | None:
         """Where the value at body ``path`` came from: ``file:line:col`` or the flag."""
@@ -91,12 +94,12 @@ class Request:
         return self.connection_id
 
     def _secret_texts(self) -> list[str]:
-        from runner.secrets import MIN_SECRET_LENGTH
-
         return [s for s in self.secret_values() if len(s) >= MIN_SECRET_LENGTH]
 
     def secret_values(self) -> list[str]:
         """The actual secret strings in this request, for scrubbing free text (error output)."""
+        if self._secrets is not None:
+            return list(self._secrets)
         found = [
             value
             for key in self._secret_fields()
@@ -105,7 +108,8 @@ class Request:
         ]
         if self.connection_id_sensitive:
             found.append(self.connection_id)
-        return found
+        self._secrets = found
+        return list(found)
 
 
 def _holds(text: str, secrets: list[str]) -> bool:
