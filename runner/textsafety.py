@@ -62,4 +62,9 @@ def escape_json_text(text: str) -> str:
     is the same JSON document; only its spelling changes."""
     if text.isascii() and (text.isprintable() or re.search(_ASCII_UNSAFE, text) is None):
         return text  # the common case (a dry run's every line), without a substitution pass
+    return escape_json_text_scan(text)
+
+
+def escape_json_text_scan(text: str) -> str:
+    """``escape_json_text`` by a substitution pass over every character (the general path)."""
     return re.sub(_UNSAFE, lambda m: f"\\u{ord(m.group(0)):04x}", text)

@@ -2,11 +2,13 @@
 
 Each per-row shortcut is compared here with the general path it stands in for, on varied
 inputs: the phone classification with phonenumbers' own, the output masker with
-``secrets.shown``, the Unicode pre-check with the walk that names the bad value.
+``secrets.shown``, the Unicode pre-check with the walk that names the bad value, the JSON
+escaping shortcut with the full scan.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from runner import phone, secrets
 from runner.flow.request import Request, invalid_text, invalid_text_walk
+from runner.textsafety import escape_json_text, escape_json_text_scan
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -160,3 +163,21 @@ def test_unicode_precheck_answers_like_the_walk(body, connection_id):
     over every key and string finds nothing, and otherwise the walk's own findings are kept."""
     request = Request("p", connection_id, body, provenance={})
     assert invalid_text(request) == invalid_text_walk(request)
+
+
+# --------------------------------------------------------------------------- JSON escaping
+
+json_like = st.text(
+    alphabet=st.one_of(
+        st.characters(max_codepoint=0x7F),
+        st.sampled_from(["\x7f", "\x85", "\u202e", "\ud800", "é", "\n", "\t", "\x1b"]),
+    ),
+    max_size=40,
+)
+
+
+@SETTINGS
+@given(st.one_of(json_like, st.builds(json.dumps, json_like, ensure_ascii=st.booleans())))
+def test_printable_ascii_shortcut_escapes_like_the_scan(text):
+    """Lines that are printable ASCII skip the substitution pass; the result is the same."""
+    assert escape_json_text(text) == escape_json_text_scan(text)
