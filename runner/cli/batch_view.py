@@ -123,17 +123,14 @@ class View:
         self._err(f"{where}: {event.kind}: {piece(scrub(event.message))}")
 
     def dry_run(self, row: int, e164: str, request: Request) -> None:
-
-        line = {
-            "row": row,
-            "to": e164,
-            "connection_id": request.shown_connection_id(self.show_secrets),
-            "body": request.redacted_body(self.show_secrets),
-        }
+        connection_id = request.shown_connection_id(self.show_secrets)
+        body = request.redacted_body(self.show_secrets)
         if self.stream is not None:
-            self.stream.item(line)
+            self.stream.item({"row": row, "to": e164, "connection_id": connection_id, "body": body})
             return
-        text = safe_json(json.dumps(line, ensure_ascii=False))
+        # The body's JSON is the request's own when nothing in it is hidden (encoded once).
+        body_json = request.body_json() if body is request.body else None
+        text = safe_json(dry_run_line(row, e164, connection_id, body, body_json))
         # Lines are gathered and written in blocks: click.echo flushes every line, a system
         # call per row, which costs more than building the row. A terminal gets each line,
         # and anything written to stderr first writes the lines gathered so far.
@@ -272,6 +269,24 @@ class View:
         # The dry-run lines before it first: a reader of both streams sees them in order.
         self.write_pending()
         click.echo(text, err=True)
+
+
+def dry_run_line(
+    row: int, e164: str, connection_id: str, body: Any, body_json: str | None = None
+) -> str:
+    """``json.dumps({"row": row, "to": e164, "connection_id": connection_id, "body": body},
+    ensure_ascii=False)``, with ``body_json`` (the body already encoded that way) spliced in
+    rather than encoded again (tests/adversarial/test_dryrun_fastpaths.py)."""
+    if body_json is None:
+        return json.dumps(
+            {"row": row, "to": e164, "connection_id": connection_id, "body": body},
+            ensure_ascii=False,
+        )
+    to, cid = _JSON_STRING(e164), _JSON_STRING(connection_id)
+    return f'{{"row": {int(row)}, "to": {to}, "connection_id": {cid}, "body": {body_json}}}'
+
+
+_JSON_STRING = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _duration(seconds: float) -> str:

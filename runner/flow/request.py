@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from runner import codes
@@ -44,6 +45,14 @@ class Request:
     connection_id_sensitive: bool = False
     # The secret values, worked out on first use: printing a request asks three times.
     _secrets: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def body_json(self) -> str:
+        """``json.dumps(body, ensure_ascii=False)``, encoded once: the Unicode check made while
+        building the request already encoded it, and a dry run prints it."""
+        if self._json is None:
+            self._json = _encoder().encode(self.body)
+        return self._json
 
     def origin(self, path: Path) -> str | None:
         """Where the value at body ``path`` came from: ``file:line:col`` or the flag."""
@@ -294,7 +303,12 @@ def invalid_text_walk(request: Request) -> list[Diagnostic]:
     return found
 
 
-_ENCODER: Any = None
+@cache
+def _encoder() -> Any:
+    """The encoder of ``json.dumps(value, ensure_ascii=False)``, made once."""
+    import json
+
+    return json.JSONEncoder(ensure_ascii=False)
 
 
 def _all_valid_unicode(request: Request) -> bool:
@@ -302,17 +316,14 @@ def _all_valid_unicode(request: Request) -> bool:
     the common case, answered by one C-level JSON encoding instead of a walk over every leaf.
     JSON without ``ensure_ascii`` keeps a lone surrogate as it is, so the UTF-8 encoding of
     the text fails exactly when ``invalid_text``'s walk would find one
-    (tests/adversarial/test_dryrun_fastpaths.py)."""
-    global _ENCODER
-    if _ENCODER is None:
-        import json
-
-        _ENCODER = json.JSONEncoder(ensure_ascii=False)
+    (tests/adversarial/test_dryrun_fastpaths.py). The encoding is kept for ``body_json``."""
     try:
-        _ENCODER.encode(request.body).encode("utf-8")
+        text = _encoder().encode(request.body)
+        text.encode("utf-8")
         request.connection_id.encode("utf-8")
     except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
         return False  # the walk says which value, and a body JSON cannot hold is not ours to say
+    request._json = text
     return True
 
 

@@ -3,7 +3,8 @@
 Each per-row shortcut is compared here with the general path it stands in for, on varied
 inputs: the phone classification with phonenumbers' own, the output masker with
 ``secrets.shown``, the Unicode pre-check with the walk that names the bad value, the JSON
-escaping shortcut with the full scan.
+escaping shortcut with the full scan, the dry-run line built around the request's own body
+JSON with ``json.dumps``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner import phone, secrets
+from runner.cli.batch_view import dry_run_line
 from runner.flow.request import Request, invalid_text, invalid_text_walk
 from runner.textsafety import escape_json_text, escape_json_text_scan
 
@@ -181,3 +183,39 @@ json_like = st.text(
 def test_printable_ascii_shortcut_escapes_like_the_scan(text):
     """Lines that are printable ASCII skip the substitution pass; the result is the same."""
     assert escape_json_text(text) == escape_json_text_scan(text)
+
+
+# --------------------------------------------------------------------------- dry-run lines
+
+json_bodies = st.dictionaries(
+    st.text(max_size=6),
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-(2**70), 2**70),
+            st.floats(),
+            st.text(max_size=8),
+        ),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+        max_leaves=10,
+    ),
+    max_size=5,
+)
+
+
+@SETTINGS
+@given(st.integers(0, 10**7), st.text(max_size=16), st.text(max_size=16), json_bodies)
+def test_a_dry_run_line_with_the_body_spliced_in_is_json_dumps(row, to, connection_id, body):
+    """The dry run prints the body's JSON as the request encoded it, inside a line built around
+    it: byte for byte what ``json.dumps`` of the whole line gives."""
+    request = Request("p", connection_id, body, provenance={})
+    everything = json.dumps(
+        {"row": row, "to": to, "connection_id": connection_id, "body": body}, ensure_ascii=False
+    )
+    assert request.body_json() == json.dumps(body, ensure_ascii=False)
+    assert dry_run_line(row, to, connection_id, body, request.body_json()) == everything
+    assert dry_run_line(row, to, connection_id, body) == everything
+    fresh = Request("p", connection_id, body, provenance={})
+    if not invalid_text(fresh):  # the Unicode check's encoding is the one kept
+        assert fresh.body_json() == json.dumps(body, ensure_ascii=False)
