@@ -20,9 +20,8 @@ from runner.campaign.verdict import (
     CODE_REVOKED,
     CODE_ZONE,
     Facts,
+    Judge,
     Verdict,
-    caps,
-    judge,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +39,7 @@ class Cap:
 class Guard:
     def __init__(self, policy: Policy, dnc: DoNotCall | None = None):
         self.policy = policy
+        self.judged = Judge(policy)  # the rules for each set of states, looked up once
         self.dnc = dnc
         self.replaced = ""  # the profile's hours that --window replaced, and where they were set
 
@@ -64,11 +64,11 @@ class Guard:
         return row_facts(e164, values, zone, self.dnc)
 
     def judge(self, facts: Facts, now: datetime) -> Verdict:
-        return judge(facts, self.policy, now)
+        return self.judged(facts, now)
 
     def cap(self, facts: Facts) -> Cap | None:
         """The strictest 24-hour cap for this callee (checked by the ledger at the claim)."""
-        found = caps(facts, self.policy)
+        found = self.judged.caps(facts)
         if not found:
             return None
         limit = min(cap for _, cap, _ in found)

@@ -114,34 +114,65 @@ class Verdict:
 
 def judge(facts: Facts, policy: Policy, at: datetime) -> Verdict:
     """The verdict for one number at instant ``at`` (timezone-aware)."""
-    callee = facts.callee
-    findings: list[Finding] = []
-    findings.extend(_dnc(facts))
-    findings.extend(_consent(facts.consent, policy, at))
-    windows = hour_rules(policy, callee)
-    quiet = policy.quiet_days
-    if windows or quiet:
-        zone_problem = _zone_problem(callee)
-        zones = callee.zones
-        closed = len(zones) > 1 and bool(windows) and not allowed_at(windows, (), zones, at)
-        if zone_problem is None and closed and next_allowed(windows, (), zones, at) is None:
-            zone_problem = _never_together(callee)
-        if zone_problem is not None:
-            findings.append(zone_problem)
-        else:
-            findings.extend(_hours(windows, callee.zones, at))
-            findings.extend(_quiet(quiet, policy.source("quiet_days"), callee.zones, at))
-    findings.extend(_caps(facts, policy))
-    failed = [f for f in findings if not f.ok]
-    action: Action = "call"
-    if any(f.effect == "skip" for f in failed):
-        action = "skip"
-    elif failed:
-        action = "defer"
-    later = None
-    if action == "defer" and all(f.code in (CODE_HOURS, CODE_QUIET) for f in failed):
-        later = next_allowed(windows, quiet, callee.zones, at)
-    return Verdict(action, tuple(findings), callee, at, later)
+    return Judge(policy)(facts, at)
+
+
+class Judge:
+    """``judge`` for one policy and many numbers (a batch's rows): the rules that apply
+    depend only on the policy and the callee's states, so they are looked up once per set of
+    states, not once per row. Same verdicts as ``judge`` (tests/adversarial/
+    test_dryrun_fastpaths.py)."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.quiet = policy.quiet_days
+        self._hours: dict[frozenset[str] | None, list[tuple[str, Hours, str]]] = {}
+        self._caps: dict[frozenset[str] | None, list[tuple[str, int, str]]] = {}
+
+    def hour_rules(self, callee: Callee) -> list[tuple[str, Hours, str]]:
+        states = callee.states
+        found = self._hours.get(states)
+        if found is None:
+            found = self._hours[states] = hour_rules(self.policy, callee)
+        return found
+
+    def caps(self, facts: Facts) -> list[tuple[str, int, str]]:
+        states = facts.callee.states
+        found = self._caps.get(states)
+        if found is None:
+            found = self._caps[states] = caps(facts, self.policy)
+        return found
+
+    def __call__(self, facts: Facts, at: datetime) -> Verdict:
+        policy = self.policy
+        callee = facts.callee
+        findings: list[Finding] = []
+        findings.extend(_dnc(facts))
+        findings.extend(_consent(facts.consent, policy, at))
+        windows = self.hour_rules(callee)
+        quiet = self.quiet
+        if windows or quiet:
+            zone_problem = _zone_problem(callee)
+            zones = callee.zones
+            closed = len(zones) > 1 and bool(windows) and not allowed_at(windows, (), zones, at)
+            if zone_problem is None and closed and next_allowed(windows, (), zones, at) is None:
+                zone_problem = _never_together(callee)
+            if zone_problem is not None:
+                findings.append(zone_problem)
+            else:
+                findings.extend(_hours(windows, callee.zones, at))
+                findings.extend(_quiet(quiet, policy.source("quiet_days"), callee.zones, at))
+        findings.extend(_caps(facts, self.caps(facts)))
+        failed = [f for f in findings if not f.ok]
+        action: Action = "call"
+        if any(f.effect == "skip" for f in failed):
+            action = "skip"
+        elif failed:
+            action = "defer"
+        later = None
+        if action == "defer" and all(f.code in (CODE_HOURS, CODE_QUIET) for f in failed):
+            later = next_allowed(windows, quiet, callee.zones, at)
+        return Verdict(action, tuple(findings), callee, at, later)
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -313,8 +344,7 @@ def caps(facts: Facts, policy: Policy) -> list[tuple[str, int, str]]:
     return found
 
 
-def _caps(facts: Facts, policy: Policy) -> list[Finding]:
-    every = caps(facts, policy)
+def _caps(facts: Facts, every: list[tuple[str, int, str]]) -> list[Finding]:
     found: list[Finding] = []
     count = facts.attempts_24h
     for rule_id, cap, citation in every:

@@ -4,7 +4,7 @@ Each per-row shortcut is compared here with the general path it stands in for, o
 inputs: the phone classification with phonenumbers' own, the output masker with
 ``secrets.shown``, the Unicode pre-check with the walk that names the bad value, the JSON
 escaping shortcut with the full scan, the dry-run line built around the request's own body
-JSON with ``json.dumps``.
+JSON with ``json.dumps``, a batch's one Judge with judging every row afresh.
 """
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner import phone, secrets
+from runner.campaign.callee import callee
+from runner.campaign.consent import Evidence
+from runner.campaign.guard import Guard
+from runner.campaign.policy import FEDERAL_HOURS, Hours, Policy, Setting
+from runner.campaign.verdict import DncEntry, Facts, caps, judge
 from runner.cli.batch_view import dry_run_line
 from runner.flow.request import Request, invalid_text, invalid_text_walk
 from runner.textsafety import escape_json_text, escape_json_text_scan
@@ -219,3 +225,75 @@ def test_a_dry_run_line_with_the_body_spliced_in_is_json_dumps(row, to, connecti
     fresh = Request("p", connection_id, body, provenance={})
     if not invalid_text(fresh):  # the Unicode check's encoding is the one kept
         assert fresh.body_json() == json.dumps(body, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- calling policy
+
+DAYS = (datetime(2019, 1, 1).date(), datetime(2036, 1, 1).date())
+policies = st.builds(
+    lambda hours, state_rules, consent, purpose, cap, quiet: Policy(
+        "p",
+        {
+            key: Setting(value, f"profiles/p.yaml:{n}:3")
+            for n, (key, value) in enumerate(
+                (
+                    ("hours", hours),
+                    ("state_rules", state_rules),
+                    ("consent", consent),
+                    ("purpose", purpose),
+                    ("max_attempts_per_24h", cap),
+                    ("quiet_days", quiet),
+                ),
+                start=1,
+            )
+            if value is not None
+        },
+    ),
+    st.one_of(
+        st.none(),
+        st.just(FEDERAL_HOURS),
+        st.builds(Hours, st.times(), st.times()).filter(lambda h: h.start != h.end),
+    ),
+    st.one_of(st.none(), st.booleans()),
+    st.sampled_from([None, "required"]),
+    st.sampled_from([None, "telemarketing", "informational"]),
+    st.one_of(st.none(), st.integers(0, 4)),
+    st.one_of(st.none(), st.lists(st.dates(*DAYS), max_size=3).map(tuple)),
+)
+callee_numbers = st.sampled_from(
+    ["+13125550123", "+19075550123", "+18005550123", "+14075550123", "+14055550123",
+     "+16135550123", "+447911123456", "+80012345678"]
+)  # fmt: skip
+
+
+@SETTINGS
+@given(
+    policies,
+    st.lists(
+        st.tuples(
+            callee_numbers,
+            st.sampled_from([None, "FL", "OK", "NY", "TX"]),
+            st.sampled_from([None, "America/Chicago", "Pacific/Honolulu"]),
+            st.sampled_from([None, "written", "express"]),
+            st.one_of(st.none(), st.dates(*DAYS)),
+            st.booleans(),
+            st.one_of(st.none(), st.integers(0, 5)),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(timezone.utc)),
+)
+def test_a_batchs_judge_gives_the_verdicts_of_judging_each_row_afresh(policy, rows, at):
+    """A batch judges every row with one Judge (rules looked up once per set of states); each
+    verdict, and each row's 24-hour cap, is the one ``judge`` and ``caps`` give afresh."""
+    guard = Guard(policy)
+    for number, state, zone, kind, on, listed, attempts in rows:
+        facts = Facts(
+            callee(phone.normalise(number), state=state, zone=zone),
+            Evidence(kind, on),
+            DncEntry(None, "dnc.csv") if listed else None,
+            attempts,
+        )
+        assert guard.judge(facts, at) == judge(facts, policy, at)
+        assert guard.judged.caps(facts) == caps(facts, policy)
