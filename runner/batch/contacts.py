@@ -143,7 +143,7 @@ def _csv(path: str, fh: TextIO, to_column: str) -> Iterator[Row]:
     last = 0
     for record in reader:
         start, last = last + 1, reader.line_num
-        if not record or all(not cell.strip() for cell in record):
+        if not any(map(str.strip, record)):  # no cells, or only blank ones
             continue
         if header is None:
             header = [name.strip() for name in record]

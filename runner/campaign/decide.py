@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from runner.campaign.callee import STATE_COLUMN, StateError, callee, parse_state
-from runner.campaign.consent import ConsentError, Evidence, evidence, parse_date
+from runner.campaign.callee import CODE_STATE, STATE_COLUMN, StateError, callee, parse_state
+from runner.campaign.consent import CODE_CONSENT, ConsentError, Evidence, evidence, parse_date
 from runner.campaign.policy import Policy, Setting, resolve
 from runner.campaign.verdict import DncEntry, Facts, Verdict, judge
 
@@ -57,9 +57,6 @@ def row_facts(
 ) -> Facts:
     """Facts from a contacts row (its state, consent and consent_date columns). Raises RowError
     for a cell that cannot be read."""
-    from runner.campaign.callee import CODE_STATE
-    from runner.campaign.consent import CODE_CONSENT
-
     state = None
     raw_state = values.get(STATE_COLUMN)
     if raw_state and raw_state.strip():
