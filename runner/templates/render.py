@@ -278,16 +278,21 @@ def render(
     The call's templates share one budget (runner/templates/budget.py): the size of every
     value they build, their total work and their time."""
     out = Rendered(document.get("connection_id"), dict(document.get("call") or {}), copied=set())
+    # To and From first: every other template may use the final numbers.
+    first: list[Template] = []
+    rest: list[Template] = []
     for t in templates:
-        out.diagnostics.extend(t.problems)
+        if t.problems:
+            out.diagnostics.extend(t.problems)
+        (first if t.path in _NUMBERS else rest).append(t)
     if out.diagnostics:
         return out
-    active = budget.Budget()
+    # Made by the first template Jinja renders (plain substitutions need none), so the time
+    # budget starts with the work it bounds.
+    active: list[budget.Budget] = []
     # Names whose value is secret: env always; to/from once To/From were rendered from a
     # secret, so a field that copies them ("{{ from }}") is as secret as they are.
     tainted = {"env"}
-    # To and From first: every other template may use the final numbers.
-    first = [t for t in templates if t.path in _NUMBERS]
     for t in first:
         _run(t, context, out, active, tainted)
     context["to"] = out.call.get("To")
@@ -295,9 +300,8 @@ def render(
     for name, key in (("to", "To"), ("from", "From")):
         if ("call", key) in out.sensitive:
             tainted.add(name)
-    for t in templates:
-        if t.path not in _NUMBERS:
-            _run(t, context, out, active, tainted)
+    for t in rest:
+        _run(t, context, out, active, tainted)
     return out
 
 
@@ -305,9 +309,13 @@ _NUMBERS = (("call", "To"), ("call", "From"))
 
 
 def _run(
-    t: Template, context: dict[str, Any], out: Rendered, active: budget.Budget, tainted: set[str]
+    t: Template,
+    context: dict[str, Any],
+    out: Rendered,
+    active: list[budget.Budget],
+    tainted: set[str],
 ) -> None:
-    if t.substitute is not None and all(type(context.get(n)) is str for n in t.names):
+    if t.substitute is not None and _all_text(t.names, context):
         text = t.substitute.format_map(context)
         if len(text) > MAX_RENDERED:
             message = f"rendered value is longer than {MAX_RENDERED} characters"
@@ -320,12 +328,22 @@ def _run(
     problem = t.failure
     text = ""
     if problem is None and t.compiled is not None:
-        with budget.use(active):
+        if not active:
+            active.append(budget.Budget())
+        with budget.use(active[0]):
             text, problem = _render_jinja(t, t.compiled, context)
     if problem is not None:
         out.diagnostics.append(problem)
         return
     _done(t, out, text, tainted)
+
+
+def _all_text(names: frozenset[str], context: dict[str, Any]) -> bool:
+    # A loop, not all(...): no generator object per template on the per-row path.
+    for name in names:  # noqa: SIM110
+        if type(context.get(name)) is not str:
+            return False
+    return True
 
 
 def _render_jinja(
@@ -358,7 +376,7 @@ def _render_jinja(
 
 
 def _done(t: Template, out: Rendered, text: str, tainted: set[str]) -> None:
-    if t.names & tainted:
+    if not t.names.isdisjoint(tainted):
         out.sensitive.add(t.path)
     _assign(out, t.path, text)
 
