@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from runner.phonetype import types_for
+
 if TYPE_CHECKING:
     from phonenumbers import PhoneNumber
 
@@ -65,13 +67,18 @@ def _classify(parsed: PhoneNumber) -> Known:
     ``number_type`` in one pass. For a calling code shared by several regions (+1, +7, +44...)
     phonenumbers finds the owner by classifying the number against each region in turn, and
     ``number_type`` would then find the owner and classify it once more; here the type the
-    search found is kept (tests/adversarial/test_dryrun_fastpaths.py holds both answers equal)."""
+    search found is kept, and each type is found by runner.phonetype's precompiled tests
+    (tests/adversarial/test_dryrun_fastpaths.py holds both answers equal to phonenumbers')."""
     phonenumbers = _phonenumbers()
     util = phonenumbers.phonenumberutil
-    helper = getattr(util, "_number_type_helper", None)
     by_code = getattr(util, "COUNTRY_CODE_TO_REGION_CODE", None)
-    if helper is None or by_code is None:  # the public calls, should the internals move
+    if by_code is None:  # the public calls, should the table move
         return Known(parsed, phonenumbers.region_code_for_number(parsed), util.number_type(parsed))
+    kinds = phonenumbers.PhoneNumberType
+
+    def helper(national: str, metadata: Any) -> int:
+        return types_for(metadata, kinds).of(national)
+
     unknown = phonenumbers.PhoneNumberType.UNKNOWN
     country = parsed.country_code
     regions = by_code.get(country)
