@@ -26,6 +26,7 @@ from runner.campaign.policy import FEDERAL_HOURS, Hours, Policy, Setting
 from runner.campaign.verdict import DncEntry, Facts, caps, judge
 from runner.cli.batch_view import dry_run_line
 from runner.flow.request import Request, invalid_text, invalid_text_walk
+from runner.phonetype import types_for
 from runner.textsafety import escape_json_text, escape_json_text_scan
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -297,3 +298,14 @@ def test_a_batchs_judge_gives_the_verdicts_of_judging_each_row_afresh(policy, ro
         )
         assert guard.judge(facts, at) == judge(facts, policy, at)
         assert guard.judged.caps(facts) == caps(facts, policy)
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)), st.text("0123456789", max_size=13))
+def test_compiled_number_types_match_phonenumbers(region, digits):
+    """Any digits against any region's compiled descriptions: phonenumbers' own type."""
+    from phonenumbers import phonenumberutil as util
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    expected = util._number_type_helper(digits, metadata)
+    assert types_for(metadata, phonenumbers.PhoneNumberType).of(digits) == expected
