@@ -9,11 +9,12 @@ a citation for the built-in rules, the profile line for the profile's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from runner import codes
 from runner.campaign import rules
+from runner.campaign.allowed import allowed_at, local_time, next_allowed
 from runner.campaign.callee import Callee
 from runner.campaign.consent import Evidence
 from runner.campaign.policy import Hours, Policy
@@ -28,8 +29,6 @@ CODE_HOURS = codes.OUTSIDE_HOURS
 CODE_QUIET = codes.QUIET_DAY
 CODE_CAP = codes.ATTEMPTS_CAP
 CODE_ZONE = codes.UNKNOWN_ZONE
-
-SEARCH_DAYS = 10  # how far ahead the next allowed time is looked for
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,14 @@ class Judge:
         self.quiet = policy.quiet_days
         self._hours: dict[frozenset[str] | None, list[tuple[str, Hours, str]]] = {}
         self._caps: dict[frozenset[str] | None, list[tuple[str, int, str]]] = {}
+        # No rule but the do-not-call list can apply: no consent, hours, quiet days or caps.
+        self.inert = not (
+            policy.consent_required
+            or policy.hours is not None
+            or policy.state_rules
+            or policy.max_attempts is not None
+            or self.quiet
+        )
 
     def hour_rules(self, callee: Callee) -> list[tuple[str, Hours, str]]:
         states = callee.states
@@ -144,6 +151,10 @@ class Judge:
         return found
 
     def __call__(self, facts: Facts, at: datetime) -> Verdict:
+        if self.inert:
+            listed = _dnc(facts)
+            action: Action = "skip" if any(not f.ok for f in listed) else "call"
+            return Verdict(action, tuple(listed), facts.callee, at)
         policy = self.policy
         callee = facts.callee
         findings: list[Finding] = []
@@ -164,7 +175,7 @@ class Judge:
                 findings.extend(_quiet(quiet, policy.source("quiet_days"), callee.zones, at))
         findings.extend(_caps(facts, self.caps(facts)))
         failed = [f for f in findings if not f.ok]
-        action: Action = "call"
+        action = "call"
         if any(f.effect == "skip" for f in failed):
             action = "skip"
         elif failed:
@@ -292,18 +303,12 @@ def _no_zone(what: str) -> Finding:
     )
 
 
-def _local(at: datetime, zone: str) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo(zone))
-
-
 def _hours(
     windows: list[tuple[str, Hours, str]], zones: tuple[str, ...], at: datetime
 ) -> list[Finding]:
     found: list[Finding] = []
     for rule_id, hours, citation in windows:
-        locals_ = [(zone, _local(at, zone)) for zone in zones]
+        locals_ = [(zone, local_time(at, zone)) for zone in zones]
         outside = [(zone, t) for zone, t in locals_ if not hours.contains(t.time())]
         if outside:
             zone, t = outside[0]
@@ -322,7 +327,7 @@ def _quiet(
         return []
     citation = f"quiet_days at {source}"
     for zone in zones:
-        local = _local(at, zone).date()
+        local = local_time(at, zone).date()
         if local in days:
             message = f"{local.isoformat()} is a quiet day ({zone})"
             return [Finding("policy.quiet_days", False, "defer", message, citation, CODE_QUIET)]
@@ -358,50 +363,3 @@ def _caps(facts: Facts, every: list[tuple[str, int, str]]) -> list[Finding]:
             message = f"{count} call(s) in the last 24 h, under the cap of {cap}"
             found.append(Finding(rule_id, True, "defer", message, citation))
     return found
-
-
-# --- when is it allowed ------------------------------------------------------------------
-
-
-def allowed_at(
-    windows: list[tuple[str, Hours, str]],
-    quiet: tuple[date, ...],
-    zones: tuple[str, ...],
-    at: datetime,
-) -> bool:
-    for zone in zones:
-        local = _local(at, zone)
-        if local.date() in quiet:
-            return False
-        if any(not hours.contains(local.time()) for _, hours, _ in windows):
-            return False
-    return True
-
-
-def next_allowed(
-    windows: list[tuple[str, Hours, str]],
-    quiet: tuple[date, ...],
-    zones: tuple[str, ...],
-    at: datetime,
-) -> datetime | None:
-    """The first instant after ``at`` when every window and quiet day allows a call, looking
-    at most SEARCH_DAYS ahead. Windows open at a start time (or at midnight after a quiet day)
-    in some zone, so only those instants need checking; zoneinfo makes them DST-correct."""
-    from zoneinfo import ZoneInfo
-
-    if not zones:
-        return None
-    starts = {hours.start for _, hours, _ in windows} | {time(0, 0)}
-    candidates: set[datetime] = set()
-    for zone in zones:
-        tz = ZoneInfo(zone)
-        today = at.astimezone(tz).date()
-        for offset in range(SEARCH_DAYS + 1):
-            day = today + timedelta(days=offset)
-            for start in starts:
-                local = datetime.combine(day, start, tzinfo=tz)
-                candidates.add(local.astimezone(timezone.utc))
-    for moment in sorted(candidates):
-        if moment > at and allowed_at(windows, quiet, zones, moment):
-            return moment
-    return None
