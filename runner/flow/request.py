@@ -68,8 +68,10 @@ class Request:
 
     def _secret_fields(self) -> list[str]:
         """The body's top-level fields that are, or may hold, a secret."""
-        marked = {s[0] for s in self.sensitive if s}
         secret = schemas.sensitive_fields()
+        if not self.sensitive and secret.isdisjoint(self.body):
+            return []  # the common case, answered without a pass in Python
+        marked = {s[0] for s in self.sensitive if s}
         return [k for k in self.body if k in secret or k in marked]
 
     def redacted_body(self, show_secrets: bool = False) -> dict[str, Any]:
@@ -224,6 +226,20 @@ def _values(
     return values
 
 
+def _typed(path: Path) -> bool:
+    """Does the rendered text at ``path`` need converting to the schema's type? (Cached by
+    path: every row of a batch renders the same paths.)"""
+    found = _TYPED.get(path)
+    if found is None:
+        if len(_TYPED) >= 4096:  # as target_type's own cache: many profiles, bounded memory
+            _TYPED.clear()
+        found = _TYPED[path] = path[:1] == ("call",) and target_type(path[1:]) not in _TEXT
+    return found
+
+
+_TYPED: dict[Path, bool] = {}
+
+
 def _coerce(
     body: dict[str, Any],
     rendered: set[Path],
@@ -231,7 +247,7 @@ def _coerce(
     sensitive: set[Path] | frozenset[Path] = frozenset(),
 ) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
-    typed = [p for p in rendered if p[:1] == ("call",) and target_type(p[1:]) not in _TEXT]
+    typed = [p for p in rendered if _typed(p)]
     for path in sorted(typed, key=lambda p: [str(x) for x in p]):
         inner = path[1:]
         wanted = target_type(inner)
