@@ -9,6 +9,7 @@ names another: both apply and the strictest rule wins. A number whose state cann
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from runner import codes, phone
 from runner.campaign.rules import STATE_NAMES, state_for_area_code
@@ -27,8 +28,20 @@ class Callee:
     region: str | None  # phonenumbers' region code: US, CA, PR, GB...
     area_state: str | None  # the state of the US area code, when it is geographic
     given_state: str | None  # from --state or the row's state column
-    zones: tuple[str, ...]  # candidate IANA zones (the row's own zone when it names one)
-    zone_given: bool = False
+    zone: str | None = None  # the row's own IANA zone, when it names one
+
+    @property
+    def zone_given(self) -> bool:
+        return self.zone is not None
+
+    @cached_property
+    def zones(self) -> tuple[str, ...]:
+        """Candidate IANA zones (the row's own zone when it names one). Worked out when first
+        asked: a policy without calling hours or quiet days never asks, and a batch need not
+        look a million numbers up for nothing."""
+        from runner.batch.window import zones_for
+
+        return (self.zone,) if self.zone else zones_for(self.e164)
 
     @property
     def states(self) -> frozenset[str] | None:
@@ -63,11 +76,8 @@ def parse_state(text: str) -> str:
 def callee(e164: str, *, state: str | None = None, zone: str | None = None) -> Callee:
     """Facts about ``e164`` (already normalised). ``state`` and ``zone`` come from the row or
     flags and were checked by the caller."""
-    from runner.batch.window import zones_for
-
     parsed, region, _ = phone.known(e164)
     area_state = None
     if parsed.country_code == 1 and region == "US":
         area_state = state_for_area_code(str(parsed.national_number)[:3])
-    zones = (zone,) if zone else zones_for(e164)
-    return Callee(e164, region, area_state, state, zones, zone_given=bool(zone))
+    return Callee(e164, region, area_state, state, zone or None)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner import phone, secrets
+from runner.batch.window import zones_for
 from runner.campaign.callee import callee
 from runner.campaign.consent import Evidence
 from runner.campaign.guard import Guard
@@ -298,6 +299,9 @@ def test_a_batchs_judge_gives_the_verdicts_of_judging_each_row_afresh(policy, ro
         )
         assert guard.judge(facts, at) == judge(facts, policy, at)
         assert guard.judged.caps(facts) == caps(facts, policy)
+        # Looked up only when asked (a policy without hours never asks), and then the same.
+        e164 = phone.normalise(number)
+        assert facts.callee.zones == ((zone,) if zone else zones_for(e164))
 
 
 @SETTINGS
