@@ -62,7 +62,9 @@ class RetryRule:
         return self.max_attempts
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: {"value": self.shown(key), "set_by": self.sources.get(key, "")} for key in KEYS}
+        return {
+            key: {"value": self.shown(key), "set_by": self.sources.get(key, "")} for key in KEYS
+        }
 
     def describe(self) -> str:
         return (
@@ -138,13 +140,13 @@ def text(rule: RetryRule | None, cap: tuple[int, str] | None) -> str:
     lines = [("RETRY", "VALUE", "SET BY")]
     for key in KEYS:
         shown = rule.shown(key)
-        lines.append((key, shown if isinstance(shown, str) else json.dumps(shown), rule.sources[key]))
+        lines.append(
+            (key, shown if isinstance(shown, str) else json.dumps(shown), rule.sources[key])
+        )
     if cap is not None:
         lines.append(("max_attempts_per_24h", str(cap[0]), cap[1]))
     else:
         lines.append(("max_attempts_per_24h", "-", "not set (campaign.policy); no 24-hour cap"))
     widths = [max(len(line[i]) for line in lines) for i in range(2)]
-    out = "".join(
-        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() + "\n" for a, b, c in lines
-    )
+    out = "".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() + "\n" for a, b, c in lines)
     return "\n" + out
