@@ -118,6 +118,12 @@ def parse_window(text: str | None) -> Window | None:
 @click.option(
     "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running to place the retries the profile's campaign.retry earns, until none is "
+    "left or the calling window closes.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
@@ -140,6 +146,7 @@ def batch(
     max_calls: int | None,
     min_interval: str,
     redial_unknown: bool,
+    follow: bool,
     dry_run: bool,
     sandbox: bool,
     sandbox_script: str | None,
@@ -219,7 +226,10 @@ def batch(
         max_retries=max_retries,
         report=report,
         journal=sandbox_journal() if sandbox else None,
+        follow=follow,
     )
+    if follow and dry_run:
+        raise click.UsageError("--follow and --dry-run do not go together")
     _refuse_overwriting_inputs(ctx, opts)
     from runner.cli import cmd_listen
 
@@ -296,6 +306,7 @@ def execute(
             # With --sandbox the callbacks come from the sandbox: its own key verifies them.
             key_text = sandbox_key or public_key
             receiver = cmd_listen.for_batch(listen, opts.ledger_given, key_text, no_verify)
+            hooks.wake = receiver.writer.recorded if receiver.writer is not None else None
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
             outcome = engine.run(store, opts, hooks)

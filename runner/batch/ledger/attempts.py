@@ -151,22 +151,24 @@ def claim_retry(
 
 
 _ATTEMPTS = (
-    "SELECT a.row_no, a.attempt, a.call_sid, a.state, a.sent_at, o.status, o.answered_by "
-    "FROM attempts a LEFT JOIN outcomes o ON o.call_sid = a.call_sid WHERE a.batch_id = %s "
+    "SELECT a.row_no, a.attempt, a.call_sid, a.state, a.sent_at, o.status, o.answered_by, r.e164 "
+    "FROM attempts a JOIN rows r ON r.batch_id = a.batch_id AND r.row_no = a.row_no "
+    "LEFT JOIN outcomes o ON o.call_sid = a.call_sid WHERE a.batch_id = %s "
     "UNION ALL "
-    "SELECT r.row_no, r.attempts, r.call_sid, r.state, r.sent_at, o.status, o.answered_by "
+    "SELECT r.row_no, r.attempts, r.call_sid, r.state, r.sent_at, o.status, o.answered_by, r.e164 "
     "FROM rows r LEFT JOIN outcomes o ON o.call_sid = r.call_sid WHERE r.batch_id = %s "
-    "AND r.attempts > 0 AND r.sent_at IS NOT NULL ORDER BY 1, 2"
+    "AND r.attempts > 1 AND r.sent_at IS NOT NULL ORDER BY 1, 2"
 )
 
 
 def attempts(db: Db, batch_id: str) -> list[dict[str, Any]]:
-    """Every attempt of the batch's rows, in row then attempt order: ``row_no``, ``attempt``,
+    """Every attempt of the batch's rows called more than once (a row called once is its own
+    record), in row then attempt order: ``row_no``, ``attempt``,
     ``call_sid``, ``state`` (the ledger state of that attempt), ``sent_at`` and ``outcome``
     (a category of ``runner.outcomes.record.OUTCOMES``; ``awaiting`` for a placed call with no
     final status yet; None for an attempt that placed no call)."""
     out = []
-    for row_no, attempt, call_sid, state, sent_at, status, answered_by in db.q(
+    for row_no, attempt, call_sid, state, sent_at, status, answered_by, e164 in db.q(
         _ATTEMPTS, (batch_id, batch_id)
     ).fetchall():
         outcome = classify(status, answered_by) if state == "placed" else None
@@ -178,6 +180,7 @@ def attempts(db: Db, batch_id: str) -> list[dict[str, Any]]:
                 "state": state,
                 "sent_at": sent_at,
                 "outcome": outcome,
+                "e164": e164,
             }
         )
     return out

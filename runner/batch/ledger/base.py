@@ -388,8 +388,9 @@ class Ledger(ABC):
 
     @abstractmethod
     def attempts(self, batch_id: str) -> list[dict[str, Any]]:
-        """Every attempt of every row: ``row_no``, ``attempt``, ``call_sid``, ``state``,
-        ``sent_at``, ``outcome``; in row, then attempt order."""
+        """Every attempt of the rows called more than once (retries, --redial-unknown):
+        ``row_no``, ``attempt``, ``call_sid``, ``state``, ``sent_at``, ``outcome``; in row, then
+        attempt order. A row called once is described by the row itself."""
 
     # --- moving a batch ------------------------------------------------------------------------
 

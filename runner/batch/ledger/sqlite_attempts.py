@@ -68,9 +68,9 @@ class SqliteAttempts:
             return sql.attempts(self._db(), batch_id)
         # An older ledger read as it is: the current attempts alone.
         cursor = self.db.execute(
-            "SELECT row_no, attempts, call_sid, state, sent_at FROM rows WHERE batch_id = ? "
-            "AND attempts > 0 AND sent_at IS NOT NULL ORDER BY row_no",
+            "SELECT row_no, attempts, call_sid, state, sent_at, e164 FROM rows WHERE batch_id = ? "
+            "AND attempts > 1 AND sent_at IS NOT NULL ORDER BY row_no",
             (batch_id,),
         )
-        names = ["row_no", "attempt", "call_sid", "state", "sent_at"]
+        names = ["row_no", "attempt", "call_sid", "state", "sent_at", "e164"]
         return [{**dict(zip(names, r, strict=True)), "outcome": None} for r in cursor]
