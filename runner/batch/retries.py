@@ -118,8 +118,10 @@ def run(
         if until is None:
             return ""
         seconds = max(0.0, (until - hooks.now()).total_seconds())
-        what = "the next retry" if until == plan.later else "call outcomes (at most)"
-        notice = f"--follow: waiting for {what} (until {until:%Y-%m-%dT%H:%M:%SZ})"
+        if until == plan.later:
+            notice = f"--follow: waiting for the next retry, due {until:%Y-%m-%dT%H:%M:%SZ}"
+        else:
+            notice = f"--follow: waiting for call outcomes (at most until {until:%H:%M:%SZ})"
         if notice != announced:
             hooks.on_notice(notice)
             announced = notice

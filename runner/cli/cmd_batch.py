@@ -333,6 +333,7 @@ def execute(
     if receiver is not None and outcome.summary is not None:
         # The summary was taken when the last call was answered; the outcomes came after.
         outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_given, outcome.summary)
+        outcome.summary.retried = cmd_listen.attempts_now(opts.ledger_given, outcome.summary)
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)
