@@ -379,21 +379,6 @@ RETRY_VALUE = register(
     "error",
     "a `campaign.retry` that cannot work (a part missing, a duration too long)",
 )
-RETRY_SCHEDULED = register(
-    "CP751",
-    "warning",
-    "a row's final outcome earns another attempt later (`campaign.retry`): not yet due",
-)
-RETRY_CAPPED = register(
-    "CP752",
-    "warning",
-    "a retry waits: the number's 24-hour attempts cap (`max_attempts_per_24h`) is reached",
-)
-RETRY_OUTSIDE_WINDOW = register(
-    "CP753",
-    "warning",
-    "a retry waits: it falls outside the calling window; a later run places it",
-)
 
 
 def severity(code: str) -> Severity:
