@@ -40,18 +40,21 @@ def test_bad_values_are_reported_at_their_lines(cli, tmp_path):
         "x.yaml:7:21: error: 'voicemail' is not one of human, machine" in line for line in lines
     ), lines
     assert any("x.yaml:8:12: error: '2 hours' is not a duration like 90s" in x for x in lines)
-    assert any("x.yaml:9:19: error: 0 is out of range: must be between 1 and 20" in x for x in lines)
+    out_of_range = "x.yaml:9:19: error: 0 is out of range: must be between 1 and 20"
+    assert any(out_of_range in x for x in lines)
 
 
 def test_an_incomplete_rule_is_an_error_where_it_is_set(cli, tmp_path):
-    profiles = write(tmp_path, {"x": CALL + "campaign:\n  retry:\n    on: [busy]\n    after: 40d\n"})
+    rule = "campaign:\n  retry:\n    on: [busy]\n    after: 40d\n"
+    profiles = write(tmp_path, {"x": CALL + rule})
     result = cli("validate", profiles_dir=profiles)
     assert result.exit_code == 1
     assert "x.yaml:7:9: error: campaign.retry needs on, after and max_attempts; max_attempts" in (
         result.stdout + result.stderr
     )
     assert "[CP750]" in result.stdout + result.stderr
-    long = write(tmp_path, {"x": CALL + FRAGMENT.replace("abstract: true\n", "").replace("2h", "40d")})
+    late = FRAGMENT.replace("abstract: true\n", "").replace("2h", "40d")
+    long = write(tmp_path, {"x": CALL + late})
     result = cli("validate", profiles_dir=long)
     assert "is longer than 30 days" in result.stdout + result.stderr and result.exit_code == 1
 
@@ -61,14 +64,16 @@ def test_explain_shows_each_value_and_where_it_came_from(cli, tmp_path):
         tmp_path,
         {
             "base/retry": FRAGMENT,
-            "x": "extends: [base/retry]\n" + CALL
+            "x": "extends: [base/retry]\n"
+            + CALL
             + "campaign:\n  policy:\n    max_attempts_per_24h: 2\n  retry:\n    after: 30m\n",
         },
     )
     result = cli("explain", "x", profiles_dir=profiles)
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    assert 'on                    ["no-answer", "busy", "machine"]  profiles/base/retry.yaml:4:9' in text
+    on = 'on                    ["no-answer", "busy", "machine"]  profiles/base/retry.yaml:4:9'
+    assert on in text
     assert "after                 30m" in text and "profiles/x.yaml:10:12" in text
     assert "max_attempts          3" in text and "profiles/base/retry.yaml:6:19" in text
     assert "max_attempts_per_24h  2" in text and "profiles/x.yaml:8:27" in text
