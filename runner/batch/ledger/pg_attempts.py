@@ -16,14 +16,18 @@ from runner.batch.ledger.pg_outcomes import _Db
 from runner.batch.ledger.pgconn import Session
 
 
+def _db(ledger: Any, cursor: Any) -> _Db:
+    return _Db(ledger, cursor)  # the same session and event log as the outcomes mixin
+
+
 class PgAttempts:
     session: Session
     _now: Callable[[], Any]
 
     def retry_candidates(self, batch_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.session.run(
-            lambda c: sql.candidates(_Db(self, c), batch_id),
-            durable=False,  # type: ignore[arg-type]
+            lambda c: sql.candidates(_db(self, c), batch_id),
+            durable=False,
         )
         return found
 
@@ -58,7 +62,7 @@ class PgAttempts:
                 # both pass the cap.
                 c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (number[0],))
             return sql.claim_retry(
-                _Db(self, c),  # type: ignore[arg-type]
+                _db(self, c),
                 batch_id,
                 row_no,
                 attempt,
@@ -75,7 +79,7 @@ class PgAttempts:
 
     def attempts(self, batch_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.session.run(
-            lambda c: sql.attempts(_Db(self, c), batch_id),
-            durable=False,  # type: ignore[arg-type]
+            lambda c: sql.attempts(_db(self, c), batch_id),
+            durable=False,
         )
         return found
