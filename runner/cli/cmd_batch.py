@@ -5,7 +5,7 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -37,6 +37,9 @@ MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 1
 # time. ``wait`` None: waits that a second Ctrl-C cuts short.
 clock: Callable[[], float] = time.monotonic
 wait: Callable[[float], object] | None = None
+# Testing seam: the wall clock of the ledger's stamps, calling windows and retry schedules, so a
+# test can move a batch hours ahead (campaign.retry's ``after``) without waiting.
+now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 MAX_INTERVAL_DAYS = 3650  # ten years: the ledger's clock arithmetic stays in range
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -279,6 +282,7 @@ def execute(
         head = {"dry_run": True, "profile": opts.profile, "contacts": opts.contacts}
         view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
+        now=now,
         on_row=view.guarded(view.row),
         on_progress=view.guarded(view.progress),
         on_dry_run=view.guarded(view.dry_run),

@@ -97,7 +97,24 @@ POSTGRES_TABLES = (
 MOVED: dict[str, tuple[tuple[str, ...], str]] = {
     "callbacks": (("key", "call_sid", "received_at", "kind", "status", "record"), "id"),
     "outcomes": (("call_sid", *RECORD_FIELDS, "first_seen", "updated_at"), "call_sid"),
+    # The batch's earlier attempts (attempts.py), read in (row, attempt) order.
+    "attempts": (
+        (
+            "batch_id",
+            "row_no",
+            "attempt",
+            "call_sid",
+            "state",
+            "sent_at",
+            "ended_at",
+            "reason",
+            "from_e164",
+        ),
+        "CAST(row_no AS BIGINT) * 1000000 + attempt",
+    ),
 }
+# How each moved table is limited to the batch (default: OF_BATCH, through its calls).
+MOVED_WHERE = {"attempts": "batch_id = %s"}
 # The calls of a batch: its rows' current ones and those of their earlier attempts.
 OF_BATCH = (
     "call_sid IN (SELECT c FROM (SELECT batch_id AS b, call_sid AS c FROM rows UNION ALL "

@@ -29,7 +29,7 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
-from runner.batch.ledger.outcomes import MOVED, OF_BATCH
+from runner.batch.ledger.outcomes import MOVED, MOVED_WHERE, OF_BATCH
 from runner.batch.ledger.pg_attempts import PgAttempts
 from runner.batch.ledger.pg_outcomes import PgOutcomes, _Db
 from runner.batch.ledger.pgconn import Session
@@ -365,7 +365,9 @@ class PostgresLedger(PgRows, PgOutcomes, PgAttempts, Ledger):
             self._pages("rows", ROW_COLUMNS, batch_id, "row_no"),
             self._pages("events", EVENT_COLUMNS, batch_id, "id"),
             {
-                table: self._pages(table, columns, batch_id, key, where=OF_BATCH)
+                table: self._pages(
+                    table, columns, batch_id, key, where=MOVED_WHERE.get(table, OF_BATCH)
+                )
                 for table, (columns, key) in MOVED.items()
             },
         )

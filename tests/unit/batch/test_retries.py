@@ -207,3 +207,39 @@ def test_sigkill_during_a_retry_round_then_a_rerun_places_no_attempt_twice(
         (1, "placed"),
         (2, "unknown"),
     ]
+
+
+def test_every_attempt_moves_with_the_batch_to_postgresql(cli, env, server, port, tmp_path, pg_url):
+    """batch-migrate copies the archived attempts and their calls' outcomes: batch-status shows
+    the same attempts from the database, and a retry there names the right attempt."""
+    write_profile(env, profile(port, RETRY))
+    local = tmp_path / "local.db"
+    assert batch(cli, env, server, port, local, "--follow").exit_code == 0
+    assert cli("batch-migrate", "--from", str(local), "--to", pg_url).exit_code == 0
+    here = status(cli, local)["batches"][0]["retried"]
+    there = status(cli, pg_url)["batches"][0]["retried"]
+    assert here and here == there
+    assert (
+        cli("batch-status", "--ledger", pg_url).stdout
+        == cli("batch-status", "--ledger", str(local)).stdout
+    )
+
+
+def test_a_retry_waits_after_the_previous_attempt(cli, env, server, port, tmp_path, monkeypatch):
+    """``after: 2h``: a re-run an hour later retries nothing; one two hours later does. The
+    batch's wall clock is moved with cmd_batch's clock seam, so nobody waits."""
+    from runner.cli import cmd_batch
+
+    write_profile(env, profile(port, "    on: [busy]\n    after: 2h\n    max_attempts: 2\n"))
+    ledger = tmp_path / "l.db"
+    start = datetime.now(ZoneInfo("UTC"))
+    for hours, busy_calls in ((0, 1), (1, 1), (2, 2), (5, 2)):
+        at = start + timedelta(hours=hours, seconds=1 if hours else 0)
+        monkeypatch.setattr(cmd_batch, "now", lambda at=at: at)
+        result = batch(cli, env, server, port, ledger)
+        assert result.exit_code == 0, result.stderr
+        assert calls(server)[ALWAYS_BUSY] == busy_calls, hours
+    busy = next(r for r in status(cli, ledger)["batches"][0]["retried"] if r["row"] == 3)
+    first, second = (a["sent_at"] for a in busy["attempts"])
+    assert first.startswith(f"{start:%Y-%m-%dT%H:%M}")
+    assert second.startswith(f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M}")
