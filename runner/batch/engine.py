@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from runner.batch import contacts as contacts_mod
-from runner.batch import sharing
+from runner.batch import retries, sharing
 from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
 from runner.batch.dryrun import dry_run
@@ -185,14 +185,9 @@ def _run_locked(
             ledger.note(batch, "policy", _policy_note(guard))
         state = Dialer(composed, opts, hooks, batch, total, ledger, runner, guard, journal)
         stopped = _drive(ledger, state)
-        rule = guard.retry
-        if rule is not None and not stopped and state.error is None:
-            from runner.batch import retries
-
+        if not stopped and state.error is None:
             drive = lambda rows, admit: _drive(ledger, state, rows, admit)  # noqa: E731
-            stopped = retries.run(
-                ledger, state, rule, lambda: _rows(opts), drive, follow=opts.follow, wake=hooks.wake
-            )
+            stopped = retries.after_pass(ledger, state, guard.retry, lambda: _rows(opts), drive)
         try:
             summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
             if opts.report:

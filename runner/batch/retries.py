@@ -78,6 +78,22 @@ def _utc(text: str) -> datetime:
 Drive = Callable[[Callable[[], Iterator[Any]], Callable[[Any], Prepared | None]], str]
 
 
+def after_pass(
+    ledger: Ledger,
+    state: Dialer,
+    rule: RetryRule | None,
+    rows: Callable[[], Iterator[Row]],
+    drive: Drive,
+) -> str:
+    """After the batch's pass over its contacts: the retries the profile's rule earns."""
+    opts, hooks = state.opts, state.hooks
+    if rule is None:
+        if opts.follow:
+            hooks.on_notice(f"--follow: profile {opts.profile} declares no campaign.retry")
+        return ""
+    return run(ledger, state, rule, rows, drive, follow=opts.follow, wake=hooks.wake)
+
+
 def run(
     ledger: Ledger,
     state: Dialer,
