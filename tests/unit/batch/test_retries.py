@@ -243,3 +243,18 @@ def test_a_retry_waits_after_the_previous_attempt(cli, env, server, port, tmp_pa
     first, second = (a["sent_at"] for a in busy["attempts"])
     assert first.startswith(f"{start:%Y-%m-%dT%H:%M}")
     assert second.startswith(f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M}")
+
+
+def test_a_capped_retry_still_counts_for_the_repeat_guard_of_other_ledgers(
+    cli, env, server, port, tmp_path
+):
+    """The busy row's retry is refused by the 24-hour cap; the number stays in the journal of
+    recent calls, so a copy of the batch with another ledger does not call it again."""
+    policy = "  policy:\n    max_attempts_per_24h: 1\n"
+    write_profile(env, profile(port, RETRY, policy))
+    assert batch(cli, env, server, port, tmp_path / "a.db").exit_code == 0
+    assert calls(server)[ALWAYS_BUSY] == 1
+    other = batch(cli, env, server, port, tmp_path / "b.db", "--min-interval", "24h")
+    assert other.exit_code == 0, other.stderr
+    assert calls(server) == {NO_ANSWER_ONCE: 1, ALWAYS_BUSY: 1, ANSWERS: 1}
+    assert "skipped         3  (repeat 3)" in other.stdout
