@@ -106,7 +106,8 @@ class Hooks:
     now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
     limiter: TokenBucket | None = None
     gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
-    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
+    # Waits between send retries and for a retry due later (--follow); default: Ctrl-C-able.
+    sleep: Callable[[float], object] | None = None
     client: httpx.Client | None = None
     stopper: Stopper = field(default_factory=Stopper)
     on_row: Callable[[RowEvent], None] = lambda event: None

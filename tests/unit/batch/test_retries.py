@@ -8,6 +8,7 @@ window; ``batch-status`` and the report show every attempt. On SQLite and Postgr
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import signal
 from collections import Counter
@@ -177,10 +178,10 @@ def test_retries_wait_for_the_calling_window(cli, env, server, port, tmp_path):
 
 
 def test_sigkill_during_a_retry_round_then_a_rerun_places_no_attempt_twice(
-    cli, env, server, port, tmp_path
+    cli, env, server, port, tmp_path, ledger_spec
 ):
     write_profile(env, profile(port, "    on: [busy]\n    after: 0s\n    max_attempts: 3\n"))
-    ledger = tmp_path / "l.db"
+    ledger = ledger_spec
     assert batch(cli, env, server, port, ledger, "--max-calls", "3").exit_code == 0
     assert calls(server) == {NO_ANSWER_ONCE: 1, ALWAYS_BUSY: 1, ANSWERS: 1}
     # The re-run's first answer (the busy row's attempt 2, sent) is never recorded: SIGKILL.
@@ -258,3 +259,43 @@ def test_a_capped_retry_still_counts_for_the_repeat_guard_of_other_ledgers(
     assert other.exit_code == 0, other.stderr
     assert calls(server) == {NO_ANSWER_ONCE: 1, ALWAYS_BUSY: 1, ANSWERS: 1}
     assert "skipped         3  (repeat 3)" in other.stdout
+
+
+class MovingClock:
+    """The batch's clocks (cmd_batch's seams): wall and monotonic time move only when the batch
+    waits, by what it waits."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(ZoneInfo("UTC"))
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.offset)
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.offset
+
+    def wait(self, seconds: float) -> None:
+        self.offset += max(seconds, 1e-6)
+
+
+def test_follow_waits_for_the_earliest_due_retry(cli, env, server, port, monkeypatch):
+    """``after: 2h`` with --follow: the batch waits on its own clock for each retry's due time
+    (no real waiting), places attempts two hours apart, and ends at max_attempts."""
+    from runner.cli import cmd_batch
+
+    clock = MovingClock()
+    monkeypatch.setattr(cmd_batch, "now", clock.now)
+    monkeypatch.setattr(cmd_batch, "clock", clock.monotonic)
+    monkeypatch.setattr(cmd_batch, "wait", clock.wait)
+    write_profile(env, profile(port, "    on: [busy]\n    after: 2h\n    max_attempts: 3\n"))
+    ledger = env / "l.db"
+    result = batch(cli, env, server, port, ledger, "--follow")
+    assert result.exit_code == 0, result.stderr
+    assert calls(server) == {NO_ANSWER_ONCE: 1, ALWAYS_BUSY: 3, ANSWERS: 1}
+    assert "--follow: waiting for the next retry, due" in result.stderr
+    busy = next(r for r in status(cli, ledger)["batches"][0]["retried"] if r["row"] == 3)
+    sent = [datetime.strptime(a["sent_at"], "%Y-%m-%dT%H:%M:%S.%fZ") for a in busy["attempts"]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert all(timedelta(hours=2) <= gap < timedelta(hours=2, minutes=1) for gap in gaps), gaps
+    assert clock.offset >= 4 * 3600
