@@ -11,7 +11,7 @@ own claim (``Ledger.claim_retry``), which names the attempt it supersedes: a ret
 most once, whatever crashes or other runners do.
 
 ``--follow`` keeps going: it waits for the earliest due retry, or for new outcomes (the
-in-process receiver wakes it; otherwise it looks at the ledger every few seconds), and ends when
+in-process receiver wakes it at once; it also looks at the ledger every few seconds), and ends when
 nothing is left that this run could still place: no retry due later, no call that could still
 earn one awaiting its outcome (for at most ``OUTCOME_WAIT`` after it was placed), and rows whose
 calling window closed are left for a later run.
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from runner.campaign.retry import RetryRule
 
 OUTCOME_WAIT = timedelta(minutes=15)  # how long --follow waits for a call's final status
-LEDGER_POLL = 2.0  # seconds between looks at the ledger when no receiver runs in this process
+LEDGER_POLL = 2.0  # seconds between looks at the ledger while waiting for call outcomes
 
 
 @dataclass
@@ -145,9 +145,10 @@ def run(
             # The batch's own wait (a test's clock moves with it): the schedule is time alone.
             hooks.sleep(seconds)
             continue
-        # Outcomes come from outside, in real time: wait for them (or the next poll).
-        step = seconds if wake is not None else min(seconds, LEDGER_POLL)
-        _wait(step, wake, stopper.soft)
+        # Outcomes come from outside, in real time: the receiver's wake-up ends the wait at
+        # once; a look at the ledger every LEDGER_POLL catches the rest (a separate listen,
+        # callbacks matched to their row after they arrived).
+        _wait(min(seconds, LEDGER_POLL), wake, stopper.soft)
     return stopper.reason
 
 

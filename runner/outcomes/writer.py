@@ -108,7 +108,8 @@ class Writer:
 
     def _sweep(self) -> None:
         try:
-            self.ledger.match_unmatched()
+            if self.ledger.match_unmatched():
+                self.recorded.set()  # callbacks that came first now count for their row
         except Exception as exc:
             self._report(exc)
 
