@@ -22,11 +22,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from runner.batch.model import Prepared, RowEvent, RowInvalid
 from runner.batch.rows import prepare_row
+from runner.campaign.decide import RowError
 
 if TYPE_CHECKING:
     from runner.batch.contacts import Row
@@ -42,7 +43,7 @@ LEDGER_POLL = 2.0  # seconds between looks at the ledger while waiting for call 
 class Schedule:
     due: dict[int, tuple[int, str]] = field(default_factory=dict)  # row -> (attempt, prev sid)
     later: datetime | None = None  # the earliest retry due later
-    awaiting: datetime | None = None  # when the last outcome worth waiting for is given up
+    awaiting: datetime | None = None  # when the first outcome still awaited is given up
 
 
 def schedule(
@@ -70,8 +71,6 @@ def schedule(
 
 
 def _utc(text: str) -> datetime:
-    from datetime import timezone
-
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
@@ -180,7 +179,7 @@ def _admit(state: Dialer, row: Row, retry: tuple[int, str]) -> Prepared | None:
     try:
         job = prepare_row(state.composed, opts, row)
         job.facts = state.guard.facts(job.e164, row.values, job.zone)
-    except (RowInvalid, ValueError) as exc:
+    except (RowInvalid, RowError) as exc:
         # The contacts row changed since it was called (the batch id would differ): not retried.
         hooks.on_row(RowEvent(row.line, "retry", f"not retried: {exc}"))
         return None

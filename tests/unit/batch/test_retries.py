@@ -242,8 +242,8 @@ def test_a_retry_waits_after_the_previous_attempt(cli, env, server, port, tmp_pa
         assert calls(server)[ALWAYS_BUSY] == busy_calls, hours
     busy = next(r for r in status(cli, ledger)["batches"][0]["retried"] if r["row"] == 3)
     first, second = (a["sent_at"] for a in busy["attempts"])
-    assert first.startswith(f"{start:%Y-%m-%dT%H:%M}")
-    assert second.startswith(f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M}")
+    assert first == f"{start:%Y-%m-%dT%H:%M:%S.%fZ}"  # the clock stood still in each run
+    assert second == f"{start + timedelta(hours=2, seconds=1):%Y-%m-%dT%H:%M:%S.%fZ}"
 
 
 def test_a_capped_retry_still_counts_for_the_repeat_guard_of_other_ledgers(
