@@ -1,0 +1,40 @@
+"""What ``render`` and ``run --dry-run`` print, apart from click: the commands and the fast path
+(runner.cli.fastpath) call these, so both produce the same text from the same request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.flow.request import Request
+
+
+def render_values(request: Request, show_secrets: bool) -> dict[str, Any]:
+    """``render``'s document: the connection id and the request body, secrets hidden."""
+    return {
+        "connection_id": request.shown_connection_id(show_secrets),
+        "call": request.redacted_body(show_secrets),
+    }
+
+
+def render_text(values: dict[str, Any], fmt: str, show_secrets: bool) -> str:
+    """``render``'s output without its final newline (``fmt``: yaml or json)."""
+    from runner.cli.dumping import dump
+    from runner.secrets import shown
+
+    return shown(dump(values, fmt), show_secrets)
+
+
+def dry_run_text(request: Request, base_url: str, api_key: str | None, show_secrets: bool) -> str:
+    """``run --dry-run``'s text output: the exact HTTP request, secrets hidden."""
+    from runner.secrets import shown
+    from runner.send import submit
+
+    prepared = submit.prepare(
+        request.shown_connection_id(show_secrets),
+        request.body,
+        base_url=base_url,
+        api_key=api_key or "",
+    )
+    body = submit.encode_body(request.redacted_body(show_secrets))
+    return shown(prepared.text(body=body), show_secrets)
