@@ -18,6 +18,8 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Code:
+    """A registered diagnostic code: its severity and one-line meaning."""
+
     code: str
     severity: Severity
     meaning: str  # one line, for the reference table

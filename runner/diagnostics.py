@@ -14,6 +14,8 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One problem found, where it is and how bad (a profile file's line and column, or a flag)."""
+
     message: str
     code: str
     file: str | None = None

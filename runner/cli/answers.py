@@ -28,13 +28,13 @@ def render_text(values: dict[str, Any], fmt: str, show_secrets: bool) -> str:
 def dry_run_text(request: Request, base_url: str, api_key: str | None, show_secrets: bool) -> str:
     """``run --dry-run``'s text output: the exact HTTP request, secrets hidden."""
     from runner.secrets import shown
-    from runner.send import submit
+    from runner.send.prepared import encode_body, prepare
 
-    prepared = submit.prepare(
+    prepared = prepare(
         request.shown_connection_id(show_secrets),
         request.body,
         base_url=base_url,
         api_key=api_key or "",
     )
-    body = submit.encode_body(request.redacted_body(show_secrets))
+    body = encode_body(request.redacted_body(show_secrets))
     return shown(prepared.text(body=body), show_secrets)

@@ -12,8 +12,9 @@ from runner.textsafety import escape_json_text
 def dump(data: Any, fmt: str) -> str:
     if fmt == "json":
         return escape_json_text(json.dumps(data, indent=2, ensure_ascii=False))
-    import yaml
+    from runner.profiles.pyyaml import module
 
+    yaml = module()
     text = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)
     # Strings holding such characters were written double-quoted (see _dumper), where a
     # \uXXXX escape means the same character to every YAML reader.
@@ -21,7 +22,9 @@ def dump(data: Any, fmt: str) -> str:
 
 
 def _dumper() -> Any:
-    import yaml
+    from runner.profiles.pyyaml import module
+
+    yaml = module()
 
     class Dumper(yaml.SafeDumper):
         pass

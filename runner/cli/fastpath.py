@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Environment variables that change what click does with a command line.
 COMPLETE_VAR = "_CALLPROFILE_COMPLETE"  # shell completion (click's _{PROG}_COMPLETE)
@@ -138,6 +141,9 @@ def _directory(found: dict[str, Any]) -> str | None:
 
 
 def _produce(found: dict[str, Any]) -> str | None:
+    from runner.cli.deferred import defer
+
+    defer()
     from pathlib import Path
 
     from runner.cli.answers import dry_run_text, render_text, render_values
@@ -160,7 +166,7 @@ def _produce(found: dict[str, Any]) -> str | None:
         request = compose(store, found["name"], overrides).request()
         return render_text(render_values(request, show), "yaml", show) + "\n"
     from runner import secrets
-    from runner.send.submit import DEFAULT_BASE_URL
+    from runner.send.prepared import DEFAULT_BASE_URL
 
     default_connection = os.environ.get("TELNYX_CONNECTION_ID") or None
     request = compose(

@@ -101,9 +101,9 @@ class Source:
 
 
 def _yaml() -> Any:
-    import yaml
+    from runner.profiles.pyyaml import module
 
-    return yaml
+    return module()
 
 
 _resolver = None

@@ -25,6 +25,8 @@ SUFFIXES = (".yaml", ".yml")
 
 @dataclass
 class Profile:
+    """A named profile and its parsed file."""
+
     name: str
     source: Source
 

@@ -41,6 +41,8 @@ def json_type(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Problem:
+    """One schema violation at a path, in callprofile's words."""
+
     path: Path
     message: str
     code: str = codes.SCHEMA

@@ -1,0 +1,59 @@
+"""PyYAML, imported so that its regular expressions are compiled when first used.
+
+``import yaml`` compiles about twenty regular expressions at import time, and one of them (the
+character class of the pure-Python reader's printable-text check, which spans most of Unicode)
+costs a third of a bare interpreter's start on its own, yet callprofile parses with libyaml and
+never runs that check. While PyYAML's modules execute, ``re.compile`` hands out patterns that
+compile themselves on first use, so nothing changes but the moment each is compiled. Whoever
+imports ``yaml`` first decides: a module that imports it before this one gets it eagerly, which
+is only slower.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+_lock = threading.Lock()
+
+
+class _LazyPattern:
+    """A compiled pattern, compiled when first used."""
+
+    __slots__ = ("_args", "_compile", "_compiled")
+
+    def __init__(self, compile_: Any, pattern: Any, flags: Any) -> None:
+        self._compile = compile_
+        self._args = (pattern, flags)
+        self._compiled: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._compile(*self._args)
+        return getattr(compiled, name)
+
+
+def module() -> Any:
+    """The ``yaml`` module (imported on the first call)."""
+    found = sys.modules.get("yaml")
+    if found is not None:
+        return found
+    import re
+
+    with _lock:
+        eager = re.compile
+
+        def lazy(pattern: Any, flags: Any = 0) -> Any:
+            return _LazyPattern(eager, pattern, flags)
+
+        re.compile = lazy  # type: ignore[assignment]
+        try:
+            import yaml
+        finally:
+            re.compile = eager  # type: ignore[assignment]
+    return yaml
