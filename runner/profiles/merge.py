@@ -119,12 +119,21 @@ def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
     ``path`` are exactly the leaves of the value being replaced: walking that value keeps the cost
     proportional to what is replaced, not to everything merged so far.
     """
+    if not isinstance(old, dict):
+        # One leaf (the common case): its list, in order, without a copy per layer kept.
+        return _unique(prov.pop(path, []))
     dropped: list[Layer] = []
     for known, _ in leaves(old, path, lists=False):
-        for layer in prov.pop(known, ()):
-            if layer not in dropped:
-                dropped.append(layer)
-    return dropped
+        dropped.extend(prov.pop(known, ()))
+    return _unique(dropped)
+
+
+def _unique(layers: list[Layer]) -> list[Layer]:
+    """``layers`` without repeats, first occurrence kept. A set of identities, not ``in`` on
+    the list: a value overridden by each of L layers would otherwise cost L^2 per merge."""
+    seen: set[int] = set()
+    out = [layer for layer in layers if not (id(layer) in seen or seen.add(id(layer)))]
+    return out if len(out) != len(layers) else layers
 
 
 def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:
