@@ -79,6 +79,8 @@ def environment() -> ImmutableSandboxedEnvironment:
 
 @dataclass
 class Rendered:
+    """The rendered values of one call, with which paths templates produced or read env for."""
+
     connection_id: Any
     call: dict[str, Any]
     sensitive: set[Path] = field(default_factory=set)  # paths whose template read ``env``

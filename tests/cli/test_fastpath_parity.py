@@ -241,3 +241,29 @@ def test_a_profiles_directory_that_cannot_be_read(workdir, tmp_path):
         assert not fast
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("command", [["render"], ["run", "--dry-run"]])
+def test_the_fast_path_leaves_unused_modules_unloaded(workdir, command):
+    """The start-up targets depend on these staying unloaded on the common path: click, and
+    the standard modules deferred by runner.cli.deferred (a dataclass without a docstring
+    would load inspect)."""
+    code = (
+        "import sys\n"
+        "from runner.cli.entry import main\n"
+        "main()\n"
+        "names = ('click', 'inspect', 'ipaddress', 'jinja2', 'jsonschema', 'httpx', 'random')\n"
+        "loaded = [n for n in names if type(sys.modules.get(n)).__name__ == 'module']\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    argv = [command[0], NAME, *command[1:], *TO, *VARS]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=workdir,
+        env=environment({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
