@@ -2,23 +2,25 @@
 
 ``dataclasses`` imports ``inspect`` (with ``ast``, ``dis`` and ``tokenize``: about half a bare
 interpreter's start) only to write a signature into the docstring of a class that has none,
-and ``pathlib`` imports ``urllib.parse``, which imports ``ipaddress`` for one check of bracketed
-URL hosts. A deferred module is a stand-in in ``sys.modules`` that imports the real module on
-the first attribute anyone reads from it, and from then on reads every attribute from it; a
-later ``import`` gets the real module. So a program that never uses the module never pays for
-it, and one that does sees the same module. (importlib's LazyLoader cannot do this on Python
-3.11: the ``import`` statement itself reads ``__spec__``, which loads the module.)
+``pathlib`` imports ``urllib.parse``, which imports ``ipaddress`` for one check of bracketed
+URL hosts, and PyYAML imports ``base64`` for binary values. A deferred module is a stand-in in
+``sys.modules`` that imports the real module on the first attribute anyone reads from it, and
+from then on reads every attribute from it; a later ``import`` gets the real module. So a
+program that never uses the module never pays for it, and one that does sees the same module.
+(importlib's LazyLoader cannot do this on Python 3.11: the ``import`` statement itself reads
+``__spec__``, which loads the module.)
 """
 
 from __future__ import annotations
 
+import _thread  # threading.RLock is this lock; importing threading costs more
 import sys
-import threading
 from types import ModuleType
 
-# Every dataclass on the fast path has a docstring, so dataclasses never calls inspect there.
-UNUSED = ("inspect", "ipaddress")
-_lock = threading.RLock()
+# Every dataclass on the fast path has a docstring, so dataclasses never calls inspect there;
+# PyYAML imports base64 for !!binary values, which profiles refuse.
+UNUSED = ("inspect", "ipaddress", "base64")
+_lock = _thread.RLock()
 
 
 class _Deferred(ModuleType):

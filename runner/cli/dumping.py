@@ -4,9 +4,12 @@ path (runner.cli.fastpath) prints exactly what the commands print."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from runner.textsafety import escape_json_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def dump(data: Any, fmt: str) -> str:
@@ -24,9 +27,9 @@ def dump(data: Any, fmt: str) -> str:
 def _dumper() -> Any:
     from runner.profiles.pyyaml import module
 
-    yaml = module()
+    safe_dumper: Any = module().SafeDumper
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(safe_dumper):
         pass
 
     def text(dumper: Any, value: str) -> Any:

@@ -9,7 +9,6 @@ use them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
@@ -24,7 +23,11 @@ from runner.profiles.overrides import (
 )
 from runner.schema import files as schemas
 
-SetKind = Literal["set", "set-json"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    SetKind = Literal["set", "set-json"]
 
 
 def flag_error(origin: str, message: str) -> ProfileError:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
@@ -26,7 +25,10 @@ from runner.profiles.store import Store
 from runner.schema import errors as schema_errors
 from runner.templates.render import template_env
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runner.flow.request import Request
     from runner.templates.render import Template
 

@@ -9,10 +9,13 @@ Inputs are never mutated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from runner.profiles.source import Source
 from runner.treewalk import DESCEND, DROP, leaves, rebuild
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 Path = tuple[str | int, ...]
 
@@ -132,7 +135,11 @@ def _unique(layers: list[Layer]) -> list[Layer]:
     """``layers`` without repeats, first occurrence kept. A set of identities, not ``in`` on
     the list: a value overridden by each of L layers would otherwise cost L^2 per merge."""
     seen: set[int] = set()
-    out = [layer for layer in layers if not (id(layer) in seen or seen.add(id(layer)))]
+    out: list[Layer] = []
+    for layer in layers:
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            out.append(layer)
     return out if len(out) != len(layers) else layers
 
 

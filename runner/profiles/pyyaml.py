@@ -11,14 +11,14 @@ is only slower.
 
 from __future__ import annotations
 
+import _thread  # threading.Lock is this lock; importing threading costs more
 import sys
-import threading
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
     from typing import Any
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 
 
 class _LazyPattern:
@@ -51,9 +51,9 @@ def module() -> Any:
         def lazy(pattern: Any, flags: Any = 0) -> Any:
             return _LazyPattern(eager, pattern, flags)
 
-        re.compile = lazy  # type: ignore[assignment]
+        re.compile = lazy
         try:
             import yaml
         finally:
-            re.compile = eager  # type: ignore[assignment]
+            re.compile = eager
     return yaml

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64

@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import Source, load_file
 from runner.schema.profile import NAME_PATTERN
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 # A pattern string, compiled (and cached by `re`) on first use, not at import.
 _NAME = NAME_PATTERN

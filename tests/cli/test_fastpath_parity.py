@@ -252,7 +252,8 @@ def test_the_fast_path_leaves_unused_modules_unloaded(workdir, command):
         "import sys\n"
         "from runner.cli.entry import main\n"
         "main()\n"
-        "names = ('click', 'inspect', 'ipaddress', 'jinja2', 'jsonschema', 'httpx', 'random')\n"
+        "names = ('click', 'inspect', 'ipaddress', 'base64', 'jinja2', 'jsonschema', 'httpx',"
+        " 'random', 'typing', 'threading')\n"
         "loaded = [n for n in names if type(sys.modules.get(n)).__name__ == 'module']\n"
         "print(loaded, file=sys.stderr)\n"
     )
