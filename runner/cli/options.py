@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runner.cli.flags import FLAG_ORIGINS as FLAG_ORIGINS
-from runner.cli.flags import SetKind, build_overrides
+from runner.cli.flags import build_overrides
 from runner.cli.flags import phone_flag as phone_flag
 from runner.profiles.overrides import Overrides
 
 if TYPE_CHECKING:
+    from runner.cli.flags import SetKind
     from runner.profiles.store import Store
 
 _SET_PARAMS: dict[str, SetKind] = {"sets": "set", "set_jsons": "set-json"}
