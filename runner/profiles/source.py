@@ -103,10 +103,16 @@ class Source:
         )
 
 
-def _yaml() -> Any:
-    from runner.profiles.pyyaml import module
+_module: Any = None
 
-    return module()
+
+def _yaml() -> Any:
+    global _module
+    if _module is None:  # called for every YAML event: no import statement each time
+        from runner.profiles.pyyaml import module
+
+        _module = module()
+    return _module
 
 
 _resolver = None
@@ -386,6 +392,11 @@ class _Builder:
             raise self.fail(
                 event.start_mark, f"cannot read value: {exc}", codes.YAML_SYNTAX
             ) from None
+        finally:
+            # The constructor is shared by every file and remembers each node it built (PyYAML
+            # clears that only per document): without this, every number and boolean of every
+            # file read stayed in memory, with its node and marks, until the process ended.
+            constructor.constructed_objects.pop(node, None)
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(
                 event.start_mark, "infinite or NaN numbers are not allowed", codes.YAML_SYNTAX

@@ -211,6 +211,11 @@ class Store:
         self._cache[name] = profile
         return profile
 
+    def forget(self, name: str) -> Profile | None:
+        """Drop profile ``name`` from the cache (a later ``load`` reads its file again) and
+        return it: a long check lets go of each file once it is done with it."""
+        return self._cache.pop(name, None)
+
     def adopt(self, name: str, profile: Profile) -> None:
         """Make a file from outside the directory loadable as ``name`` (validate's named files),
         so its ``extends`` resolve against this directory."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from runner import __version__ as __version__  # the User-Agent's version (runner.send.prepared)
 from runner.exitcodes import ExitCode
 from runner.send.prepared import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 from runner.send.prepared import HttpRequest as HttpRequest
