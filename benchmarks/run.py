@@ -93,6 +93,9 @@ TARGETS: dict[str, tuple[float, str]] = {
     "sdk_vs_render": (15.0, "at least"),
     "sdk_vs_dry_run": (15.0, "at least"),
     "validate_vs_check_jsonschema": (0.5, "at most"),  # at least twice as fast
+    # the cost of one more profile from 1,000 to 10,000 over the same from 100 to 1,000
+    "validate_per_profile_growth": (1.15, "at most"),
+    "merge_40x200_ms": (1000.0, "at most"),
     "batch_vs_raw_throughput": (0.8, "at least"),
     "pacing_achieved_rate": (batchbench.PACING_RATE, "within 5% of"),
     "pacing_busiest_5s_window": (100, "at most"),
@@ -112,6 +115,8 @@ TARGETS: dict[str, tuple[float, str]] = {
     "dry_run_vs_naive_per_row": (1.5, "at most"),
 }
 UNITS = {
+    "merge_40x200_ms": " ms",
+    "validate_rss_10k_vs_1k_mb": " MB",
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
@@ -357,6 +362,88 @@ def bench_validate(runs: int, profiles: int = 1000) -> dict[str, Any]:
     }
 
 
+SCALING_SIZES = (100, 1000, 10000)
+
+
+def bench_validate_scaling(runs: int) -> dict[str, Any]:
+    """2b. How ``validate`` grows: 100, 1,000 and 10,000 generated profiles. The cost of one
+    more profile is taken between sizes (so start-up cancels out); linear means the same cost
+    from 100 to 1,000 as from 1,000 to 10,000. Peak memory of each size beside it."""
+    from generate import generate
+
+    commands: dict[str, list[str]] = {}
+    repos: dict[int, Path] = {}
+    for size in SCALING_SIZES:
+        repo = WORK / f"scaling-{size}"
+        if not (repo / "profiles").is_dir():
+            generate(repo / "profiles", size)
+        repos[size] = repo
+        commands[f"callprofile validate, {size:,} profiles"] = [
+            str(CALLPROFILE),
+            "--profiles-dir",
+            str(repo / "profiles"),
+            "validate",
+        ]
+    figures = interleaved(commands, runs, cwd=WORK, warmup=1)
+    small, middle, large = (figures[name]["median_s"] for name in commands)
+    low, mid, high = SCALING_SIZES
+    first = (middle - small) / (mid - low)
+    second = (large - middle) / (high - mid)
+    rss = {
+        f"{size:,} profiles": batchbench.peak_rss_mb(PYTHON, argv, WORK, bench_env())
+        for size, argv in zip(SCALING_SIZES, commands.values(), strict=True)
+    }
+    return {
+        "figures": figures,
+        "per_extra_profile_ms": {
+            f"{low:,} -> {mid:,}": first * 1000,
+            f"{mid:,} -> {high:,}": second * 1000,
+        },
+        "peak_rss_mb": rss,
+        "ratios": {"validate_per_profile_growth": second / first},
+        "checks": {
+            "validate_rss_10k_vs_1k_mb": rss[f"{high:,} profiles"] - rss[f"{mid:,} profiles"]
+        },
+    }
+
+
+def bench_merge(runs: int) -> dict[str, Any]:
+    """2c. Merging a wide mapping spread over many layers (40 layers x 200 keys, and 80 x 200
+    to show the growth), in-process: a figure, not a timed test."""
+    code = (
+        "import sys, time\n"
+        "from runner.profiles.merge import Layer, merge\n"
+        "layers, keys = int(sys.argv[1]), int(sys.argv[2])\n"
+        "stack = [Layer(f'l{i}', {'call': {'AIAssistantDynamicVariables':"
+        " {f'k{j}': f'v{i}' for j in range(keys)}}}) for i in range(layers)]\n"
+        "best = None\n"
+        "for _ in range(int(sys.argv[3])):\n"
+        "    start = time.perf_counter(); document, prov = {}, {}\n"
+        "    for layer in stack:\n"
+        "        document = merge(document, layer, prov)\n"
+        "    took = time.perf_counter() - start\n"
+        "    best = took if best is None else min(best, took)\n"
+        "print(best)\n"
+    )
+    found: dict[str, float] = {}
+    for layers in (40, 80):
+        done = subprocess.run(
+            [str(PYTHON), "-c", code, str(layers), "200", str(max(runs, 3))],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=bench_env(),
+        )
+        found[f"{layers} layers x 200 keys"] = float(done.stdout)
+    return {
+        "best_s": found,
+        "checks": {"merge_40x200_s": found["40 layers x 200 keys"]},
+        "ratios": {
+            "merge_80_vs_40_layers": found["80 layers x 200 keys"] / found["40 layers x 200 keys"]
+        },
+    }
+
+
 # ---------------------------------------------------------------------------- batch benchmarks
 # 3-5 live in batchbench.py; each runs against `callprofile sandbox` as its own process.
 
@@ -406,6 +493,8 @@ def bench_dry_run(runs: int) -> dict[str, Any]:
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
+    "validate_scaling": bench_validate_scaling,
+    "merge": bench_merge,
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
@@ -417,6 +506,8 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
 DEFAULT_RUNS = {
     "startup": 21,
     "validate": 5,
+    "validate_scaling": 3,
+    "merge": 5,
     "batch_overhead": 3,
     "pacing": 3,
     "memory": 3,
