@@ -22,6 +22,7 @@ from runner.profiles.merge import Layer, Provenance, merge, origin_of
 from runner.profiles.overrides import Overrides, VariableValue, layers, variable_values
 from runner.profiles.resolve import chain
 from runner.profiles.store import Store
+from runner.record import Record
 from runner.schema import errors as schema_errors
 from runner.templates.render import template_env
 
@@ -35,14 +36,17 @@ if TYPE_CHECKING:
 PROFILE_KEYS = ("connection_id", "variables", "call")
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(Record):
     """A declared variable, read once: what a call gets when it gives no value."""
 
+    __slots__ = ("default", "missing", "name", "required")
     name: str
     default: str | None
     required: bool
     missing: Diagnostic  # reported when a required variable gets no value
+
+    def __init__(self, name: str, default: str | None, required: bool, missing: Diagnostic) -> None:
+        self._set(name=name, default=default, required=required, missing=missing)
 
 
 @dataclass

@@ -8,9 +8,8 @@ Inputs are never mutated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from runner.profiles.source import Source
+from runner.record import Record
 from runner.treewalk import DESCEND, DROP, leaves, rebuild
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
@@ -20,14 +19,27 @@ if TYPE_CHECKING:
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, eq=False)
-class Layer:
-    """One source of values: a file, or a command-line flag."""
+class Layer(Record):
+    """One source of values: a file, or a command-line flag. Each layer is itself: equal only
+    to itself (provenance tells layers apart even when two hold the same values)."""
 
+    __slots__ = ("data", "kind", "label", "source")
     label: str
     data: dict[str, Any]
-    kind: Literal["file", "flag"] = "file"
-    source: Source | None = None
+    kind: Literal["file", "flag"]
+    source: Source | None
+
+    def __init__(
+        self,
+        label: str,
+        data: dict[str, Any],
+        kind: Literal["file", "flag"] = "file",
+        source: Source | None = None,
+    ) -> None:
+        self._set(label=label, data=data, kind=kind, source=source)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @property
     def is_template(self) -> bool:

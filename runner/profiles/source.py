@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.profiles.span import Span as Span
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -34,23 +35,6 @@ _ALLOWED_SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
-
-
-@dataclass(frozen=True)
-class Span:
-    """Where a value (and, inside a mapping, its key) stands in the file. 1-based."""
-
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    key_line: int | None = None
-    key_col: int | None = None
-    # Set when a plain (unquoted) scalar was read by YAML as something other than a string:
-    # the text as written, so messages can say "quote it".
-    plain_text: str | None = None
-    # "|" or ">" for block scalars: template line numbers start on the line after the indicator.
-    style: str | None = None
 
 
 @dataclass

@@ -36,8 +36,6 @@ Status = Literal["placed", "rejected", "unknown", "unreachable", "invalid"]
 
 @dataclass(frozen=True)
 class Timeouts:
-    """HTTP timeouts in seconds."""
-
     connect: float = 5.0
     read: float = 15.0  # the POST answers "queued" at once; longer waits only add ambiguity
     write: float = 10.0
@@ -46,8 +44,6 @@ class Timeouts:
 
 @dataclass
 class TelnyxError:
-    """An error object from a Telnyx error answer."""
-
     code: str | None
     title: str | None
     detail: str | None
@@ -56,8 +52,6 @@ class TelnyxError:
 
 @dataclass
 class Result:
-    """What happened to one submission: its exit code, status and call id."""
-
     status: Status
     message: str
     http_status: int | None = None
@@ -279,8 +273,6 @@ def _gate_problem(request: HttpRequest) -> str | None:
 
 @dataclass
 class _Failure:
-    """Why one attempt failed, and whether it may be retried."""
-
     reason: str
     maybe_sent: bool  # a byte of the request may have reached the network
     retryable: bool = False  # failed before anything left, for a transient reason
