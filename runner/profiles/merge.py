@@ -135,8 +135,10 @@ def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
     proportional to what is replaced, not to everything merged so far.
     """
     if not isinstance(old, dict):
-        # One leaf (the common case): its list, in order, without a copy per layer kept.
-        return _unique(prov.pop(path, []))
+        # One leaf (the common case): its list as it is. It holds no layer twice (each merge
+        # adds its own layer once, and lists of several leaves are joined without repeats), so
+        # it needs no pass over every layer that set this value before.
+        return prov.pop(path, [])
     dropped: list[Layer] = []
     for known, _ in leaves(old, path, lists=False):
         dropped.extend(prov.pop(known, ()))
@@ -146,13 +148,15 @@ def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
 def _unique(layers: list[Layer]) -> list[Layer]:
     """``layers`` without repeats, first occurrence kept. A set of identities, not ``in`` on
     the list: a value overridden by each of L layers would otherwise cost L^2 per merge."""
+    if len(set(map(id, layers))) == len(layers):  # the usual case, checked at C speed
+        return layers
     seen: set[int] = set()
     out: list[Layer] = []
     for layer in layers:
         if id(layer) not in seen:
             seen.add(id(layer))
             out.append(layer)
-    return out if len(out) != len(layers) else layers
+    return out
 
 
 def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:
