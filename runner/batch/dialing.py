@@ -177,17 +177,25 @@ class Dialer:
             skipped = ledger.skip(self.batch, job.row, "repeat", repeat)
             return Claim("repeat", repeat) if skipped else Claim("gone")
         caller = job.request.body.get("From")
+        sender = caller if isinstance(caller, str) else None
         # If the claim fails, it may have committed: the reservation stays (the stricter way).
-        claim = ledger.claim(
-            self.batch,
-            job.row,
-            self.opts.min_interval,
-            cap,
-            runner=self.runner,
-            caller=caller if isinstance(caller, str) else None,
-        )
+        if job.retry is not None:  # a retry claims its own attempt (runner.batch.retries)
+            attempt, previous = job.retry
+            claim = ledger.claim_retry(
+                self.batch, job.row, attempt, previous, cap, runner=self.runner, caller=sender
+            )
+        else:
+            claim = ledger.claim(
+                self.batch,
+                job.row,
+                self.opts.min_interval,
+                cap,
+                runner=self.runner,
+                caller=sender,
+            )
         if claim.outcome != "claimed":
-            self._settle(job.row, "pending")
+            # A retry not claimed leaves the row's earlier call placed: the journal keeps it.
+            self._settle(job.row, "placed" if job.retry is not None else "pending")
         return claim
 
     def _settle(self, row: int, status: str) -> None:

@@ -13,10 +13,10 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from runner.batch import contacts as contacts_mod
-from runner.batch import sharing
+from runner.batch import retries, sharing
 from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
 from runner.batch.dryrun import dry_run
@@ -185,6 +185,9 @@ def _run_locked(
             ledger.note(batch, "policy", _policy_note(guard))
         state = Dialer(composed, opts, hooks, batch, total, ledger, runner, guard, journal)
         stopped = _drive(ledger, state)
+        if not stopped and state.error is None:
+            drive = lambda rows, admit: _drive(ledger, state, rows, admit)  # noqa: E731
+            stopped = retries.after_pass(ledger, state, guard.retry, lambda: _rows(opts), drive)
         try:
             summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
             if opts.report:
@@ -224,7 +227,14 @@ def _label() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _drive(ledger: Ledger, state: Dialer) -> str:
+def _drive(
+    ledger: Ledger,
+    state: Dialer,
+    rows: Callable[[], Iterator[contacts_mod.Row]] | None = None,
+    admit_row: Callable[[contacts_mod.Row], Prepared | None] | None = None,
+) -> str:
+    """Hand the rows to the workers and wait for them. ``rows``/``admit_row`` replace the pass
+    over the contacts (a retry round: rows already placed, so not reserved or swept)."""
     opts, hooks, batch = state.opts, state.hooks, state.batch
     stopper = hooks.stopper
     workers = [
@@ -246,7 +256,7 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
         return not stopper.hard.is_set()
 
     def admit(row: contacts_mod.Row) -> Prepared | None:
-        job = _admit(ledger, state, row)
+        job = admit_row(row) if admit_row is not None else _admit(ledger, state, row)
         hooks.on_progress(state.progress)
         return job
 
@@ -256,13 +266,19 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
     try:
         chunk: list[Prepared] = []
         going = True
-        for row in _rows(opts):
+        for row in (rows or (lambda: _rows(opts)))():
             if stopper.stopping:
                 going = False
                 break
-            state.count("scanned")
+            if rows is None:
+                state.count("scanned")
             job = admit(row)
             if job is None:
+                continue
+            if rows is not None:  # a retry: the row is this batch's already
+                if not hand_over(job):
+                    going = False
+                    break
                 continue
             chunk.append(job)
             if len(chunk) >= size:
@@ -270,7 +286,8 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
                 chunk = []
                 if not going:
                     break
-        if going and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
+        dispatched = rows is None and going
+        if dispatched and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
             sharing.sweep(
                 ledger,
                 batch,
