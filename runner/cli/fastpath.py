@@ -142,8 +142,10 @@ def _directory(found: dict[str, Any]) -> str | None:
 
 def _produce(found: dict[str, Any]) -> str | None:
     from runner.cli.deferred import defer
+    from runner.profiles.pyyaml import compile_lazily
 
     defer()
+    compile_lazily()
     from pathlib import Path
 
     from runner.cli.answers import dry_run_text, render_text, render_values

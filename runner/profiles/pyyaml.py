@@ -7,6 +7,10 @@ never runs that check. While PyYAML's modules execute, ``re.compile`` hands out 
 compile themselves on first use, so nothing changes but the moment each is compiled. Whoever
 imports ``yaml`` first decides: a module that imports it before this one gets it eagerly, which
 is only slower.
+
+Swapping ``re.compile`` is process-wide, so only a caller that knows no other thread is running
+asks for it (the CLI's single-threaded fast path, through ``compile_lazily``); a program using
+callprofile as a library imports PyYAML the ordinary way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 _lock = _thread.allocate_lock()
+_lazily = False
+
+
+def compile_lazily() -> None:
+    """Let the next ``module()`` import PyYAML with its patterns compiled on first use. Only for
+    a process with one thread: other threads would get lazy patterns meanwhile."""
+    global _lazily
+    _lazily = True
 
 
 class _LazyPattern:
@@ -43,6 +55,10 @@ def module() -> Any:
     found = sys.modules.get("yaml")
     if found is not None:
         return found
+    if not _lazily:
+        import yaml
+
+        return yaml
     import re
 
     with _lock:
