@@ -19,7 +19,7 @@ CONFIG_VARIABLES = ("CALLPROFILE_DIR",)
 TEST_HOOK_PREFIX = "CALLPROFILE_TEST_"
 
 _known: set[str] = set()
-_generation = 0  # bumped whenever _known gains a value: a Masker rebuilds its spellings then
+_generation = 0  # bumped whenever _known changes: a Masker rebuilds its spellings then
 _lock = _thread.allocate_lock()  # batch workers scrub while the main thread learns new secrets
 _spellings: dict[str, tuple[str, ...]] = {}
 # Every spelling to replace, longest first (a secret holding another goes whole), for the
@@ -42,6 +42,16 @@ def remember(*values: str) -> None:
             with _lock:
                 _known.add(value)
                 _generation += 1
+
+
+def forget_remembered() -> None:
+    """Start a new command with no secret remembered from an earlier one in this process (the
+    CLI calls it per invocation: a test runner or a program driving the CLI in-process would
+    otherwise mask one command's output with another command's secrets)."""
+    global _generation
+    with _lock:
+        _known.clear()
+        _generation += 1
 
 
 def environment_values() -> list[str]:

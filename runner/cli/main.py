@@ -139,6 +139,9 @@ def write_crash_log(argv: list[str] | None = None) -> str:
 @click.pass_context
 def cli(ctx: click.Context, profiles_dir: str) -> None:
     """Place Telnyx AI calls from named, version-controlled YAML profiles."""
+    from runner.secrets import forget_remembered
+
+    forget_remembered()
     ctx.obj = {"profiles_dir": profiles_dir}
 
 

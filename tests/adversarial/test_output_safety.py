@@ -238,3 +238,29 @@ def test_profile_and_contacts_text_cannot_drive_the_terminal(cli, tmp_path, monk
     assert_inert(dry.stdout + dry.stderr)
     sent = json.loads(dry.stdout)["body"]["AIAssistantDynamicVariables"]
     assert sent["name"] == "Ada\x1b[2J\u202e"  # the JSON still carries the value itself
+
+
+# --- one command's secrets are that command's -----------------------------------------------
+
+
+def test_a_secret_of_one_command_does_not_mask_the_next_commands_output(cli, tmp_path):
+    # Commands driven in one process (a test runner, a program using the CLI in-process) each
+    # start with only their own secrets: the password of the first is text in the second.
+    value = "hunter2-or-{{ 7*7 }}"
+    tree = make_profiles(tmp_path / "p", {"p": BASE})
+    first = cli("run", "p", "--dry-run", "--set", f"SipAuthPassword={value}", profiles_dir=tree)
+    assert first.exit_code == 0, first.stderr
+    assert value not in first.stdout
+    second = cli(
+        "render",
+        "p",
+        "-o",
+        "json",
+        "--set-json",
+        "AIAssistantDynamicVariables={}",
+        "--set",
+        f"AIAssistantDynamicVariables.note={value}",
+        profiles_dir=tree,
+    )
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(second.stdout)["call"]["AIAssistantDynamicVariables"] == {"note": value}
