@@ -10,6 +10,7 @@ the file and hands rows to a few worker threads through a small queue, so memory
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import threading
@@ -54,6 +55,7 @@ from runner.profiles.store import Store
 from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
+ADMIT_BLOCK = 32  # contacts rows read and recorded together
 
 
 __all__ = [
@@ -253,15 +255,16 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
     # Rows are reserved for this runner a chunk at a time (one row unless the ledger is
     # shared); after the pass, rows no live runner holds any more are adopted (sharing).
     size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
+    # Rows are read and recorded a block at a time (one ledger query and one transaction per
+    # block, not two lock round trips per row); --max-calls reads no further than it reaches.
+    block = 1 if opts.max_calls is not None else ADMIT_BLOCK
     try:
         chunk: list[Prepared] = []
         going = True
-        for row in _rows(opts):
+        for job in _admitted(ledger, state, block):
             if stopper.stopping:
-                going = False
                 break
-            state.count("scanned")
-            job = admit(row)
+            hooks.on_progress(state.progress)
             if job is None:
                 continue
             chunk.append(job)
@@ -270,6 +273,7 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
                 chunk = []
                 if not going:
                     break
+        going = going and not stopper.stopping
         if going and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
             sharing.sweep(
                 ledger,
@@ -297,6 +301,8 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
             while worker.is_alive() and not stopper.hard.is_set():
                 worker.join(TICK)
                 hooks.on_progress(state.progress)
+        # The answers still queued go to disk before the summary (or the hard stop) reads it.
+        state.close_writes()
         if stopper.hard.is_set():
             with state.lock:
                 stuck = sorted(state.inflight)
@@ -323,58 +329,102 @@ def _offer(state: Dialer, job: Prepared | None) -> bool:
         return False
 
 
+def _admitted(ledger: Ledger, state: Dialer, block: int) -> Iterator[Prepared | None]:
+    """The contacts' rows, each recorded, as its job if it should be dialled now (else None);
+    read ``block`` rows at a time while the run is not stopping."""
+    stopper = state.hooks.stopper
+    rows = _rows(state.opts)
+    while not stopper.stopping:
+        taken = list(itertools.islice(rows, block))
+        if not taken:
+            return
+        state.count("scanned", len(taken))
+        yield from _admit_block(ledger, state, taken)
+
+
 def _admit(ledger: Ledger, state: Dialer, row: contacts_mod.Row) -> Prepared | None:
     """Record a row read from the file and return it if it should be dialled now."""
-    opts, hooks, batch = state.opts, state.hooks, state.batch
-    known = ledger.state_of(batch, row.line)
+    return _admit_block(ledger, state, [row])[0]
+
+
+def _admit_block(
+    ledger: Ledger, state: Dialer, rows: list[contacts_mod.Row]
+) -> list[Prepared | None]:
+    """``_admit`` for several rows: their states in one query, the new ones recorded pending
+    in one transaction; what is said about each row is said in row order."""
+    batch = state.batch
+    known = ledger.states_of(batch, [row.line for row in rows])
+    prepared = [_prepare(state, row, known.get(row.line)) for row in rows]
+    fresh = [
+        (job.row, job.e164)
+        for job in prepared
+        if isinstance(job, Prepared) and job.row not in known
+    ]
+    duplicates = ledger.add_pending_many(batch, fresh)
+    out: list[Prepared | None] = []
+    for row, job in zip(rows, prepared, strict=True):
+        if isinstance(job, RowInvalid):
+            _invalid(ledger, state, row.line, known.get(row.line), job)
+            job = None
+        out.append(None if job is None else _judge(ledger, state, job, duplicates.get(job.row)))
+    return out
+
+
+def _prepare(
+    state: Dialer, row: contacts_mod.Row, known: str | None
+) -> Prepared | RowInvalid | None:
+    """The row's job; or why it is invalid (recorded by the caller, in row order); or None
+    when an earlier run settled it."""
+    opts = state.opts
     if known is not None and known not in CLAIMABLE:
         state.count("done")
         return None  # placed, failed, skipped or unknown in an earlier run
     try:
         job = prepare_row(state.composed, opts, row)
     except RowInvalid as exc:
-        _invalid(ledger, state, row.line, known, exc)
-        return None
+        return exc
     try:
         job.facts = state.guard.facts(job.e164, row.values, job.zone)
     except RowError as exc:
         where = f"{opts.contacts} row {row.line}"
-        problem = RowInvalid([Diagnostic(str(exc), exc.code, origin=where)], job.e164)
-        _invalid(ledger, state, row.line, known, problem)
+        return RowInvalid([Diagnostic(str(exc), exc.code, origin=where)], job.e164)
+    return job
+
+
+def _judge(ledger: Ledger, state: Dialer, job: Prepared, first: int | None) -> Prepared | None:
+    """The rest of a row's admission, once it is recorded: ``first`` is the row that already
+    holds its number (a duplicate), if any."""
+    opts, hooks, batch = state.opts, state.hooks, state.batch
+    line = job.row
+    if first is not None:
+        state.count("skipped")
+        state.count("done")
+        hooks.on_row(
+            RowEvent(line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once")
+        )
         return None
-    if known is None:
-        first = ledger.add_pending(batch, row.line, job.e164)
-        if first is not None:
-            state.count("skipped")
-            state.count("done")
-            hooks.on_row(
-                RowEvent(
-                    row.line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once"
-                )
-            )
-            return None
     verdict = state.guard.judge(job.facts, hooks.now())
-    if opts.only_rows is not None and row.line not in opts.only_rows and verdict.action != "skip":
+    if opts.only_rows is not None and line not in opts.only_rows and verdict.action != "skip":
         # apply: the plan did not call this row (its inputs are unchanged, so only a verdict
         # that depends on time can differ); it is not called now either.
         reason = "not in the plan being applied"
-        ledger.skip(batch, row.line, "unplanned", reason)
+        ledger.skip(batch, line, "unplanned", reason)
         state.count("skipped")
         state.count("done")
-        hooks.on_row(RowEvent(row.line, "unplanned", reason))
+        hooks.on_row(RowEvent(line, "unplanned", reason))
         return None
     if verdict.action == "skip":
         kind = Guard.skip_kind(verdict)
-        ledger.skip(batch, row.line, kind, verdict.reason())
+        ledger.skip(batch, line, kind, verdict.reason())
         state.count("skipped")
         state.count("done")
-        hooks.on_row(RowEvent(row.line, kind, f"{mask(job.e164)}: {verdict.reason()}"))
+        hooks.on_row(RowEvent(line, kind, f"{mask(job.e164)}: {verdict.reason()}"))
         return None
     if verdict.action == "defer":
-        ledger.defer(batch, row.line, verdict.reason())
+        ledger.defer(batch, line, verdict.reason())
         state.count("deferred")
         state.count("done")
-        hooks.on_row(RowEvent(row.line, "deferred", verdict.reason()))
+        hooks.on_row(RowEvent(line, "deferred", verdict.reason()))
         return None
     return job
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runner.batch.ledger.groups import RowGroups
+
 if TYPE_CHECKING:
     from runner.batch.ledger.outcomes import OutcomeCounts
     from runner.outcomes.callbacks import Callback
@@ -142,7 +144,7 @@ class Pacer(Protocol):
     def twin(self) -> Pacer: ...
 
 
-class Ledger(ABC):
+class Ledger(RowGroups, ABC):
     """One batch ledger. Every write is one short transaction; the ones that precede a POST
     (claims) and the ones that record an answer are durable when they return."""
 
