@@ -6,8 +6,9 @@ machine), and each row needs three of them when written one by one: its reservat
 journal of recent calls, its claim, its answer. With eight or more workers that is the whole
 budget of a call. Here a worker hands its claim to the writer and waits; the writer takes
 everything queued since its last commit (claims, and the answers and journal updates the workers
-queued without waiting), writes them in one journal transaction and one ledger transaction, and
-wakes the workers whose claims are now on disk.
+queued without waiting), writes them in one journal transaction and one ledger transaction whose
+fsyncs overlap, and wakes the workers whose claims are now on disk. Answers alone do not wake the
+writer: they ride with the next claim.
 
 What a crash can leave is unchanged: a worker queues the answer of its last call before it asks
 for its next claim, and the writer commits in queue order, so a claim is never on disk before
@@ -29,6 +30,11 @@ from datetime import datetime, timedelta
 from runner.batch.journal import Journal, Reservation
 from runner.batch.ledger import Claim, Ledger, LedgerError, LedgerUnavailable
 from runner.batch.ledger.groups import ClaimAsk, Finish
+
+# How long answers wait for a claim to share its commit before they are written alone (the
+# last rows of a batch, a slow --rate): they are on disk before their worker's next claim either
+# way, and this bounds how stale the ledger looks to batch-status meanwhile.
+ANSWER_LINGER = 0.2
 
 
 @dataclass
@@ -117,8 +123,9 @@ class GroupWriter:
         if the ledger cannot take it."""
         with self._wake:
             if not self._closed:
+                # No wake-up: the answer rides with the next claim's commit (this worker's own
+                # next claim at the latest), or goes alone after ANSWER_LINGER.
                 self._queued.finishes.append((finish, answer))
-                self._wake.notify()
                 return
         # A worker answered after the run stopped waiting for it (a hard stop): write it now.
         self._write(Writes(finishes=[(finish, answer)]))
@@ -129,7 +136,6 @@ class GroupWriter:
         with self._wake:
             if not self._closed:
                 self._queued.settled.append((self.batch, row_no, state))
-                self._wake.notify()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued and stop the thread."""
@@ -144,8 +150,11 @@ class GroupWriter:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._queued and not self._closed:
-                    self._wake.wait()
+                while not self._queued.asks and not self._closed:
+                    if not self._queued:
+                        self._wake.wait()
+                    elif not self._wake.wait(ANSWER_LINGER):
+                        break  # answers with no claim to ride with: they go alone
                 group, self._queued = self._queued, Writes()
                 closing = self._closed
             if group:
