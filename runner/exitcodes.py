@@ -1,4 +1,4 @@
-"""The one exit-code table shared by every command (README, "Exit codes")."""
+"""The one exit-code table shared by every command (docs/reference/exit-codes.md)."""
 
 from enum import IntEnum
 

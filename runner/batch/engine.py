@@ -1,10 +1,10 @@
 """Run a batch: stream the contacts, validate each row, claim it durably, place the call.
 
-Order for every row (README, "The ledger"): read -> resolve and validate -> record ``pending``
-(or ``skipped`` with the reason) -> the calling policy (do-not-call, consent, calling hours:
-runner/campaign/guard.py) -> a token from the shared bucket -> the policy again, then the claim
-(``dialing``, on disk, with the 24-hour cap) -> POST -> record the answer. The main thread reads
-the file and hands rows to a few worker threads through a small queue, so memory stays flat.
+Order for every row (docs/guide/batch.md, "The ledger"): read -> resolve and validate -> record
+``pending`` (or ``skipped`` with the reason) -> the calling policy (do-not-call, consent, calling
+hours: runner/campaign/guard.py) -> a token from the shared bucket -> the policy again, then the
+claim (``dialing``, on disk, with the 24-hour cap) -> POST -> record the answer. The main thread
+reads the file and hands rows to a few worker threads through a small queue, so memory stays flat.
 """
 
 from __future__ import annotations

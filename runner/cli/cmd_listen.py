@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +8,7 @@ import click
 
 from runner.cli.errors import CliExit
 from runner.cli.output import error
+from runner.cli.serving import wait_until_stopped
 from runner.exitcodes import ExitCode
 
 KEY_HELP = (
@@ -68,15 +68,9 @@ def listen(
         quiet=quiet,
     )
     click.echo(f"callprofile listen: listening on {receiver.url}")
-    stopping = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        wait_until_stopped()
     finally:
-        signal.signal(signal.SIGTERM, previous)
         receiver.stop()
         receiver.journal.close()
     summary = receiver.journal.summary(receiver.still_unmatched)

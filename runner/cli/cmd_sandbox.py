@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
 import click
 
 from runner.cli.errors import CliExit
 from runner.cli.output import error
+from runner.cli.serving import wait_until_stopped
 from runner.exitcodes import ExitCode
 
 
@@ -246,15 +245,9 @@ def sandbox(
     click.echo(f"seed: {server.seed}")
     click.echo(f"  export TELNYX_BASE_URL={server.base_url}", err=True)
     click.echo(f"  export TELNYX_PUBLIC_KEY={server.public_key}", err=True)
-    stopping = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        wait_until_stopped()
     finally:
-        signal.signal(signal.SIGTERM, previous)
         server.stop(wait_for_callbacks=0.0)
     click.echo(f"stopped after {server.post_count} call request(s)", err=True)
 

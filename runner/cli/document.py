@@ -24,7 +24,6 @@ import click
 
 from runner import codes
 from runner.diagnostics import Diagnostic
-from runner.secrets import scrub
 
 SCHEMA_VERSION = 1
 OUTPUT = "callprofile.output"
@@ -98,18 +97,9 @@ def base(payload: dict[str, Any]) -> None:
 
 def diagnostic(d: Diagnostic) -> dict[str, Any]:
     """One diagnostic as JSON: the same item validate prints."""
-    return {
-        "file": d.file,
-        "line": d.line,
-        "col": d.col,
-        "end_line": d.end_line,
-        "end_col": d.end_col,
-        "severity": d.severity,
-        "code": d.code,
-        "message": scrub(d.message),
-        "json_path": d.json_path,
-        "origin": d.origin,
-    }
+    from runner.review.reporters import json_item
+
+    return json_item(d)
 
 
 def _common(ctx: click.Context) -> dict[str, Any]:

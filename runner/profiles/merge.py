@@ -1,8 +1,8 @@
 """Merge layers of profile data, recording which layer set every value.
 
-Rules (README, "Layers and merging"): mappings merge key by key, recursively; lists and scalars
-replace; an explicit ``null`` removes the key. A value of a different kind replaces the old one
-whole (a mapping replaced by a scalar leaves nothing of the mapping, and the reverse).
+Rules (docs/guide/overrides.md, "How values merge"): mappings merge key by key, recursively; lists
+and scalars replace; an explicit ``null`` removes the key. A value of a different kind replaces the
+old one whole (a mapping replaced by a scalar leaves nothing of the mapping, and the reverse).
 Inputs are never mutated.
 """
 

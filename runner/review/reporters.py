@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
@@ -30,22 +31,24 @@ def plain(diagnostics: Iterable[Diagnostic], style: Callable[[str, str], str] = 
     return "".join(line(d, style) + "\n" for d in diagnostics)
 
 
+def json_item(d: Diagnostic) -> dict[str, Any]:
+    """One diagnostic as the JSON object every command's ``-o json`` uses."""
+    return {
+        "file": d.file,
+        "line": d.line,
+        "col": d.col,
+        "end_line": d.end_line,
+        "end_col": d.end_col,
+        "severity": d.severity,
+        "code": d.code,
+        "message": scrub(d.message),
+        "json_path": d.json_path,
+        "origin": d.origin,
+    }
+
+
 def as_json(diagnostics: Iterable[Diagnostic]) -> str:
-    rows = [
-        {
-            "file": d.file,
-            "line": d.line,
-            "col": d.col,
-            "end_line": d.end_line,
-            "end_col": d.end_col,
-            "severity": d.severity,
-            "code": d.code,
-            "message": scrub(d.message),
-            "json_path": d.json_path,
-            "origin": d.origin,
-        }
-        for d in diagnostics
-    ]
+    rows = [json_item(d) for d in diagnostics]
     return escape_json_text(json.dumps(rows, indent=2, ensure_ascii=False)) + "\n"
 
 

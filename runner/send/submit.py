@@ -2,8 +2,8 @@
 
 Telnyx offers no idempotency key for this endpoint, so a POST that may have arrived is never sent
 again: a read timeout, a connection dropped after the body was sent, or any 5xx is reported as
-"outcome unknown" (README, "Retries"). Only failures before the request left (connection refused,
-DNS failure, connect or pool timeout) and 429 answers are retried.
+"outcome unknown" (docs/guide/submitting.md, "Retries"). Only failures before the request left
+(connection refused, DNS failure, connect or pool timeout) and 429 answers are retried.
 """
 
 from __future__ import annotations

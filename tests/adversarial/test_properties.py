@@ -214,7 +214,7 @@ def test_render_output_is_a_values_file_that_rebuilds_the_same_request(data, tmp
         sets.append(f"{name}={data.draw(st.integers(low, high))}")
     for name, _ in data.draw(st.lists(st.sampled_from(free_text), max_size=3)):
         # Flag values are data but a values file is a template: text with template markers
-        # does not survive the trip (a known limit, see the README's security model).
+        # does not survive the trip (a known limit, see docs/security.md).
         text = data.draw(st.text(max_size=20).filter(lambda t: not is_template(t)))
         sets.append(f"{name}={text}")
     overrides = Overrides(
