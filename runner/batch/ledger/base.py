@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runner.batch.ledger.groups import RowGroups
+from runner.batch.ledger.groups import Claim, RowGroups
 
 if TYPE_CHECKING:
     from runner.batch.ledger.outcomes import OutcomeCounts
@@ -101,14 +101,6 @@ class BatchInfo:
 def cap_reason(done: int, limit: int, rule: str) -> str:
     """Why a claim was refused by the 24 h cap (the same words from every backend)."""
     return f"{done} call(s) to this number in the last 24 h; at most {limit} allowed [{rule}]"
-
-
-@dataclass
-class Claim:
-    # "claimed" | "repeat" | "capped" (the 24 h cap: the row is deferred) | "gone" | "lapsed"
-    # (this runner's lease ran out)
-    outcome: str
-    reason: str = ""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Ledger writes of several rows at a time, and what they carry.
+"""Ledger writes of several rows at a time, what they carry, and what a claim comes to.
 
 A backend that can do each group in one transaction overrides these (the SQLite ledger: one
 fsync covers many claims); the defaults here go row by row through the single-row operations,
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from runner.batch.ledger.base import Claim
+
+@dataclass
+class Claim:
+    # "claimed" | "repeat" | "capped" (the 24 h cap: the row is deferred) | "gone" | "lapsed"
+    # (this runner's lease ran out)
+    outcome: str
+    reason: str = ""
 
 
 @dataclass
@@ -67,8 +72,6 @@ class RowGroups:
     ) -> list[Claim]:
         """Record ``finishes``, then make ``claims``: every answer is durable before any of the
         claims is, and each claim is durable when this returns."""
-        from runner.batch.ledger.base import Claim
-
         for f in finishes:
             self.finish(
                 batch_id,
