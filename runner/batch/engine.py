@@ -250,8 +250,10 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
     # shared); after the pass, rows no live runner holds any more are adopted (sharing).
     size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
     # Rows are read and recorded a block at a time (one ledger query and one transaction per
-    # block, not two lock round trips per row); --max-calls reads no further than it reaches.
-    block = 1 if opts.max_calls is not None else ADMIT_BLOCK
+    # block, not two trips through the SQLite ledger's lock per row); --max-calls reads no
+    # further than it reaches, and a shared ledger keeps reading row by row as it always has
+    # (other runners change the rows meanwhile).
+    block = 1 if opts.max_calls is not None or ledger.shared else ADMIT_BLOCK
     try:
         chunk: list[Prepared] = []
         going = True
