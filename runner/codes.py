@@ -5,7 +5,7 @@ used without being listed here. ``markdown_table()`` renders the reference table
 carry (a test checks that the two agree). Ranges: CP0xx files and names, CP1xx schema, CP2xx
 templates and variables, CP3xx the final request and overrides, CP4xx lint, CP5xx batch, CP6xx
 campaigns (the calling policy, its verdicts, plan and apply), CP7xx call outcomes (listen,
-callbacks, batch-reconcile).
+callbacks, batch-reconcile; CP75x outcome-aware retries).
 """
 
 from __future__ import annotations
@@ -370,6 +370,14 @@ LOOKUP_TOO_RECENT = register(
     "CP743",
     "warning",
     "no call listed yet, but the claim is inside the safety margin: the row stays unknown",
+)
+
+
+# --- outcome-aware retries (CP750-CP769) -----------------------------------------------------
+RETRY_VALUE = register(
+    "CP750",
+    "error",
+    "a `campaign.retry` that cannot work (a part missing, a duration too long)",
 )
 
 

@@ -105,8 +105,13 @@ class Dialer:
         self.error = exc
         self.hooks.stopper.stop("internal error")
 
+    def flush_writes(self) -> None:
+        """Put the answers still queued on disk (a pass over the rows has ended)."""
+        if self.writes is not None:
+            self.writes.flush()
+
     def close_writes(self) -> None:
-        """Write the answers still queued (the run is ending)."""
+        """Write what is still queued and stop the writer (the run is ending)."""
         if self.writes is not None:
             self.writes.close()
 
@@ -195,12 +200,16 @@ class Dialer:
         """Reserve the number in the journal of recent calls (the repeat guard across ledgers),
         then claim the row in the ledger; both durable before the POST."""
         caller = job.request.body.get("From")
-        caller = caller if isinstance(caller, str) else None
+        sender = caller if isinstance(caller, str) else None
         if self.writes is not None:
-            claim = self.writes.claim(job.row, job.e164, cap, caller)
-            if claim.outcome != "claimed":
-                self._settle(job.row, "pending")
-            return claim
+            if job.retry is None:
+                claim = self.writes.claim(job.row, job.e164, cap, sender)
+                if claim.outcome != "claimed":
+                    self._settle(job.row, "pending")
+                return claim
+            # A retry claims on its own, below: first the answers queued before it go to disk
+            # (and the writer lets go of the journal).
+            self.writes.flush()
         repeat = self.journal.reserve(
             profile=self.opts.profile,
             e164=job.e164,
@@ -214,11 +223,18 @@ class Dialer:
             skipped = ledger.skip(self.batch, job.row, "repeat", repeat)
             return Claim("repeat", repeat) if skipped else Claim("gone")
         # If the claim fails, it may have committed: the reservation stays (the stricter way).
-        claim = ledger.claim(
-            self.batch, job.row, self.opts.min_interval, cap, runner=self.runner, caller=caller
-        )
+        if job.retry is not None:  # a retry claims its own attempt (runner.batch.retries)
+            attempt, previous = job.retry
+            claim = ledger.claim_retry(
+                self.batch, job.row, attempt, previous, cap, runner=self.runner, caller=sender
+            )
+        else:
+            claim = ledger.claim(
+                self.batch, job.row, self.opts.min_interval, cap, runner=self.runner, caller=sender
+            )
         if claim.outcome != "claimed":
-            self._settle(job.row, "pending")
+            # A retry not claimed leaves the row's earlier call placed: the journal keeps it.
+            self._settle(job.row, "placed" if job.retry is not None else "pending")
         return claim
 
     def _settle(self, row: int, status: str) -> None:

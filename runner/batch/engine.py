@@ -13,9 +13,9 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from runner.batch import admission, sharing
+from runner.batch import admission, retries, sharing
 from runner.batch import contacts as contacts_mod
 from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
@@ -49,7 +49,7 @@ from runner.profiles.store import Store
 from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
-ADMIT_BLOCK = 32  # contacts rows read and recorded together
+ADMIT_BLOCK = 32  # contacts rows read and recorded together (a ledger this process owns)
 
 
 __all__ = [
@@ -149,6 +149,7 @@ def _run_locked(
     ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
     total = scanned.count
     runner = ""
+    state: Dialer | None = None
     journal: Journal | NoJournal | None = None
     try:
         journal = NoJournal() if ledger.shared else Journal(opts.journal)
@@ -181,6 +182,9 @@ def _run_locked(
             ledger.note(batch, "policy", _policy_note(guard))
         state = Dialer(composed, opts, hooks, batch, total, ledger, runner, guard, journal)
         stopped = _drive(ledger, state)
+        if not stopped and state.error is None:
+            drive = lambda rows, admit: _drive(ledger, state, rows, admit)  # noqa: E731
+            stopped = retries.after_pass(ledger, state, guard.retry, lambda: _rows(opts), drive)
         try:
             summary = summarise(ledger, batch, interrupted=hooks.stopper.interrupted)
             if opts.report:
@@ -199,6 +203,8 @@ def _run_locked(
             summary, stopped=stopped, stop_code=hooks.stopper.code, unrecorded=state.unrecorded
         )
     finally:
+        if state is not None:
+            state.close_writes()
         if runner:
             # If the database is gone, the runner's lock and lease end with this process.
             with contextlib.suppress(LedgerUnavailable):
@@ -220,7 +226,14 @@ def _label() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _drive(ledger: Ledger, state: Dialer) -> str:
+def _drive(
+    ledger: Ledger,
+    state: Dialer,
+    rows: Callable[[], Iterator[contacts_mod.Row]] | None = None,
+    admit_row: Callable[[contacts_mod.Row], Prepared | None] | None = None,
+) -> str:
+    """Hand the rows to the workers and wait for them. ``rows``/``admit_row`` replace the pass
+    over the contacts (a retry round: rows already placed, so not reserved or swept)."""
     opts, hooks, batch = state.opts, state.hooks, state.batch
     stopper = hooks.stopper
     workers = [
@@ -242,26 +255,38 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
         return not stopper.hard.is_set()
 
     def admit(row: contacts_mod.Row) -> Prepared | None:
-        job = admission.admit(ledger, state, row)
+        job = admit_row(row) if admit_row is not None else admission.admit(ledger, state, row)
         hooks.on_progress(state.progress)
         return job
 
     # Rows are reserved for this runner a chunk at a time (one row unless the ledger is
     # shared); after the pass, rows no live runner holds any more are adopted (sharing).
     size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
-    # Rows are read and recorded a block at a time (one ledger query and one transaction per
-    # block, not two trips through the SQLite ledger's lock per row); --max-calls reads no
+    # The contacts are read and recorded a block at a time (one ledger query and one transaction
+    # per block, not two trips through the SQLite ledger's lock per row); --max-calls reads no
     # further than it reaches, and a shared ledger keeps reading row by row as it always has
     # (other runners change the rows meanwhile).
     block = 1 if opts.max_calls is not None or ledger.shared else ADMIT_BLOCK
+    jobs: Iterator[Prepared | None] = (
+        admission.admitted(ledger, state, _rows(opts), block)
+        if rows is None
+        else (admit(row) for row in rows())
+    )
     try:
         chunk: list[Prepared] = []
         going = True
-        for job in admission.admitted(ledger, state, _rows(opts), block):
+        for job in jobs:
             if stopper.stopping:
+                going = False
                 break
-            hooks.on_progress(state.progress)
+            if rows is None:
+                hooks.on_progress(state.progress)
             if job is None:
+                continue
+            if rows is not None:  # a retry: the row is this batch's already
+                if not hand_over(job):
+                    going = False
+                    break
                 continue
             chunk.append(job)
             if len(chunk) >= size:
@@ -269,8 +294,8 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
                 chunk = []
                 if not going:
                     break
-        going = going and not stopper.stopping
-        if going and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
+        dispatched = rows is None and going
+        if dispatched and sharing.dispatch(ledger, batch, state.runner, chunk, hand_over):
             sharing.sweep(
                 ledger,
                 batch,
@@ -298,7 +323,7 @@ def _drive(ledger: Ledger, state: Dialer) -> str:
                 worker.join(TICK)
                 hooks.on_progress(state.progress)
         # The answers still queued go to disk before the summary (or the hard stop) reads it.
-        state.close_writes()
+        state.flush_writes()
         if stopper.hard.is_set():
             with state.lock:
                 stuck = sorted(state.inflight)

@@ -57,9 +57,15 @@ class Writes:
     asks: list[_Ask] = field(default_factory=list)
     finishes: list[tuple[Finish, str]] = field(default_factory=list)  # with the answer's text
     settled: list[tuple[str, int, str]] = field(default_factory=list)  # journal: how rows ended
+    flushes: list[threading.Event] = field(default_factory=list)  # set once this group is written
 
     def __bool__(self) -> bool:
-        return bool(self.asks or self.finishes or self.settled)
+        return bool(self.asks or self.finishes or self.settled or self.flushes)
+
+    @property
+    def urgent(self) -> bool:
+        """Someone waits for this group (a claim, or a flush)."""
+        return bool(self.asks or self.flushes)
 
 
 class GroupWriter:
@@ -137,6 +143,16 @@ class GroupWriter:
             if not self._closed:
                 self._queued.settled.append((self.batch, row_no, state))
 
+    def flush(self) -> None:
+        """Return when everything queued before this call is on disk."""
+        done = threading.Event()
+        with self._wake:
+            if self._closed:
+                return
+            self._queued.flushes.append(done)
+            self._wake.notify()
+        done.wait()
+
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued and stop the thread."""
         with self._wake:
@@ -150,7 +166,7 @@ class GroupWriter:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._queued.asks and not self._closed:
+                while not self._queued.urgent and not self._closed:
                     if not self._queued:
                         self._wake.wait()
                     elif not self._wake.wait(ANSWER_LINGER):
@@ -165,6 +181,13 @@ class GroupWriter:
                         return
 
     def _write(self, group: Writes) -> None:
+        try:
+            self._write_group(group)
+        finally:
+            for done in group.flushes:
+                done.set()
+
+    def _write_group(self, group: Writes) -> None:
         self.groups += 1
         try:
             repeats = self._reserve(group)

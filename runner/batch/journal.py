@@ -140,37 +140,43 @@ class Journal:
         settled: list[tuple[str, int, str]] | None = None,
     ) -> list[str | None]:
         """The first half of ``reserve_group``: the checks and reservations, in a transaction
-        left open for ``commit_group`` (which another thread may run, so that this file's fsync
-        and the ledger's overlap). Nothing else may use the journal in between."""
+        left open for ``commit_group``, which another thread may run (so that this file's fsync
+        and the ledger's overlap). The journal stays locked until then."""
         out: list[str | None] = []
-        with self._mutex:
+        self._mutex.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    for batch_id, row_no, state in settled or ():
-                        self._settle(ledger, batch_id, row_no, state)
-                    for ask in asks:
-                        out.append(self._reserve(profile, ledger, now, min_interval, ask))
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise _failure(exc) from None
+                for batch_id, row_no, state in settled or ():
+                    self._settle(ledger, batch_id, row_no, state)
+                for ask in asks:
+                    out.append(self._reserve(profile, ledger, now, min_interval, ask))
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._mutex.release()
+            raise _failure(exc) from None
+        except BaseException:
+            self._mutex.release()
+            raise
         return out
 
     def commit_group(self) -> None:
-        """Make the group ``open_group`` wrote durable (or roll it back and raise)."""
-        with self._mutex:
+        """Make the group ``open_group`` wrote durable (or roll it back and raise), and unlock
+        the journal."""
+        try:
             try:
-                try:
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise _failure(exc) from None
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _failure(exc) from None
+        finally:
+            self._mutex.release()
 
     def _reserve(
         self,

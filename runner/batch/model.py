@@ -5,6 +5,7 @@ here, so none imports another for its types."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ class Options:
     render_now: datetime | None = None
     lease: float | None = None  # seconds; a shared (PostgreSQL) ledger's runner lease
     journal: str | None = None  # the journal of recent calls (default: in the state directory)
+    follow: bool = False  # keep placing the retries campaign.retry earns (runner.batch.retries)
 
     @property
     def ledger_spec(self) -> str:
@@ -104,13 +106,15 @@ class Hooks:
     now: Callable[[], datetime] = utc_now  # wall clock: windows and ledger stamps
     limiter: TokenBucket | None = None
     gate: TokenBucket | None = None  # paces the POSTs (default: the limiter's twin)
-    sleep: Callable[[float], object] | None = None  # waits between retries (default: Ctrl-C-able)
+    # Waits between send retries and for a retry due later (--follow); default: Ctrl-C-able.
+    sleep: Callable[[float], object] | None = None
     client: httpx.Client | None = None
     stopper: Stopper = field(default_factory=Stopper)
     on_row: Callable[[RowEvent], None] = lambda event: None
     on_progress: Callable[[Progress], None] = lambda progress: None
     on_dry_run: Callable[[int, str, Any], None] = lambda row, e164, request: None
     on_notice: Callable[[str], None] = lambda text: None
+    wake: threading.Event | None = None  # set when a call outcome is recorded (batch --listen)
 
 
 @dataclass
@@ -150,6 +154,7 @@ class Prepared:
     request: Request
     facts: Facts | None = None  # what the calling policy knows about the callee
     http: HttpRequest | None = None  # the exact request, built before the row is claimed
+    retry: tuple[int, str] | None = None  # a retry: (its attempt number, the previous call_sid)
 
 
 class RowInvalid(Exception):

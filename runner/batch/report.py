@@ -6,6 +6,7 @@ import csv
 import os
 import tempfile
 from dataclasses import dataclass, field
+from typing import Any
 
 from runner.batch.ledger import Ledger, RunnerShare
 from runner.batch.ledger.outcomes import OutcomeCounts
@@ -28,6 +29,7 @@ REPORT_COLUMNS = (
     "call_status",
     "answered_by",
     "duration",
+    "attempt_outcomes",  # each attempt: "1 no-answer; 2 human" (campaign.retry)
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -44,6 +46,8 @@ class Summary:
     running: bool = False  # another process holds the batch (batch-status)
     runners: list[RunnerShare] = field(default_factory=list)  # a shared ledger's runners
     outcomes: OutcomeCounts = field(default_factory=OutcomeCounts)
+    # Every attempt of the rows called more than once (Ledger.attempts).
+    retried: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def recorded(self) -> int:
@@ -97,6 +101,8 @@ class Summary:
             # What the callbacks said about the placed rows (listen, batch --listen).
             "outcomes": {key: self.outcomes.counts.get(key, 0) for key, _ in OUTCOMES},
             "callbacks_heard": self.outcomes.heard,
+            # Rows called more than once (campaign.retry, --redial-unknown), with each attempt.
+            "retried": retried_rows(self.retried),
             # A shared (PostgreSQL) ledger's runners and the rows each dialled; [] otherwise.
             "runners": [
                 {
@@ -148,6 +154,20 @@ class Summary:
             out.extend(self._shares())
         if self.outcomes.heard:
             out.extend(self.outcome_lines())
+        if self.retried:
+            out.extend(self.attempt_lines())
+        return out
+
+    def attempt_lines(self) -> list[str]:
+        """One line per row called more than once, with each attempt's outcome."""
+        from runner.phone import mask
+
+        rows = retried_rows(self.retried)
+        out = [f"  attempts (rows called more than once: {len(rows)})"]
+        for row in rows[:MAX_ATTEMPT_LINES]:
+            out.append(f"    row {row['row']:<5} {mask(row['to'] or '')}  {attempt_text(row)}")
+        if len(rows) > MAX_ATTEMPT_LINES:
+            out.append(f"    ... {len(rows) - MAX_ATTEMPT_LINES} more (--report has every row)")
         return out
 
     def outcome_lines(self) -> list[str]:
@@ -191,7 +211,39 @@ def summarise(
         running=running,
         runners=ledger.runners(batch_id),
         outcomes=ledger.outcome_counts(batch_id),
+        retried=ledger.attempts(batch_id),
     )
+
+
+MAX_ATTEMPT_LINES = 50
+_ATTEMPT_KEYS = ("attempt", "call_sid", "state", "sent_at", "outcome")
+
+
+def retried_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``Ledger.attempts`` grouped by row: [{row, to, attempts: [{attempt, call_sid, state,
+    sent_at, outcome}]}]."""
+    rows: dict[int, dict[str, Any]] = {}
+    for a in attempts:
+        row = rows.setdefault(
+            a["row_no"], {"row": a["row_no"], "to": a.get("e164"), "attempts": []}
+        )
+        row["attempts"].append(
+            {k: a[k] for k in ("attempt", "call_sid", "state", "sent_at", "outcome")}
+        )
+    return list(rows.values())
+
+
+def attempt_text(row: dict[str, Any]) -> str:
+    """``1 no-answer; 2 busy; 3 human``: each attempt's outcome, or its state when it placed
+    no call."""
+    return "; ".join(f"{a['attempt']} {_word(a)}" for a in row["attempts"])
+
+
+def _word(attempt: dict[str, Any]) -> str:
+    outcome = attempt["outcome"]
+    if outcome is None:
+        return str(attempt["state"])
+    return "awaiting" if outcome == "awaiting" else str(outcome)
 
 
 def escape_cell(value: object) -> str:
@@ -210,7 +262,9 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(REPORT_COLUMNS)
+            retried = {r["row"]: attempt_text(r) for r in retried_rows(ledger.attempts(batch_id))}
             for row in ledger.report_rows(batch_id):
+                once = f"1 {row['outcome'] or row['state']}" if row["attempts"] == 1 else ""
                 writer.writerow(
                     [
                         escape_cell(v)
@@ -230,6 +284,7 @@ def write_csv(ledger: Ledger, batch_id: str, path: str) -> None:
                             row["call_status"],
                             row["answered_by"],
                             row["duration"],
+                            retried.get(row["row_no"], once),
                         )
                     ]
                 )

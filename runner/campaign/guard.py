@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from runner.campaign.decide import row_facts
 from runner.campaign.policy import Hours, Policy, resolve
+from runner.campaign.retry import RetryRule
+from runner.campaign.retry import resolve as resolve_retry
 from runner.campaign.verdict import (
     CODE_DNC,
     CODE_REVOKED,
@@ -42,6 +44,7 @@ class Guard:
         self.policy = policy
         self.dnc = dnc
         self.replaced = ""  # the profile's hours that --window replaced, and where they were set
+        self.retry: RetryRule | None = None  # campaign.retry, for a batch
 
     @classmethod
     def for_batch(
@@ -57,6 +60,7 @@ class Guard:
             policy = policy.with_window(Hours(window.start, window.end), flag)
         guard = cls(policy, dnc)
         guard.replaced = replaced
+        guard.retry = resolve_retry(store, profile)
         return guard
 
     def facts(self, e164: str, values: Mapping[str, str], zone: str | None) -> Facts:

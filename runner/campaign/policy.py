@@ -117,14 +117,7 @@ FEDERAL_HOURS = Hours(time(8, 0), time(21, 0), federal=True)
 def resolve(store: Store, name: str) -> Policy:
     """The merged policy of profile ``name``. Raises ProfileError (file:line:col) for a value
     that cannot work; schema problems were reported when the files were loaded."""
-    document: dict[str, Any] = {}
-    prov: Provenance = {}
-    for profile in chain(store, name):
-        block = profile.data.get("campaign")
-        if block is None:
-            continue
-        layer = Layer(profile.file, {"campaign": block}, kind="file", source=profile.source)
-        document = merge(document, layer, prov)
+    document, prov = merged_campaign(store, name)
     raw = (document.get("campaign") or {}).get("policy") or {}
     settings: dict[str, Setting] = {}
     problems: list[Diagnostic] = []
@@ -137,6 +130,26 @@ def resolve(store: Store, name: str) -> Policy:
     if problems:
         raise ProfileError(problems)
     return Policy(name, settings)
+
+
+def merged_campaign(store: Store, name: str) -> tuple[dict[str, Any], Provenance]:
+    """The ``campaign`` blocks of the extends chain merged (mappings merge, lists and scalars
+    replace, ``null`` removes), with the provenance of every value."""
+    document: dict[str, Any] = {}
+    prov: Provenance = {}
+    for profile in chain(store, name):
+        block = profile.data.get("campaign")
+        if block is None:
+            continue
+        layer = Layer(profile.file, {"campaign": block}, kind="file", source=profile.source)
+        document = merge(document, layer, prov)
+    return document, prov
+
+
+def where(prov: Provenance, path: Path) -> str:
+    """The file:line:col that set ``path`` (several, comma-separated, for a mapping that
+    two files built)."""
+    return _where(prov, path)
 
 
 def _where(prov: Provenance, path: Path) -> str:

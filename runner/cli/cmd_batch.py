@@ -5,7 +5,7 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -37,6 +37,9 @@ MAX_SAFE_RATE = 25.0  # burst 1 + 5 s x 25 = 126 dials, under Telnyx's default 1
 # time. ``wait`` None: waits that a second Ctrl-C cuts short.
 clock: Callable[[], float] = time.monotonic
 wait: Callable[[float], object] | None = None
+# Testing seam: the wall clock of the ledger's stamps, calling windows and retry schedules, so a
+# test can move a batch hours ahead (campaign.retry's ``after``) without waiting.
+now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 MAX_INTERVAL_DAYS = 3650  # ten years: the ledger's clock arithmetic stays in range
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -118,6 +121,12 @@ def parse_window(text: str | None) -> Window | None:
 @click.option(
     "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep running to place the retries the profile's campaign.retry earns, until none is "
+    "left or the calling window closes.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @sandbox_options
 @click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
@@ -140,6 +149,7 @@ def batch(
     max_calls: int | None,
     min_interval: str,
     redial_unknown: bool,
+    follow: bool,
     dry_run: bool,
     sandbox: bool,
     sandbox_script: str | None,
@@ -219,7 +229,10 @@ def batch(
         max_retries=max_retries,
         report=report,
         journal=sandbox_journal() if sandbox else None,
+        follow=follow,
     )
+    if follow and dry_run:
+        raise click.UsageError("--follow and --dry-run do not go together")
     _refuse_overwriting_inputs(ctx, opts)
     from runner.cli import cmd_listen
 
@@ -269,6 +282,7 @@ def execute(
         head = {"dry_run": True, "profile": opts.profile, "contacts": opts.contacts}
         view.stream = Stream("calls", head, reveal=show_secrets)
     hooks = engine.Hooks(
+        now=now,
         on_row=view.guarded(view.row),
         on_progress=view.guarded(view.progress),
         on_dry_run=view.guarded(view.dry_run),
@@ -296,6 +310,7 @@ def execute(
             # With --sandbox the callbacks come from the sandbox: its own key verifies them.
             key_text = sandbox_key or public_key
             receiver = cmd_listen.for_batch(listen, opts.ledger_given, key_text, no_verify)
+            hooks.wake = receiver.writer.recorded if receiver.writer is not None else None
         hooks.stopper.install(view.guarded(view.interrupted))
         try:
             outcome = engine.run(store, opts, hooks)
@@ -322,6 +337,7 @@ def execute(
     if receiver is not None and outcome.summary is not None:
         # The summary was taken when the last call was answered; the outcomes came after.
         outcome.summary.outcomes = cmd_listen.outcomes_now(opts.ledger_given, outcome.summary)
+        outcome.summary.retried = cmd_listen.attempts_now(opts.ledger_given, outcome.summary)
     if outcome.summary is not None:
         pipes.settled(outcome.exit_code())  # a closed pipe from here on keeps this code
     view.finish(outcome)

@@ -26,7 +26,8 @@ def explain(
 ) -> None:
     """Show, for every field of NAME's final request, its value, the file:line:col or flag
     that set it, and the values it overrode (most recent first). A campaign.policy follows:
-    each setting with where it was set, and the built-in rules it turns on with citations.
+    each setting with where it was set, and the built-in rules it turns on with citations;
+    then a campaign.retry, each setting with where it was set.
 
     Inputs the call would need but were not given (--to, required variables) are filled like
     validate does (placeholder number, the variables' examples), and a note says so.
@@ -34,6 +35,7 @@ def explain(
     import os
 
     from runner.campaign import policy as campaign_policy
+    from runner.campaign import retry as campaign_retry
     from runner.campaign import show
     from runner.flow.compose import compose
     from runner.review.explain import explain as explain_rows
@@ -63,14 +65,20 @@ def explain(
     for var in extra.env_stand_ins:
         note(f"environment variable {var} is not set here; rendered with a stand-in")
     policy = campaign_policy.resolve(store, name)
+    retry = campaign_retry.resolve(store, name)
+    cap = policy.max_attempts
+    cap_source = (cap, policy.source("max_attempts_per_24h")) if cap is not None else None
     if output == "json":
         fields = [r.as_dict() for r in rows]
         payload: dict[str, object] = {"profile": name, "fields": fields}
         if not policy.empty:
             payload["policy"] = show.policy_json(policy)
+        if retry is not None:
+            payload["retry"] = retry.as_dict()
         emit(ExitCode.OK, payload, reveal=show_secrets)
     else:
         text = table(rows, _terminal_width()) + show.policy_text(policy)
+        text += campaign_retry.text(retry, cap_source)
         click.echo(shown(text, show_secrets), nl=False)
     raise CliExit(ExitCode.OK)
 

@@ -282,6 +282,17 @@ def outcomes_now(ledger: str, summary: Any) -> Any:
         book.close()
 
 
+def attempts_now(ledger: str, summary: Any) -> Any:
+    """The attempts of the batch's retried rows, with the outcomes stored since the summary."""
+    from runner.cli.ledger_errors import open_or_exit
+
+    book = open_or_exit(ledger, readonly=True)
+    try:
+        return book.attempts(summary.batch_id)
+    finally:
+        book.close()
+
+
 def linger(receiver: Any, summary: Any, grace: float) -> None:
     """After the batch: keep receiving while calls it placed still await their final
     callback, for at most ``grace`` seconds (Ctrl-C stops waiting). Not after a dry run or an

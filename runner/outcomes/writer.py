@@ -39,6 +39,8 @@ class Writer:
         # stop, how many of those still match no row.
         self._early: set[str] = set()
         self.still_unmatched: int | None = None
+        # Set after each write that recorded a callback (a batch's --follow waits on it).
+        self.recorded = threading.Event()
         self._thread = threading.Thread(target=self._run, name="callprofile-ledger-writer")
         self._thread.daemon = True
         self._thread.start()
@@ -101,10 +103,13 @@ class Writer:
             if result == "unmatched":
                 self._early.add(callback.call_sid)
             done(result)
+        if "recorded" in results:
+            self.recorded.set()
 
     def _sweep(self) -> None:
         try:
-            self.ledger.match_unmatched()
+            if self.ledger.match_unmatched():
+                self.recorded.set()  # callbacks that came first now count for their row
         except Exception as exc:
             self._report(exc)
 

@@ -74,6 +74,20 @@ def _render(store: Store, name: str, now: datetime, describe: Describe) -> _Side
     side.shown["connection_id"] = request.shown_connection_id() if own_id else NOT_SET
     _flatten(request.body, (), side.real)
     _flatten(request.redacted_body(), (), side.shown)
+    # The retry rule is part of what a campaign does (never of the request body): shown with
+    # the fields, under its own path.
+    from runner.campaign.retry import KEYS, resolve
+
+    try:
+        rule = resolve(store, name)
+    except ProfileError as exc:
+        side.problems = [describe(d) for d in exc.errors or exc.diagnostics]
+        return side
+    if rule is not None:
+        for key in KEYS:
+            side.real[f"campaign.retry.{key}"] = side.shown[f"campaign.retry.{key}"] = rule.shown(
+                key
+            )
     return side
 
 

@@ -165,7 +165,13 @@ def check_profile(store: Store, name: str, report: Report) -> list[Diagnostic]:
     except ProfileError as exc:
         problems.extend(exc.diagnostics)
     if profile.abstract:
-        return problems
+        return problems  # a fragment may hold part of a retry rule; its users complete it
+    from runner.campaign.retry import resolve as resolve_retry
+
+    try:
+        resolve_retry(store, name)
+    except ProfileError as exc:
+        problems.extend(exc.diagnostics)
     try:
         composed = compose(store, name, default_connection_id=PLACEHOLDER_CONNECTION)
         extra = stand_ins(composed)

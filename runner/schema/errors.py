@@ -273,6 +273,8 @@ def _pattern_reason(path: Path, schema: dict[str, Any]) -> str:
         return "may hold only letters, digits, spaces and -_~!.+ (at most 128 characters)"
     if field in ("start", "end") and "hours" in path:
         return 'is not a 24-hour time like "09:00" (quote it)'
+    if field == "after" and "retry" in path:
+        return "is not a duration like 90s, 30m, 2h or 1d (a whole number and one unit)"
     if field == "quiet_days":
         return "is not a date like 2026-12-25"
     if schema.get("pattern", "").startswith("^[a-z0-9]"):

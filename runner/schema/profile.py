@@ -174,5 +174,48 @@ def campaign() -> dict[str, Any]:
         "type": ["object", "null"],
         "additionalProperties": False,
         "description": "How campaigns (batch, plan, apply, can-call) treat this profile.",
-        "properties": {"policy": policy},
+        "properties": {"policy": policy, "retry": retry()},
+    }
+
+
+# The final outcomes a retry rule may name (runner/outcomes/record.py OUTCOMES, less
+# "awaiting", which is no outcome yet). Kept here as data: the schema module imports no runtime.
+RETRY_OUTCOMES = ("human", "machine", "answered", "no-answer", "busy", "failed", "canceled")
+DURATION_PATTERN = r"^[0-9]{1,7}(s|m|h|d)$"
+
+
+def retry() -> dict[str, Any]:
+    """``campaign.retry``: which final outcomes earn another attempt, how long after, how many
+    attempts per number in one batch. The 24-hour cap across batches is the policy's
+    ``max_attempts_per_24h``, not a second key here."""
+    return {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "description": "Outcome-aware retries in a batch: a row whose final outcome (from its "
+        "callbacks) is listed in `on` is called again, `after` the previous attempt, up to "
+        "`max_attempts` calls per number in the batch; the policy's max_attempts_per_24h still "
+        "applies.",
+        "properties": {
+            "on": {
+                "type": ["array", "null"],
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"enum": list(RETRY_OUTCOMES)},
+                "description": "Final outcomes that earn another attempt: "
+                + ", ".join(RETRY_OUTCOMES)
+                + ".",
+            },
+            "after": {
+                "type": ["string", "null"],
+                "pattern": DURATION_PATTERN,
+                "description": "Wait at least this long after the previous attempt was placed: "
+                "a whole number and a unit, s, m, h or d (90s, 30m, 2h, 1d; 0s for at once).",
+            },
+            "max_attempts": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 20,
+                "description": "Calls per number in this batch, the first one included.",
+            },
+        },
     }

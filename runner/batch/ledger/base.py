@@ -356,6 +356,36 @@ class Ledger(RowGroups, ABC):
     def note_row(self, batch_id: str, row_no: int, kind: str, evidence: dict[str, Any]) -> None:
         """Log a decision that changes no state (e.g. too recent to decide)."""
 
+    # --- attempts and retries (ledger/attempts.py has the SQL) ----------------------------------
+
+    @abstractmethod
+    def retry_candidates(self, batch_id: str) -> list[dict[str, Any]]:
+        """The placed rows with their current attempt (``row_no``, ``e164``, ``attempt``,
+        ``sent_at``, ``call_sid``) and its final ``outcome`` (None while none arrived)."""
+
+    @abstractmethod
+    def claim_retry(
+        self,
+        batch_id: str,
+        row_no: int,
+        attempt: int,
+        call_sid: str,
+        cap: tuple[int, str] | None = None,
+        *,
+        runner: str = "",
+        caller: str | None = None,
+    ) -> Claim:
+        """Claim attempt ``attempt`` of a placed row whose previous attempt was ``call_sid``:
+        that attempt is archived and the row is ``dialing``, durably, in one transaction.
+        ``gone`` if the row moved on (the attempt was claimed already), ``capped`` (nothing
+        changes) if the 24-hour ``cap`` is reached."""
+
+    @abstractmethod
+    def attempts(self, batch_id: str) -> list[dict[str, Any]]:
+        """Every attempt of the rows called more than once (retries, --redial-unknown):
+        ``row_no``, ``attempt``, ``call_sid``, ``state``, ``sent_at``, ``outcome``; in row, then
+        attempt order. A row called once is described by the row itself."""
+
     # --- moving a batch ------------------------------------------------------------------------
 
     @abstractmethod

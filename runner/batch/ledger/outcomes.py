@@ -97,8 +97,29 @@ POSTGRES_TABLES = (
 MOVED: dict[str, tuple[tuple[str, ...], str]] = {
     "callbacks": (("key", "call_sid", "received_at", "kind", "status", "record"), "id"),
     "outcomes": (("call_sid", *RECORD_FIELDS, "first_seen", "updated_at"), "call_sid"),
+    # The batch's earlier attempts (attempts.py), read in (row, attempt) order.
+    "attempts": (
+        (
+            "batch_id",
+            "row_no",
+            "attempt",
+            "call_sid",
+            "state",
+            "sent_at",
+            "ended_at",
+            "reason",
+            "from_e164",
+        ),
+        "CAST(row_no AS BIGINT) * 1000000 + attempt",
+    ),
 }
-OF_BATCH = "call_sid IN (SELECT call_sid FROM rows WHERE batch_id = %s AND call_sid IS NOT NULL)"
+# How each moved table is limited to the batch (default: OF_BATCH, through its calls).
+MOVED_WHERE = {"attempts": "batch_id = %s"}
+# The calls of a batch: its rows' current ones and those of their earlier attempts.
+OF_BATCH = (
+    "call_sid IN (SELECT c FROM (SELECT batch_id AS b, call_sid AS c FROM rows UNION ALL "
+    "SELECT batch_id, call_sid FROM attempts) calls WHERE b = %s AND c IS NOT NULL)"
+)
 
 
 @dataclass
@@ -158,8 +179,11 @@ def _refold(db: Db, call_sid: str, new: int, now: str) -> bool:
         f"ON CONFLICT (call_sid) DO UPDATE SET {updates}, updated_at = excluded.updated_at",
         (call_sid, *values, now, now),
     )
+    # The row holds the call as its current attempt, or held it before a retry (attempts).
     row = db.q(
-        "SELECT batch_id, row_no FROM rows WHERE call_sid = %s LIMIT 1", (call_sid,)
+        "SELECT batch_id, row_no FROM rows WHERE call_sid = %s UNION ALL "
+        "SELECT batch_id, row_no FROM attempts WHERE call_sid = %s LIMIT 1",
+        (call_sid, call_sid),
     ).fetchone()
     if row is None:
         db.q(
@@ -183,12 +207,14 @@ def match(db: Db, call_sid: str, batch_id: str, row_no: int) -> bool:
 
 _MATCHABLE = (
     "SELECT u.call_sid, r.batch_id, r.row_no FROM unmatched u "
-    "JOIN rows r ON r.call_sid = u.call_sid"
+    "JOIN rows r ON r.call_sid = u.call_sid UNION ALL "
+    "SELECT u.call_sid, a.batch_id, a.row_no FROM unmatched u "
+    "JOIN attempts a ON a.call_sid = u.call_sid"
 )
 
 
 def any_matchable(db: Db) -> bool:
-    return db.q(_MATCHABLE + " LIMIT 1").fetchone() is not None
+    return db.q(f"SELECT 1 FROM ({_MATCHABLE}) m LIMIT 1").fetchone() is not None
 
 
 def match_unmatched(db: Db) -> list[tuple[str, str, int]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from runner.batch.ledger.attempts import CALLS_TO
 from runner.batch.ledger.base import CALLED, CLAIMABLE, DAY, Claim, cap_reason, stamp
 from runner.batch.ledger.pgconn import Session
 
@@ -213,11 +214,8 @@ class PgRows:
                     return Claim("repeat", reason)
             if cap is not None:
                 limit, rule = cap
-                c.execute(
-                    "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
-                    f"AND state IN {CALLED} AND sent_at >= %s",
-                    (found[1], stamp(now - DAY)),
-                )
+                since = stamp(now - DAY)
+                c.execute(CALLS_TO, (found[1], since, found[1], since, since))
                 done = int(c.fetchone()[0])
                 if done >= limit:
                     reason = cap_reason(done, limit, rule)
@@ -249,11 +247,8 @@ class PgRows:
 
     def calls_since(self, e164: str, since: datetime) -> int:
         def work(c: Any) -> int:
-            c.execute(
-                "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = %s "
-                f"AND state IN {CALLED} AND sent_at >= %s",
-                (e164, stamp(since)),
-            )
+            at = stamp(since)
+            c.execute(CALLS_TO, (e164, at, e164, at, at))
             return int(c.fetchone()[0])
 
         return self.session.run(work, single=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.batch.ledger.attempts import POSTGRES_TABLES as ATTEMPT_TABLES
 from runner.batch.ledger.base import STATES, LedgerError
 from runner.batch.ledger.outcomes import POSTGRES_TABLES
 
@@ -99,6 +100,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX rows_by_state_in_order ON rows (batch_id, state, row_no)",
         "DROP INDEX rows_by_state",
     ),
+    # Every attempt of a row as its own record (outcome-aware retries, attempts.py).
+    4: ATTEMPT_TABLES,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

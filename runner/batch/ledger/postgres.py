@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
+from runner.batch.ledger import attempts as attempts_sql
 from runner.batch.ledger import pgrunners, pgschema
 from runner.batch.ledger.base import (
     EVENT_COLUMNS,
@@ -28,8 +29,9 @@ from runner.batch.ledger.base import (
     RunnerShare,
     utc_now,
 )
-from runner.batch.ledger.outcomes import MOVED, OF_BATCH
-from runner.batch.ledger.pg_outcomes import PgOutcomes
+from runner.batch.ledger.outcomes import MOVED, MOVED_WHERE, OF_BATCH
+from runner.batch.ledger.pg_attempts import PgAttempts
+from runner.batch.ledger.pg_outcomes import PgOutcomes, _Db
 from runner.batch.ledger.pgconn import Session
 from runner.batch.ledger.pgrows import IN_CLAIMABLE, PgRows
 from runner.batch.ledger.spec import display
@@ -66,7 +68,7 @@ _LEFT_DIALING = (
 )
 
 
-class PostgresLedger(PgRows, PgOutcomes, Ledger):
+class PostgresLedger(PgRows, PgOutcomes, PgAttempts, Ledger):
     shared = True
 
     def __init__(
@@ -268,6 +270,8 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
 
     def redial_unknown(self, batch_id: str) -> int:
         def work(c: Any) -> int:
+            # The attempts that ended unknown stay on record, each as its own attempt.
+            attempts_sql.archive_states(_Db(self, c), batch_id, REDIALLABLE, self._stamp())
             c.execute(
                 "UPDATE rows r SET state = 'pending', reason = %s, updated_at = %s, runner = NULL "
                 "FROM (SELECT row_no, state, reason FROM rows WHERE batch_id = %s "
@@ -361,7 +365,9 @@ class PostgresLedger(PgRows, PgOutcomes, Ledger):
             self._pages("rows", ROW_COLUMNS, batch_id, "row_no"),
             self._pages("events", EVENT_COLUMNS, batch_id, "id"),
             {
-                table: self._pages(table, columns, batch_id, key, where=OF_BATCH)
+                table: self._pages(
+                    table, columns, batch_id, key, where=MOVED_WHERE.get(table, OF_BATCH)
+                )
                 for table, (columns, key) in MOVED.items()
             },
         )

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from runner.batch.ledger import attempts as attempts_sql
 from runner.batch.ledger.base import (
     LOCAL_RUNNER,
     REDIALLABLE,
@@ -27,14 +28,16 @@ from runner.batch.ledger.base import (
     utc_now,
 )
 from runner.batch.ledger.outcomes import SQLITE_TABLES
+from runner.batch.ledger.sqlite_attempts import SqliteAttempts
 from runner.batch.ledger.sqlite_move import SqliteMove
 from runner.batch.ledger.sqlite_outcomes import SqliteOutcomes
 from runner.batch.ledger.sqlite_rows import SqliteRows, end_transaction, locked
 
-# Format 2 added the not-placed state, rows.from_e164 and the outcome tables (outcomes.py). A
-# format-1 file is read as it is, and upgraded in place when opened for writing.
-SCHEMA_VERSION = "2"
-READABLE_VERSIONS = ("1", "2")
+# Format 2 added the not-placed state, rows.from_e164 and the outcome tables (outcomes.py);
+# format 3 the attempts table (attempts.py). An older file is read as it is, and upgraded in
+# place when opened for writing.
+SCHEMA_VERSION = "3"
+READABLE_VERSIONS = ("1", "2", "3")
 # The rows columns of format 1, copied as they are into format 2.
 _V1_ROW_COLUMNS = ", ".join(["batch_id", *(c for c in ROW_COLUMNS if c != "from_e164")])
 
@@ -90,7 +93,7 @@ def _run(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
-class SqliteLedger(SqliteRows, SqliteOutcomes, SqliteMove, Ledger):
+class SqliteLedger(SqliteRows, SqliteOutcomes, SqliteAttempts, SqliteMove, Ledger):
     def __init__(self, path: str, *, readonly: bool = False, now: Any = utc_now):
         self.path = path
         self.location = path
@@ -138,8 +141,13 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, SqliteMove, Ledger):
                 self._upgrade_from_1()
             _run(self.db, _SCHEMA)
             _run(self.db, SQLITE_TABLES)
+            _run(self.db, attempts_sql.SQLITE_TABLES)
             if found is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif found[0] == "2":
+                # Format 2 -> 3 is the new attempts table alone, created just above.
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+                self._event("", None, "migrated", f"ledger format 2 -> {SCHEMA_VERSION}")
 
     def _upgrade_from_1(self) -> None:
         """Format 1 -> 2, in the caller's transaction. SQLite cannot change a CHECK constraint
@@ -307,6 +315,8 @@ class SqliteLedger(SqliteRows, SqliteOutcomes, SqliteMove, Ledger):
                 f"AND state IN {REDIALLABLE}",
                 (batch_id,),
             ).fetchall()
+            # The attempts that ended unknown stay on record, each as its own attempt.
+            attempts_sql.archive_states(self._db(), batch_id, REDIALLABLE, self._stamp())
             for row_no, state, reason in rows:
                 self.db.execute(
                     "UPDATE rows SET state = 'pending', reason = ?, updated_at = ? "

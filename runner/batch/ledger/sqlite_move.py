@@ -16,7 +16,7 @@ from runner.batch.ledger.base import (
     BatchInfo,
     LedgerError,
 )
-from runner.batch.ledger.outcomes import MOVED, OF_BATCH
+from runner.batch.ledger.outcomes import MOVED, MOVED_WHERE, OF_BATCH
 from runner.batch.ledger.sqlite_rows import locked
 
 
@@ -25,6 +25,7 @@ class SqliteMove:
     path: str
     _tx: Callable[..., Any]  # one write transaction (SqliteLedger._tx)
     batch: Callable[[str], BatchInfo | None]
+    _attempts_table: Callable[[], bool]
 
     # --- moving a batch ----------------------------------------------------------------------
 
@@ -37,8 +38,12 @@ class SqliteMove:
             self._stream("rows", ROW_COLUMNS, batch_id, "row_no"),
             self._stream("events", EVENT_COLUMNS, batch_id, "id"),
             {
-                table: self._stream(table, columns, batch_id, key, where=OF_BATCH)
+                table: self._stream(
+                    table, columns, batch_id, key, where=MOVED_WHERE.get(table, OF_BATCH)
+                )
                 for table, (columns, key) in MOVED.items()
+                # A ledger of format 2 or older read as it is has no attempts table.
+                if table != "attempts" or self._attempts_table()
             },
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from runner.batch.ledger.attempts import CALLS_TO
 from runner.batch.ledger.base import (
     CALLED,
     CLAIMABLE,
@@ -256,10 +257,9 @@ class SqliteRows:
                 return Claim("repeat", reason)
         if cap is not None:
             limit, rule = cap
+            since = stamp(now - DAY)
             done = self.db.execute(
-                "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
-                f"AND state IN {CALLED} AND sent_at >= ?",
-                (found[1], stamp(now - DAY)),
+                CALLS_TO.replace("%s", "?"), (found[1], since, found[1], since, since)
             ).fetchone()[0]
             if done >= limit:
                 reason = cap_reason(done, limit, rule)
@@ -280,11 +280,8 @@ class SqliteRows:
 
     @locked
     def calls_since(self, e164: str, since: datetime) -> int:
-        found = self.db.execute(
-            "SELECT coalesce(sum(attempts), 0) FROM rows WHERE e164 = ? "
-            f"AND state IN {CALLED} AND sent_at >= ?",
-            (e164, stamp(since)),
-        ).fetchone()
+        at = stamp(since)
+        found = self.db.execute(CALLS_TO.replace("%s", "?"), (e164, at, e164, at, at)).fetchone()
         return int(found[0])
 
     @locked

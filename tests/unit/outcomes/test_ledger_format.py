@@ -74,7 +74,7 @@ def test_a_format_1_ledger_is_read_then_upgraded_in_place(cli, tmp_path, monkeyp
     finally:
         listing.stop()
     assert result.exit_code == 0, result.stderr
-    assert _query(path, "SELECT value FROM meta") == [{"value": "2"}]
+    assert _query(path, "SELECT value FROM meta") == [{"value": "3"}]  # the current format
     after = _query(path, "SELECT * FROM rows ORDER BY row_no")
     # Every format-1 column kept its value; the row reconcile settled changed as it should.
     for old, new in zip(before, after, strict=True):
