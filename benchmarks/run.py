@@ -58,15 +58,46 @@ EXAMPLE = "appointment-reminder"
 EXAMPLE_ARGS = ["--to", "+13125550123", "--var", "customer_name=Ada"]
 EXAMPLE_ARGS += ["--var", "appointment_time=Tuesday 3 PM"]
 
+# A profile whose templates use filters and expressions, so Jinja must load (start-up): rendered
+# by callprofile and by benchmarks/naive_render.py.
+FILTERS_PROFILE = """\
+description: A profile whose templates use filters and expressions (start-up benchmark).
+connection_id: "1234567890"
+variables:
+  customer_name:
+    required: true
+    description: First name.
+  appointment_time:
+    required: true
+    description: When.
+  clinic:
+    required: false
+    default: northside
+    description: Which clinic.
+call:
+  From: "+13120001234"
+  AIAssistantId: "assistant-9f3c2e71-4b8d-4a0e-9d2c-6a1f5e3b7c40"
+  AIAssistantDynamicVariables:
+    customer_name: "{{ customer_name | title }}"
+    appointment_time: "{{ appointment_time | upper }}"
+    clinic: "{% if clinic %}{{ clinic | capitalize }} clinic{% else %}the clinic{% endif %}"
+"""
+
 # name -> (target, "at most" | "at least" | "within 5% of"), checked against the measured
 # value: a ratio (under "ratios") or an absolute figure (under "checks", with UNITS).
 TARGETS: dict[str, tuple[float, str]] = {
     "help_vs_python": (2.0, "at most"),
     "render_vs_python": (5.0, "at most"),
     "dry_run_vs_python": (5.5, "at most"),
+    "render_filters_vs_naive": (1.3, "at most"),
     "sdk_vs_render": (15.0, "at least"),
     "sdk_vs_dry_run": (15.0, "at least"),
-    "validate_vs_check_jsonschema": (1.0, "at most"),
+    "validate_vs_check_jsonschema": (0.5, "at most"),  # at least twice as fast
+    # the cost of one more profile from 1,000 to 10,000 over the same from 100 to 1,000
+    "validate_per_profile_growth": (1.15, "at most"),
+    "merge_40x200_ms": (1000.0, "at most"),
+    # twice the layers, twice the time: 2.0 when linear
+    "merge_80_vs_40_layers": (2.3, "at most"),
     "batch_vs_raw_throughput_c8": (0.8, "at least"),
     "batch_vs_raw_throughput_c32": (0.8, "at least"),
     "pacing_achieved_rate": (batchbench.PACING_RATE, "within 5% of"),
@@ -91,6 +122,8 @@ UNITS = {
     "batch_cpu_ms_per_call_c32": " ms",
     "raw_cpu_ms_per_call_c8": " ms",
     "raw_cpu_ms_per_call_c32": " ms",
+    "merge_40x200_ms": " ms",
+    "validate_rss_10k_vs_1k_mb": " MB",
     "pacing_achieved_rate": "/s",
     "pacing_busiest_5s_window": " calls",
     "memory_peak_rss_1m_rows_mb": " MB",
@@ -257,11 +290,31 @@ def bench_startup(runs: int) -> dict[str, Any]:
     """1. Start-up: wall time of three commands against ``python -c pass`` and the SDK."""
     profiles = ROOT / "profiles"
     base = [str(CALLPROFILE), "--profiles-dir", str(profiles)]
+    filters = WORK / "filters"
+    (filters / "profiles").mkdir(parents=True, exist_ok=True)
+    (filters / "profiles" / "filters.yaml").write_text(FILTERS_PROFILE, encoding="utf-8")
+    values = ["customer_name=ada", "appointment_time=tuesday 3 pm"]
     commands = {
         "python -c pass": [str(PYTHON), "-c", "pass"],
         "callprofile --help": [str(CALLPROFILE), "--help"],
         "callprofile render": [*base, "render", EXAMPLE, *EXAMPLE_ARGS],
         "callprofile run --dry-run": [*base, "run", EXAMPLE, "--dry-run", *EXAMPLE_ARGS],
+        "callprofile render (filters)": [
+            str(CALLPROFILE),
+            "--profiles-dir",
+            str(filters / "profiles"),
+            "render",
+            "filters",
+            "--to",
+            "+13125550123",
+            *[arg for value in values for arg in ("--var", value)],
+        ],
+        "naive: PyYAML + Jinja sandbox + JSON": [
+            str(PYTHON),
+            str(HERE / "naive_render.py"),
+            str(filters / "profiles" / "filters.yaml"),
+            *values,
+        ],
         "SDK: import, client, texml call": [str(PYTHON), str(HERE / "sdk_path.py")],
     }
     figures = interleaved(commands, runs, cwd=WORK)
@@ -269,6 +322,9 @@ def bench_startup(runs: int) -> dict[str, Any]:
         "help_vs_python": ratio(figures, "callprofile --help", "python -c pass"),
         "render_vs_python": ratio(figures, "callprofile render", "python -c pass"),
         "dry_run_vs_python": ratio(figures, "callprofile run --dry-run", "python -c pass"),
+        "render_filters_vs_naive": ratio(
+            figures, "callprofile render (filters)", "naive: PyYAML + Jinja sandbox + JSON"
+        ),
         "sdk_vs_render": ratio(figures, "SDK: import, client, texml call", "callprofile render"),
         "sdk_vs_dry_run": ratio(
             figures, "SDK: import, client, texml call", "callprofile run --dry-run"
@@ -309,6 +365,92 @@ def bench_validate(runs: int, profiles: int = 1000) -> dict[str, Any]:
             "validate_vs_check_jsonschema": ratio(
                 figures, "callprofile validate", "check-jsonschema"
             )
+        },
+    }
+
+
+SCALING_SIZES = (100, 1000, 10000)
+
+
+def bench_validate_scaling(runs: int) -> dict[str, Any]:
+    """2b. How ``validate`` grows: 100, 1,000 and 10,000 generated profiles. The cost of one
+    more profile is taken between sizes (so start-up cancels out); linear means the same cost
+    from 100 to 1,000 as from 1,000 to 10,000. Peak memory of each size beside it."""
+    from generate import generate
+
+    commands: dict[str, list[str]] = {}
+    repos: dict[int, Path] = {}
+    for size in SCALING_SIZES:
+        repo = WORK / f"scaling-{size}"
+        if not (repo / "profiles").is_dir():
+            generate(repo / "profiles", size)
+        repos[size] = repo
+        commands[f"callprofile validate, {size:,} profiles"] = [
+            str(CALLPROFILE),
+            "--profiles-dir",
+            str(repo / "profiles"),
+            "validate",
+        ]
+    figures = interleaved(commands, runs, cwd=WORK, warmup=1)
+    small, middle, large = (figures[name]["median_s"] for name in commands)
+    low, mid, high = SCALING_SIZES
+    first = (middle - small) / (mid - low)
+    second = (large - middle) / (high - mid)
+    rss = {
+        f"{size:,} profiles": batchbench.peak_rss_mb(PYTHON, argv, WORK, bench_env())
+        for size, argv in zip(SCALING_SIZES, commands.values(), strict=True)
+    }
+    return {
+        "figures": figures,
+        "per_extra_profile_ms": {
+            f"{low:,} -> {mid:,}": first * 1000,
+            f"{mid:,} -> {high:,}": second * 1000,
+        },
+        "peak_rss_mb": rss,
+        "ratios": {"validate_per_profile_growth": second / first},
+        "checks": {
+            "validate_rss_10k_vs_1k_mb": rss[f"{high:,} profiles"] - rss[f"{mid:,} profiles"]
+        },
+    }
+
+
+def bench_merge(runs: int) -> dict[str, Any]:
+    """2c. Merging a wide mapping spread over many layers (40 layers x 200 keys, and 80 x 200
+    to show the growth), in-process: a figure, not a timed test."""
+    code = (
+        "import sys, time\n"
+        "from runner.profiles.merge import Layer, merge\n"
+        "layers, keys = int(sys.argv[1]), int(sys.argv[2])\n"
+        "stack = [Layer(f'l{i}', {'call': {'AIAssistantDynamicVariables':"
+        " {f'k{j}': f'v{i}' for j in range(keys)}}}) for i in range(layers)]\n"
+        "best = None\n"
+        "for _ in range(int(sys.argv[3])):\n"
+        "    start = time.perf_counter(); document, prov = {}, {}\n"
+        "    for layer in stack:\n"
+        "        document = merge(document, layer, prov)\n"
+        "    took = time.perf_counter() - start\n"
+        "    best = took if best is None else min(best, took)\n"
+        "print(best)\n"
+    )
+    found: dict[str, float] = {}
+    for layers in (40, 80):
+        done = subprocess.run(
+            [str(PYTHON), "-c", code, str(layers), "200", str(max(runs, 3))],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=bench_env(),
+        )
+        found[f"{layers} layers x 200 keys"] = float(done.stdout)
+    return {
+        "figures": {
+            name: {"median_s": best, "min_s": best, "max_s": best, "runs": 1}
+            for name, best in found.items()
+        },
+        "best_s": found,
+        "checks": {"merge_40x200_ms": found["40 layers x 200 keys"] * 1000},
+        "ratios": {
+            "merge_80_vs_40_layers": found["80 layers x 200 keys"] / found["40 layers x 200 keys"]
         },
     }
 
@@ -362,6 +504,8 @@ def bench_dry_run(runs: int) -> dict[str, Any]:
 BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
     "startup": bench_startup,
     "validate": bench_validate,
+    "validate_scaling": bench_validate_scaling,
+    "merge": bench_merge,
     "batch_overhead": bench_batch_overhead,
     "pacing": bench_pacing,
     "memory": bench_memory,
@@ -373,6 +517,8 @@ BENCHMARKS: dict[str, Callable[[int], dict[str, Any]]] = {
 DEFAULT_RUNS = {
     "startup": 21,
     "validate": 5,
+    "validate_scaling": 3,
+    "merge": 5,
     "batch_overhead": 3,
     "pacing": 3,
     "memory": 3,

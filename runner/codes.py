@@ -10,17 +10,25 @@ callbacks, batch-reconcile; CP75x outcome-aware retries).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from runner.record import Record
 
-Severity = Literal["error", "warning"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Record):
+    """A registered diagnostic code: its severity and one-line meaning."""
+
+    __slots__ = ("code", "meaning", "severity")
     code: str
     severity: Severity
     meaning: str  # one line, for the reference table
+
+    def __init__(self, code: str, severity: Severity, meaning: str) -> None:
+        self._set(code=code, severity=severity, meaning=meaning)
 
 
 REGISTRY: dict[str, Code] = {}

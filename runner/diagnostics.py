@@ -7,13 +7,18 @@ The command line adds that advice from the structured fields (``runner/cli/advic
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
-Severity = Literal["error", "warning"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One problem found, where it is and how bad (a profile file's line and column, or a flag)."""
+
     message: str
     code: str
     file: str | None = None

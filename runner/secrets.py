@@ -10,8 +10,8 @@ escaped) is scrubbed too.
 
 from __future__ import annotations
 
+import _thread  # threading.Lock is this lock; importing threading costs more
 import os
-import threading
 
 MIN_SECRET_LENGTH = 4  # scrubbing very short strings would blank out ordinary words
 # CALLPROFILE_* variables that configure callprofile itself rather than hold template values.
@@ -19,7 +19,7 @@ CONFIG_VARIABLES = ("CALLPROFILE_DIR",)
 TEST_HOOK_PREFIX = "CALLPROFILE_TEST_"
 
 _known: set[str] = set()
-_lock = threading.Lock()  # batch workers scrub while the main thread learns new secrets
+_lock = _thread.allocate_lock()  # batch workers scrub while the main thread learns new secrets
 _spellings: dict[str, tuple[str, ...]] = {}
 # Every spelling to replace, longest first (a secret holding another goes whole), for the
 # remembered secrets and the environment's values as last seen. Rebuilt, never changed in

@@ -8,9 +8,14 @@ stripping, masking). Paths are tuples of keys and list indexes, as everywhere in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 Path = tuple[str | int, ...]
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Visit = Callable[[Path, Any], Any]
 
 
 class _Mark:
@@ -23,8 +28,6 @@ class _Mark:
 
 DESCEND = _Mark("DESCEND")  # rebuild: keep this node, visiting what is inside it
 DROP = _Mark("DROP")  # rebuild: leave this node out of its mapping or list
-
-Visit = Callable[[Path, Any], Any]
 
 
 def leaves(value: Any, path: Path = (), *, lists: bool = True) -> Iterator[tuple[Path, Any]]:

@@ -10,7 +10,6 @@ from runner.cli.options import (
     overrides_from,
     store_from,
 )
-from runner.cli.output import dump, shown
 
 
 @click.command(cls=OrderedCommand)
@@ -26,14 +25,12 @@ def render(
 
     The output (YAML, or the JSON document) is itself a valid values file (-f).
     """
+    from runner.cli.answers import render_text, render_values
     from runner.flow.compose import compose
 
     request = compose(store_from(ctx), name, overrides_from(ctx, params)).request()
-    values = {
-        "connection_id": request.shown_connection_id(show_secrets),
-        "call": request.redacted_body(show_secrets),
-    }
+    values = render_values(request, show_secrets)
     if output == "json":
         emit(0, values, reveal=show_secrets)
         return
-    click.echo(shown(dump(values, output), show_secrets))
+    click.echo(render_text(values, output, show_secrets))

@@ -93,20 +93,19 @@ def run(
     base = base_url or submit.DEFAULT_BASE_URL
     key = secrets.api_key()
     if dry_run:
-        prepared = submit.prepare(
-            request.shown_connection_id(show_secrets),
-            request.body,
-            base_url=base,
-            api_key=key or "",
-        )
         if output == "json":
+            prepared = submit.prepare(
+                request.shown_connection_id(show_secrets),
+                request.body,
+                base_url=base,
+                api_key=key or "",
+            )
             shown_request = _request_json(prepared, request, show_secrets)
             emit(ExitCode.OK, {"status": "dry-run", "request": shown_request}, reveal=show_secrets)
             raise CliExit(ExitCode.OK)
-        from runner.cli.output import shown
+        from runner.cli.answers import dry_run_text
 
-        body = submit.encode_body(request.redacted_body(show_secrets))
-        click.echo(shown(prepared.text(body=body), show_secrets), nl=False)
+        click.echo(dry_run_text(request, base, key, show_secrets), nl=False)
         return
 
     steps = local.steps(sandbox_script) if sandbox else []

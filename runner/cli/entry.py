@@ -3,10 +3,11 @@
 ``callprofile --help`` is the first thing a new user runs and what shell completion and scripts
 call most, yet importing click alone costs about 3.5 times a bare interpreter's start. So the
 top-level help is printed here without click, in click's exact layout (a test compares the two
-byte for byte), and every other invocation goes to :func:`runner.cli.main.main`.
+byte for byte), and the commonest ``render`` and ``run --dry-run`` command lines go through
+:mod:`runner.cli.fastpath`; every other invocation goes to :func:`runner.cli.main.main`.
 
-The command list is read from ``COMMANDS`` in ``runner/cli/main.py`` (parsed, not imported, since
-importing it imports click), so adding a command there needs no change here.
+The command list is ``COMMANDS`` in ``runner/cli/commands.py``, a module that imports nothing,
+so adding a command there needs no change here.
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ def main() -> None:
 
 
 def _dispatch() -> None:
-    if sys.argv[1:] in HELP_FLAGS and _columns() >= 80:
+    args = sys.argv[1:]
+    if args in HELP_FLAGS and _columns() >= 80:
         text = fast_help()
         if text is not None:
             sys.stdout.write(text)
+            return
+    if args[:1] != ["--help"]:
+        from runner.cli.fastpath import answer
+
+        if answer(args):
             return
     from runner.cli.main import main as full
 
@@ -72,22 +79,20 @@ def _columns() -> int:
 
 
 def commands() -> dict[str, tuple[str, str, str]] | None:
-    """``COMMANDS`` from runner/cli/main.py, or None when it cannot be read as a literal."""
-    import ast
+    """The command table (a function, so a test can offer a longer one)."""
+    from runner.cli.commands import COMMANDS
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "main.py")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read(), path)
-        for node in tree.body:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(isinstance(t, ast.Name) and t.id == "COMMANDS" for t in targets):
-                    value = ast.literal_eval(node.value)  # type: ignore[arg-type]
-                    return value if isinstance(value, dict) else None
-    except (OSError, SyntaxError, ValueError):
-        return None
-    return None
+    return COMMANDS
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``textwrap.wrap(text, width)``; a help that already fits on one line is the common case
+    and is answered without importing textwrap (and the regular expressions it compiles)."""
+    if len(text) <= width and text == text.strip() and text.isprintable():
+        return [text] if text else []
+    import textwrap
+
+    return textwrap.wrap(text, width)
 
 
 def fast_help() -> str | None:
@@ -95,13 +100,11 @@ def fast_help() -> str | None:
     found = commands()
     if not found:
         return None
-    import textwrap
-
     names = sorted(found)
     first = min(max(len(n) for n in names), 30) + 2
     lines = [HEAD, "\nCommands:\n"]
     for name in names:
-        wrapped = textwrap.wrap(found[name][2], max(WIDTH - first - 2, 10)) or [""]
+        wrapped = _wrap(found[name][2], max(WIDTH - first - 2, 10)) or [""]
         if len(name) <= first - 2:
             lines.append(f"  {name}{' ' * (first - len(name))}{wrapped[0]}\n")
         else:

@@ -8,13 +8,13 @@ use them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterable, Sequence
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.overrides import (
     FieldError,
+    Overrides,
     SetValue,
     VariableValue,
     field_path,
@@ -23,7 +23,11 @@ from runner.profiles.overrides import (
 )
 from runner.schema import files as schemas
 
-SetKind = Literal["set", "set-json"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    SetKind = Literal["set", "set-json"]
 
 
 def flag_error(origin: str, message: str) -> ProfileError:
@@ -79,3 +83,62 @@ def parse_var(text: str) -> VariableValue:
     """``--var NAME=VALUE``: variable values are text, never typed."""
     name, value = split("--var", text)
     return VariableValue(name, value, f"--var {name}=...")
+
+
+CODE_NUMBER = codes.BAD_PHONE_FLAG
+# Already E.164: "+", a country code and 8 to 15 digits in all, nothing else.
+_E164_DIGITS = frozenset("0123456789")
+
+
+def _is_e164(value: str) -> bool:
+    # The same test as re.fullmatch(r"\+[1-9][0-9]{7,14}", value), without importing re.
+    digits = value[1:]
+    return (
+        value[:1] == "+"
+        and 8 <= len(digits) <= 15
+        and digits[0] != "0"
+        and all(c in _E164_DIGITS for c in digits)
+    )
+
+
+def phone_flag(flag: str, value: str | None) -> str | None:
+    """``--to``/``--from`` as E.164, by the same rule as contacts (``+1 (613) 555-0199`` is
+    ``+16135550199``); a value that is no usable number is an error showing it as given.
+
+    A value already written in E.164 is used as given (the request schema checks it):
+    phonenumbers costs 30-50 ms to import, more than the rest of ``render``'s start-up."""
+    if value is None or _is_e164(value):
+        return value
+    from runner.phone import NumberError, normalise
+
+    try:
+        return normalise(value)
+    except NumberError as exc:
+        raise ProfileError([Diagnostic(str(exc), CODE_NUMBER, origin=flag)]) from None
+
+
+FLAG_ORIGINS = {"to": "--to", "from_": "--from", "connection_id": "--connection-id"}
+
+
+def build_overrides(
+    *,
+    values_files: Sequence[str] = (),
+    sets: Iterable[tuple[SetKind, str]] = (),
+    to: str | None = None,
+    from_: str | None = None,
+    connection_id: str | None = None,
+    vars_files: Sequence[str] = (),
+    vars: Iterable[str] = (),
+) -> Overrides:
+    """The override flags as typed data (raises ProfileError, exit 1, for a bad value); the
+    one place both command-line parsers (click's and runner.cli.fastpath) build them."""
+    return Overrides(
+        values_files=list(values_files),
+        sets=parse_sets(sets),
+        to=phone_flag("--to", to),
+        from_=phone_flag("--from", from_),
+        connection_id=connection_id,
+        vars_files=list(vars_files),
+        vars=[parse_var(text) for text in vars],
+        origins=dict(FLAG_ORIGINS),
+    )

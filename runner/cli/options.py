@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner import codes
-from runner.cli.flags import SetKind, parse_sets, parse_var
+from runner.cli.flags import FLAG_ORIGINS as FLAG_ORIGINS
+from runner.cli.flags import build_overrides
+from runner.cli.flags import phone_flag as phone_flag
 from runner.profiles.overrides import Overrides
 
 if TYPE_CHECKING:
+    from runner.cli.flags import SetKind
     from runner.profiles.store import Store
 
 _SET_PARAMS: dict[str, SetKind] = {"sets": "set", "set_jsons": "set-json"}
@@ -130,44 +131,16 @@ def override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _apply(decorators, func)
 
 
-CODE_NUMBER = codes.BAD_PHONE_FLAG
-
-
-# Already E.164: "+", a country code and 8 to 15 digits in all, nothing else.
-_E164 = r"\+[1-9][0-9]{7,14}"  # compiled by `re` on first use, not at import
-
-
-def phone_flag(flag: str, value: str | None) -> str | None:
-    """``--to``/``--from`` as E.164, by the same rule as contacts (``+1 (613) 555-0199`` is
-    ``+16135550199``); a value that is no usable number is an error showing it as given.
-
-    A value already written in E.164 is used as given (the request schema checks it):
-    phonenumbers costs 30-50 ms to import, more than the rest of ``render``'s start-up."""
-    if value is None or re.fullmatch(_E164, value):
-        return value
-    from runner.diagnostics import Diagnostic, ProfileError
-    from runner.phone import NumberError, normalise
-
-    try:
-        return normalise(value)
-    except NumberError as exc:
-        raise ProfileError([Diagnostic(str(exc), CODE_NUMBER, origin=flag)]) from None
-
-
-FLAG_ORIGINS = {"to": "--to", "from_": "--from", "connection_id": "--connection-id"}
-
-
 def overrides_from(ctx: click.Context, params: dict[str, Any]) -> Overrides:
     """The override flags as typed data (raises ProfileError, exit 1, for a bad value)."""
-    return Overrides(
+    return build_overrides(
         values_files=list(params.pop("values_files")),
-        sets=parse_sets(ordered_sets(ctx, params.pop("sets"), params.pop("set_jsons"))),
-        to=phone_flag("--to", params.pop("to")),
-        from_=phone_flag("--from", params.pop("from_")),
+        sets=ordered_sets(ctx, params.pop("sets"), params.pop("set_jsons")),
+        to=params.pop("to"),
+        from_=params.pop("from_"),
         connection_id=params.pop("connection_id"),
         vars_files=list(params.pop("vars_files")),
-        vars=[parse_var(text) for text in params.pop("vars")],
-        origins=dict(FLAG_ORIGINS),
+        vars=params.pop("vars"),
     )
 
 

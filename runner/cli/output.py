@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
 
 from runner.cli import advice
+from runner.cli.dumping import dump as dump
 from runner.diagnostics import Diagnostic
 from runner.secrets import scrub
 from runner.secrets import shown as shown
@@ -52,30 +50,3 @@ def error(message: str, code: str | None = None) -> None:
 
     click.echo(f"callprofile: error: {safe(scrub(message))}", err=True)
     problem(scrub(message), code or CODE_CANNOT)
-
-
-def dump(data: Any, fmt: str) -> str:
-    if fmt == "json":
-        return escape_json_text(json.dumps(data, indent=2, ensure_ascii=False))
-    import yaml
-
-    text = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)
-    # Strings holding such characters were written double-quoted (see _dumper), where a
-    # \uXXXX escape means the same character to every YAML reader.
-    return escape_json_text(text).rstrip("\n")
-
-
-def _dumper() -> Any:
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    def text(dumper: Any, value: str) -> Any:
-        # PyYAML writes NEL (U+0085) raw inside single quotes, where every reader folds it into
-        # a space; double quotes escape it, so render's output stays a faithful values file.
-        style = '"' if "\x85" in value or escape_json_text(value) != value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    return Dumper

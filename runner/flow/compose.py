@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
@@ -23,24 +22,31 @@ from runner.profiles.merge import Layer, Provenance, merge, origin_of
 from runner.profiles.overrides import Overrides, VariableValue, layers, variable_values
 from runner.profiles.resolve import chain
 from runner.profiles.store import Store
+from runner.record import Record
 from runner.schema import errors as schema_errors
 from runner.templates.render import template_env
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runner.flow.request import Request
     from runner.templates.render import Template
 
 PROFILE_KEYS = ("connection_id", "variables", "call")
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(Record):
     """A declared variable, read once: what a call gets when it gives no value."""
 
+    __slots__ = ("default", "missing", "name", "required")
     name: str
     default: str | None
     required: bool
     missing: Diagnostic  # reported when a required variable gets no value
+
+    def __init__(self, name: str, default: str | None, required: bool, missing: Diagnostic) -> None:
+        self._set(name=name, default=default, required=required, missing=missing)
 
 
 @dataclass

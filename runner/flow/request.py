@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError, path_to_json
@@ -22,7 +21,10 @@ from runner.templates.budget import MAX_VALUE
 from runner.templates.render import context_for, render
 from runner.treewalk import DESCEND, leaves, rebuild
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from runner.flow.compose import Composed
 
 REDACTED = "***"

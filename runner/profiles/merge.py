@@ -8,23 +8,38 @@ Inputs are never mutated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
-
 from runner.profiles.source import Source
+from runner.record import Record
 from runner.treewalk import DESCEND, DROP, leaves, rebuild
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, eq=False)
-class Layer:
-    """One source of values: a file, or a command-line flag."""
+class Layer(Record):
+    """One source of values: a file, or a command-line flag. Each layer is itself: equal only
+    to itself (provenance tells layers apart even when two hold the same values)."""
 
+    __slots__ = ("data", "kind", "label", "source")
     label: str
     data: dict[str, Any]
-    kind: Literal["file", "flag"] = "file"
-    source: Source | None = None
+    kind: Literal["file", "flag"]
+    source: Source | None
+
+    def __init__(
+        self,
+        label: str,
+        data: dict[str, Any],
+        kind: Literal["file", "flag"] = "file",
+        source: Source | None = None,
+    ) -> None:
+        self._set(label=label, data=data, kind=kind, source=source)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @property
     def is_template(self) -> bool:
@@ -119,12 +134,29 @@ def _forget(prov: Provenance, path: Path, old: Any) -> list[Layer]:
     ``path`` are exactly the leaves of the value being replaced: walking that value keeps the cost
     proportional to what is replaced, not to everything merged so far.
     """
+    if not isinstance(old, dict):
+        # One leaf (the common case): its list as it is. It holds no layer twice (each merge
+        # adds its own layer once, and lists of several leaves are joined without repeats), so
+        # it needs no pass over every layer that set this value before.
+        return prov.pop(path, [])
     dropped: list[Layer] = []
     for known, _ in leaves(old, path, lists=False):
-        for layer in prov.pop(known, ()):
-            if layer not in dropped:
-                dropped.append(layer)
-    return dropped
+        dropped.extend(prov.pop(known, ()))
+    return _unique(dropped)
+
+
+def _unique(layers: list[Layer]) -> list[Layer]:
+    """``layers`` without repeats, first occurrence kept. A set of identities, not ``in`` on
+    the list: a value overridden by each of L layers would otherwise cost L^2 per merge."""
+    if len(set(map(id, layers))) == len(layers):  # the usual case, checked at C speed
+        return layers
+    seen: set[int] = set()
+    out: list[Layer] = []
+    for layer in layers:
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            out.append(layer)
+    return out
 
 
 def _record(value: Any, layer: Layer, path: Path, prov: Provenance, previous: list[Layer]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from runner import codes
 from runner.diagnostics import ProfileError
@@ -20,6 +19,10 @@ from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
 from runner.schema.check import check_source, values_data
 from runner.schema.coerce import CoercionError, coerce_text, target_type
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 FieldPath = tuple[str, ...]
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
+from runner.profiles.span import Span as Span
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -31,23 +35,6 @@ _ALLOWED_SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
-
-
-@dataclass(frozen=True)
-class Span:
-    """Where a value (and, inside a mapping, its key) stands in the file. 1-based."""
-
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    key_line: int | None = None
-    key_col: int | None = None
-    # Set when a plain (unquoted) scalar was read by YAML as something other than a string:
-    # the text as written, so messages can say "quote it".
-    plain_text: str | None = None
-    # "|" or ">" for block scalars: template line numbers start on the line after the indicator.
-    style: str | None = None
 
 
 @dataclass
@@ -100,10 +87,16 @@ class Source:
         )
 
 
-def _yaml() -> Any:
-    import yaml
+_module: Any = None
 
-    return yaml
+
+def _yaml() -> Any:
+    global _module
+    if _module is None:  # called for every YAML event: no import statement each time
+        from runner.profiles.pyyaml import module
+
+        _module = module()
+    return _module
 
 
 _resolver = None
@@ -383,6 +376,11 @@ class _Builder:
             raise self.fail(
                 event.start_mark, f"cannot read value: {exc}", codes.YAML_SYNTAX
             ) from None
+        finally:
+            # The constructor is shared by every file and remembers each node it built (PyYAML
+            # clears that only per document): without this, every number and boolean of every
+            # file read stayed in memory, with its node and marks, until the process ended.
+            constructor.constructed_objects.pop(node, None)
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(
                 event.start_mark, "infinite or NaN numbers are not allowed", codes.YAML_SYNTAX

@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
 from runner.profiles.source import Source, load_file
 from runner.schema.profile import NAME_PATTERN
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 # A pattern string, compiled (and cached by `re`) on first use, not at import.
 _NAME = NAME_PATTERN
@@ -25,6 +28,8 @@ SUFFIXES = (".yaml", ".yml")
 
 @dataclass
 class Profile:
+    """A named profile and its parsed file."""
+
     name: str
     source: Source
 
@@ -205,6 +210,11 @@ class Store:
         profile = self.load_path(path, name)
         self._cache[name] = profile
         return profile
+
+    def forget(self, name: str) -> Profile | None:
+        """Drop profile ``name`` from the cache (a later ``load`` reads its file again) and
+        return it: a long check lets go of each file once it is done with it."""
+        return self._cache.pop(name, None)
 
     def adopt(self, name: str, profile: Profile) -> None:
         """Make a file from outside the directory loadable as ``name`` (validate's named files),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner import codes
 from runner.diagnostics import Diagnostic, ProfileError
@@ -11,6 +12,9 @@ from runner.flow.compose import compose
 from runner.profiles.resolve import chain
 from runner.profiles.store import Profile, Store
 from runner.review.standins import PLACEHOLDER_CONNECTION, render_with, stand_ins
+
+if TYPE_CHECKING:
+    from runner.review.lint.engine import Linter
 
 
 @dataclass
@@ -111,6 +115,11 @@ def validate_profiles(
         for name in extending(store, named):
             report.dependents.append(name)
             found.append((name, None, _path(store, name)))
+    linter = None
+    if lint:
+        from runner.review.lint.engine import Linter
+
+        linter = Linter(store)
     for name, preloaded, path in found:
         report.checked += 1
         try:
@@ -119,10 +128,12 @@ def validate_profiles(
             add(check_profile(store, name, report), path)
         except ProfileError as exc:
             add(exc.diagnostics, path)
-    if lint:
-        from runner.review.lint import lint_profiles
-
-        add(lint_profiles(store, [name for name, _, _ in found]))
+        if linter is not None:
+            linter.profile(name)
+        if preloaded is None:
+            _let_go(store, name, linter)
+    if linter is not None:
+        add(linter.finish())
     if not report.checked and not allow_empty:
         where = ", ".join(paths) if paths else store.display(store.root)
         report.diagnostics.append(
@@ -135,6 +146,19 @@ def validate_profiles(
         )
     report.diagnostics.sort(key=lambda d: (*d.sort_key(), d.message))
     return report
+
+
+def _let_go(store: Store, name: str, linter: Linter | None) -> None:
+    """Forget a checked profile's parsed file, so memory does not grow with the number of
+    profiles. Fragments (abstract profiles) stay: every profile extending one needs it again.
+    A runnable profile that others extend is read again when they are checked."""
+    profile = store.forget(name)
+    if profile is None:
+        return
+    if profile.abstract:
+        store.adopt(name, profile)
+    elif linter is not None:
+        linter.forget(profile)
 
 
 def extending(store: Store, names: set[str]) -> list[str]:

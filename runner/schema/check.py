@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runner import codes
 from runner.diagnostics import Diagnostic
 from runner.profiles.source import Source
 from runner.schema import errors as schema_errors
 from runner.schema import files as schemas
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 _YAML_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number"}
 VALUES_FILE_KEYS = ("connection_id", "call")

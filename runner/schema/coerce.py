@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any
 
 from runner.schema import files as schemas
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Pattern strings, compiled (and cached by `re`) on first use rather than at import.
 _INT = r"^[+-]?[0-9]+$"

@@ -7,14 +7,16 @@ files) or to the layer that set the value (the final request).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
 from runner import codes
+from runner.record import Record
 from runner.schema import files as schemas
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from jsonschema import ValidationError
     from jsonschema.protocols import Validator
 
@@ -39,15 +41,35 @@ def json_type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
+    """One schema violation at a path, in callprofile's words."""
+
+    __slots__ = ("at_key", "code", "expected_type", "message", "missing", "path")
     path: Path
     message: str
-    code: str = codes.SCHEMA
-    at_key: bool = False
+    code: str
+    at_key: bool
     # The JSON type the schema wanted, when the problem is a type mismatch.
-    expected_type: str | None = None
-    missing: str | None = None  # the required field that is absent, for "missing" problems
+    expected_type: str | None
+    missing: str | None  # the required field that is absent, for "missing" problems
+
+    def __init__(
+        self,
+        path: Path,
+        message: str,
+        code: str = codes.SCHEMA,
+        at_key: bool = False,
+        expected_type: str | None = None,
+        missing: str | None = None,
+    ) -> None:
+        self._set(
+            path=path,
+            message=message,
+            code=code,
+            at_key=at_key,
+            expected_type=expected_type,
+            missing=missing,
+        )
 
 
 @cache

@@ -13,7 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Check = Callable[[Any], bool]
 
 # Keywords that only annotate: they never change whether a document is valid.
 _ANNOTATIONS = frozenset(
@@ -32,7 +37,6 @@ _ANNOTATIONS = frozenset(
     }
 )
 _SCALARS = (str, bool, type(None))
-Check = Callable[[Any], bool]
 
 
 class Unsure(Exception):

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from runner import __version__
+from runner import __version__ as __version__  # the User-Agent's version (runner.send.prepared)
 from runner.exitcodes import ExitCode
+from runner.send.prepared import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from runner.send.prepared import HttpRequest as HttpRequest
+from runner.send.prepared import encode_body as encode_body
+from runner.send.prepared import prepare as prepare
 
-DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 # Seconds. A 429 asking for a longer wait is not retried: waiting less than asked only earns
 # another 429, and a CLI that silently sleeps for minutes looks hung.
 MAX_RETRY_WAIT = 60.0
@@ -38,46 +41,6 @@ class Timeouts:
     read: float = 15.0  # the POST answers "queued" at once; longer waits only add ambiguity
     write: float = 10.0
     pool: float = 5.0
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """Exactly what goes on the wire. ``headers`` hold the real key; print with ``text``."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def text(self, body: bytes | None = None) -> str:
-        """The request as text with the API key hidden (``--dry-run``). ``body`` replaces the
-        real body, for printing a redacted one."""
-        lines = [f"{self.method} {self.url}"]
-        for name, value in self.headers:
-            if name.lower() == "authorization":
-                value = "Bearer ***"
-            lines.append(f"{name}: {value}")
-        shown = self.body if body is None else body
-        return "\n".join(lines) + "\n\n" + shown.decode("utf-8")
-
-
-def encode_body(body: dict[str, Any]) -> bytes:
-    return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def prepare(
-    connection_id: str, body: dict[str, Any], *, base_url: str, api_key: str
-) -> HttpRequest:
-    from urllib.parse import quote
-
-    url = f"{base_url.rstrip('/')}/texml/ai_calls/{quote(connection_id, safe='')}"
-    headers = (
-        ("Authorization", f"Bearer {api_key}"),
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json"),
-        ("User-Agent", f"callprofile/{__version__}"),
-    )
-    return HttpRequest("POST", url, headers, encode_body(body))
 
 
 @dataclass

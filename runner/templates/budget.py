@@ -47,6 +47,8 @@ class BudgetExceeded(Exception):
 
 @dataclass
 class Budget:
+    """The work and time a template render may still spend."""
+
     work: int = MAX_WORK
     seconds: float = MAX_SECONDS
     spent: int = 0

@@ -12,9 +12,11 @@ A missing name is a Jinja "undefined" of its own, so ``env.X is defined`` and
 
 from __future__ import annotations
 
-from typing import Any
-
 from runner import codes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_PREFIX = "CALLPROFILE_"
 CODE_UNSET = codes.ENV_UNSET

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from runner.templates.budget import (
     MAX_INT_DIGITS,
@@ -23,6 +22,10 @@ from runner.templates.budget import (
     shape,
     spend,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _refuse_number(what: str = "a number larger than") -> BudgetExceeded:

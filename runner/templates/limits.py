@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from runner.templates import budget, estimates
 from runner.templates.budget import (
@@ -27,7 +26,10 @@ from runner.templates.budget import (
     spend,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from jinja2.nodes import Template as Parsed
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 

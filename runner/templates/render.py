@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from runner import codes
 from runner.diagnostics import Diagnostic, path_to_json
@@ -22,7 +21,10 @@ from runner.templates import budget, failures
 from runner.templates.limits import MAX_VALUE, refused_construct
 from runner.treewalk import leaves
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Any
+
     from jinja2 import Template as Compiled
     from jinja2.nodes import Template as Parsed
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -79,6 +81,8 @@ def environment() -> ImmutableSandboxedEnvironment:
 
 @dataclass
 class Rendered:
+    """The rendered values of one call, with which paths templates produced or read env for."""
+
     connection_id: Any
     call: dict[str, Any]
     sensitive: set[Path] = field(default_factory=set)  # paths whose template read ``env``

@@ -133,3 +133,28 @@ def test_dry_run_per_row_cost_is_the_slope_and_targets_are_judged():
     assert found["dry_run_vs_naive_per_row"]["met"] is True
     assert found["memory_dry_run_1m_rows_s"]["met"] is False
     assert run.shown("memory_dry_run_1m_rows_s", 75.0) == "75.0 s"
+
+
+def test_the_naive_render_renders_what_render_prints(cli, tmp_path: Path):
+    """The filters start-up benchmark's baseline renders the same templates to the same text,
+    and its profile is valid (so the comparison times a successful render)."""
+    import json
+
+    run = load("run")
+    profile = tmp_path / "profiles" / "filters.yaml"
+    profile.parent.mkdir()
+    profile.write_text(run.FILTERS_PROFILE, encoding="utf-8")
+    values = ["customer_name=ada", "appointment_time=tuesday 3 pm"]
+    naive = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "naive_render.py"), str(profile), *values],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    ours = cli("render", "filters", "--to", "+13125550123", "-o", "json",
+               *[a for v in values for a in ("--var", v)], profiles_dir=profile.parent)  # fmt: skip
+    assert ours.exit_code == 0, ours.stderr
+    document = json.loads(ours.stdout)
+    expected = json.loads(naive.stdout)
+    assert document["connection_id"] == expected["connection_id"]
+    assert {k: v for k, v in document["call"].items() if k != "To"} == expected["call"]
+    assert expected["call"]["AIAssistantDynamicVariables"]["clinic"] == "Northside clinic"
+    assert cli("validate", profiles_dir=profile.parent).exit_code == 0

@@ -338,3 +338,26 @@ def test_normalise_accepts_what_phonenumbers_calls_valid(text):
     assert e164 == phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     expected = tuple(z for z in tz.time_zones_for_number(parsed) if z != tz.UNKNOWN_TIMEZONE)
     assert zones_for(e164) == expected
+
+
+@SETTINGS
+@given(st.text(alphabet="+0123456789 -()١a\n", max_size=18))
+def test_e164_check_without_re_is_the_pattern(text):
+    """--to/--from skip phonenumbers for E.164 input; the check is written without `re` (start-up
+    time) and must accept exactly what the pattern accepts."""
+    import re
+
+    from runner.cli.flags import _is_e164
+
+    assert _is_e164(text) == bool(re.fullmatch(r"\+[1-9][0-9]{7,14}", text))
+
+
+@SETTINGS
+@given(st.text(alphabet="ab -\t\n\u00a0x", max_size=60), st.integers(10, 60))
+def test_help_lines_wrap_as_textwrap_wraps_them(text, width):
+    """--help lays out one-line helps without importing textwrap."""
+    import textwrap
+
+    from runner.cli.entry import _wrap
+
+    assert _wrap(text, width) == textwrap.wrap(text, width)
