@@ -8,7 +8,6 @@ again: a read timeout, a connection dropped after the body was sent, or any 5xx 
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import time
@@ -280,15 +279,6 @@ class _Failure:
     interrupted: bool = False
 
 
-@functools.lru_cache(maxsize=8)
-def _parsed_url(url: str) -> Any:
-    """httpx's parse of ``url``, once: a batch posts every row to the same URL, and the parse
-    is a good part of httpx's own cost per request."""
-    import httpx
-
-    return httpx.URL(url)
-
-
 def _attempt(client: Any, request: HttpRequest) -> Any:
     """One POST: the response, or a _Failure saying whether anything may have left."""
     import httpx
@@ -301,7 +291,7 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
         try:
             return client.request(
                 request.method,
-                _parsed_url(request.url),
+                wire.parsed_url(request.url),
                 headers=list(request.headers),
                 content=request.body,
             )
