@@ -8,9 +8,11 @@ about what arrived (how many calls, when) come from the server's log, not from t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from typing import Any
 
 PROFILE = "appointment-reminder"
 OVERHEAD_CALLS = 2000
-OVERHEAD_CONCURRENCY = 8
+OVERHEAD_CONCURRENCIES = (8, 32)
 PACING_CALLS = 400
 PACING_RATE = 20.0
 MEMORY_ROWS = (10_000, 1_000_000)
@@ -144,15 +146,41 @@ def sandbox(tools: Tools, log: Path) -> Iterator[SandboxProcess]:
         proc.wait(30)
 
 
-def _run(argv: list[str], tools: Tools, cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
+def _run(
+    argv: list[str],
+    tools: Tools,
+    cwd: Path,
+    ok: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+) -> float:
+    return _run_cpu(argv, tools, cwd, ok, env)[0]
+
+
+def _run_cpu(
+    argv: list[str],
+    tools: Tools,
+    cwd: Path,
+    ok: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+) -> tuple[float, float]:
+    """Wall seconds and the command's own CPU seconds (user + system, from wait4, so neither
+    this process nor the sandbox counts)."""
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=tools.env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in ok:
-        raise SystemExit(
-            f"benchmark command failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]}"
-        )
-    return elapsed
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        proc = subprocess.Popen(argv, cwd=cwd, env=env or tools.env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in ok:
+            err.seek(0)
+            tail = err.read().decode("utf-8", "replace")[-2000:]
+            raise SystemExit(
+                f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{tail}"
+            )
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def _batch_argv(tools: Tools, contacts: Path, ledger: Path, base_url: str, *extra: str) -> list:
@@ -188,7 +216,9 @@ def _figure(samples: list[float]) -> dict[str, Any]:
 def bench_batch_overhead(tools: Tools, runs: int) -> dict[str, Any]:
     """``callprofile batch`` (ledger on, pacing out of the way) against raw httpx POSTs of the
     same pre-rendered bodies at the same concurrency; each round runs both, in turn, against a
-    fresh sandbox process. Throughput is calls per second of the whole command."""
+    fresh sandbox process, at concurrency 8 and at 32. Throughput is calls per second of the
+    whole command; the client's CPU per call (user + system of the command, from wait4) is
+    reported beside it, for batch and for the raw loop."""
     work = tools.work / "overhead"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -216,47 +246,82 @@ def bench_batch_overhead(tools: Tools, runs: int) -> dict[str, Any]:
     )
     connection = lines[0]["connection_id"]
     rate = "1000"  # the highest --rate: the token bucket never holds a worker back here
-    concurrency = str(OVERHEAD_CONCURRENCY)
-
-    samples: dict[str, list[float]] = {"callprofile batch": [], "raw httpx loop": []}
-    steady: dict[str, list[float]] = {"callprofile batch": [], "raw httpx loop": []}
-    for round_no in range(runs + 1):  # round 0 warms caches and is not counted
-        for name in samples:
-            with sandbox(tools, work / "sandbox.jsonl") as server:
-                if name == "callprofile batch":
-                    ledger = work / f"ledger-{round_no}.db"
-                    argv = _batch_argv(tools, contacts, ledger, server.base_url)
-                    argv += ["--rate", rate, "--concurrency", concurrency]
-                else:
-                    url = f"{server.base_url}/texml/ai_calls/{connection}"
-                    argv = [str(tools.python), str(Path(__file__).parent / "raw_loop.py")]
-                    argv += ["--url", url, "--bodies", str(bodies), "--concurrency", concurrency]
-                elapsed = _run(argv, tools, cwd=work)
-            calls = log_calls(server.log)
-            answered = [c for c in calls if (c.get("response") or {}).get("status") == 200]
-            if len(calls) != OVERHEAD_CALLS or len(answered) != OVERHEAD_CALLS:
-                raise SystemExit(f"{name}: the sandbox logged {len(calls)} calls, not 2000 x 200")
-            if round_no:
-                samples[name].append(elapsed)
-                times = [arrival(c) for c in calls]
-                steady[name].append(achieved_rate(times))
-    figures = {name: _figure(values) for name, values in samples.items()}
-    pairs = zip(samples["raw httpx loop"], samples["callprofile batch"], strict=True)
-    # Throughput ratio = raw time / batch time, per round; the median of the rounds.
-    throughput = statistics.median(raw / batch for raw, batch in pairs)
-    per_second = {name: OVERHEAD_CALLS / fig["median_s"] for name, fig in figures.items()}
-    steady_pairs = zip(steady["callprofile batch"], steady["raw httpx loop"], strict=True)
-    return {
+    result: dict[str, Any] = {
         "calls": OVERHEAD_CALLS,
-        "concurrency": OVERHEAD_CONCURRENCY,
-        "figures": figures,
-        "calls_per_second": per_second,
-        "steady_calls_per_second": {k: statistics.median(v) for k, v in steady.items()},
-        "ratios": {
-            "batch_vs_raw_throughput": throughput,
-            "batch_vs_raw_steady_rate": statistics.median(b / r for b, r in steady_pairs),
-        },
+        "concurrencies": list(OVERHEAD_CONCURRENCIES),
     }
+    figures: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    per_second: dict[str, float] = {}
+    cpu_per_call: dict[str, float] = {}
+    steady_rates: dict[str, float] = {}
+    checks: dict[str, float] = {}
+    for concurrency in OVERHEAD_CONCURRENCIES:
+        names = {
+            "batch": f"callprofile batch c{concurrency}",
+            "raw": f"raw httpx loop c{concurrency}",
+        }
+        samples: dict[str, list[float]] = {name: [] for name in names.values()}
+        cpu: dict[str, list[float]] = {name: [] for name in names.values()}
+        steady: dict[str, list[float]] = {name: [] for name in names.values()}
+        for round_no in range(runs + 1):  # round 0 warms caches and is not counted
+            for kind, name in names.items():
+                # Each round its own state directory: the journal of recent calls would
+                # otherwise see the last round's calls as repeats within --min-interval.
+                state = work / f"state-{concurrency}-{round_no}-{kind}"
+                shutil.rmtree(state, ignore_errors=True)
+                env = {**tools.env, "XDG_STATE_HOME": str(state)}
+                with sandbox(tools, work / "sandbox.jsonl") as server:
+                    if kind == "batch":
+                        ledger = work / f"ledger-{concurrency}-{round_no}.db"
+                        argv = _batch_argv(tools, contacts, ledger, server.base_url)
+                        argv += ["--rate", rate, "--concurrency", str(concurrency)]
+                    else:
+                        url = f"{server.base_url}/texml/ai_calls/{connection}"
+                        argv = [str(tools.python), str(Path(__file__).parent / "raw_loop.py")]
+                        argv += ["--url", url, "--bodies", str(bodies)]
+                        argv += ["--concurrency", str(concurrency)]
+                    elapsed, used = _run_cpu(argv, tools, cwd=work, env=env)
+                calls = log_calls(server.log)
+                answered = [c for c in calls if (c.get("response") or {}).get("status") == 200]
+                if len(calls) != OVERHEAD_CALLS or len(answered) != OVERHEAD_CALLS:
+                    raise SystemExit(
+                        f"{name}: the sandbox logged {len(calls)} calls, not {OVERHEAD_CALLS} x 200"
+                    )
+                if round_no:
+                    samples[name].append(elapsed)
+                    cpu[name].append(used)
+                    steady[name].append(achieved_rate([arrival(c) for c in calls]))
+        for name in names.values():
+            figures[name] = _figure(samples[name])
+            per_second[name] = OVERHEAD_CALLS / figures[name]["median_s"]
+            # The whole command's CPU (start-up and the contacts pass included) per call.
+            cpu_per_call[name] = statistics.median(cpu[name]) / OVERHEAD_CALLS * 1000
+            steady_rates[name] = statistics.median(steady[name])
+        batch, raw = names["batch"], names["raw"]
+        pairs = zip(samples[raw], samples[batch], strict=True)
+        # Throughput ratio = raw time / batch time, per round; the median of the rounds.
+        ratios[f"batch_vs_raw_throughput_c{concurrency}"] = statistics.median(
+            r / b for r, b in pairs
+        )
+        steady_pairs = zip(steady[batch], steady[raw], strict=True)
+        ratios[f"batch_vs_raw_steady_rate_c{concurrency}"] = statistics.median(
+            b / r for b, r in steady_pairs
+        )
+        checks[f"batch_cpu_ms_per_call_c{concurrency}"] = cpu_per_call[batch]
+        checks[f"raw_cpu_ms_per_call_c{concurrency}"] = cpu_per_call[raw]
+        ratios[f"batch_vs_raw_cpu_per_call_c{concurrency}"] = (
+            cpu_per_call[batch] / cpu_per_call[raw]
+        )
+    result.update(
+        figures=figures,
+        calls_per_second=per_second,
+        client_cpu_ms_per_call=cpu_per_call,
+        steady_calls_per_second=steady_rates,
+        ratios=ratios,
+        checks=checks,
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------- 4. pacing accuracy

@@ -11,12 +11,14 @@ import contextlib
 import os
 import queue
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner.batch.budget import Budget
+from runner.batch.groupwrite import GroupWriter
 from runner.batch.journal import Journal, NoJournal
 from runner.batch.ledger import Claim, Ledger, LedgerError, LedgerUnavailable
 from runner.batch.ledger.base import Pacer
+from runner.batch.ledger.groups import Finish
 from runner.batch.model import Hooks, Options, Prepared, Progress, RowEvent
 from runner.batch.pacing import TokenBucket
 from runner.flow.compose import Composed
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from runner.campaign.guard import Guard
     from runner.send.submit import Result
 
-KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N" or "answer:N"
+KILL_HOOK = "CALLPROFILE_TEST_KILL_AFTER"  # tests only: "claim:N", "answer:N" or "group:N"
 
 
 def _kill_hook() -> tuple[str, int] | None:
@@ -79,6 +81,39 @@ class Dialer:
         self.answers = 0
         self.error: BaseException | None = None
         self.unrecorded: list[str] = []  # answers the ledger could not take (it was lost)
+        # A ledger this process owns writes claims and answers in groups (groupwrite.py); a
+        # shared one keeps its own per-row protocol (leases, other runners).
+        self.writes: GroupWriter | None = None
+        if not ledger.shared and isinstance(journal, Journal):
+            self.writes = GroupWriter(
+                ledger,
+                journal,
+                batch=batch,
+                profile=opts.profile,
+                ledger_spec=opts.ledger_spec,
+                min_interval=opts.min_interval,
+                now=hooks.now,
+                on_unrecorded=self.unrecorded.append,
+                on_lost=self.lose,
+                on_fault=self._fault,
+            )
+
+        if self.writes is not None and self.kill and self.kill[0] == "group":
+            self.writes.kill_after_groups = self.kill[1]
+
+    def _fault(self, exc: BaseException) -> None:
+        self.error = exc
+        self.hooks.stopper.stop("internal error")
+
+    def flush_writes(self) -> None:
+        """Put the answers still queued on disk (a pass over the rows has ended)."""
+        if self.writes is not None:
+            self.writes.flush()
+
+    def close_writes(self) -> None:
+        """Write what is still queued and stop the writer (the run is ending)."""
+        if self.writes is not None:
+            self.writes.close()
 
     def lose(self, exc: LedgerError) -> None:
         """The ledger's database is gone: claim nothing more; the run exits 6."""
@@ -164,6 +199,17 @@ class Dialer:
     def _claim(self, ledger: Ledger, job: Prepared, cap: tuple[int, str] | None) -> Claim:
         """Reserve the number in the journal of recent calls (the repeat guard across ledgers),
         then claim the row in the ledger; both durable before the POST."""
+        caller = job.request.body.get("From")
+        sender = caller if isinstance(caller, str) else None
+        if self.writes is not None:
+            if job.retry is None:
+                claim = self.writes.claim(job.row, job.e164, cap, sender)
+                if claim.outcome != "claimed":
+                    self._settle(job.row, "pending")
+                return claim
+            # A retry claims on its own, below: first the answers queued before it go to disk
+            # (and the writer lets go of the journal).
+            self.writes.flush()
         repeat = self.journal.reserve(
             profile=self.opts.profile,
             e164=job.e164,
@@ -176,8 +222,6 @@ class Dialer:
         if repeat is not None:
             skipped = ledger.skip(self.batch, job.row, "repeat", repeat)
             return Claim("repeat", repeat) if skipped else Claim("gone")
-        caller = job.request.body.get("From")
-        sender = caller if isinstance(caller, str) else None
         # If the claim fails, it may have committed: the reservation stays (the stricter way).
         if job.retry is not None:  # a retry claims its own attempt (runner.batch.retries)
             attempt, previous = job.retry
@@ -186,12 +230,7 @@ class Dialer:
             )
         else:
             claim = ledger.claim(
-                self.batch,
-                job.row,
-                self.opts.min_interval,
-                cap,
-                runner=self.runner,
-                caller=sender,
+                self.batch, job.row, self.opts.min_interval, cap, runner=self.runner, caller=sender
             )
         if claim.outcome != "claimed":
             # A retry not claimed leaves the row's earlier call placed: the journal keeps it.
@@ -202,6 +241,9 @@ class Dialer:
         """Tell the journal how the row ended (a call not placed leaves no reservation)."""
         # If the journal cannot be written, the reservation stays "dialing": stricter, never
         # looser.
+        if self.writes is not None:
+            self.writes.settle(row, status)
+            return
         with contextlib.suppress(LedgerError):
             self.journal.settle(self.opts.ledger_spec, self.batch, row, status)
 
@@ -263,28 +305,30 @@ class Dialer:
         from runner.secrets import scrub
 
         row = job.row
-        message = scrub(result.message)
+        # Scrubbing reads the environment: only for the answers whose message is kept.
+        message = "" if result.status == "placed" else scrub(result.message)
+
+        def finish(state: str, **detail: Any) -> None:
+            if self.writes is None:
+                ledger.finish(self.batch, row, state, **detail)
+            else:  # on disk before this worker's next claim is
+                self.writes.finish(Finish(row, state, **detail), _answer(row, result))
+
         self.count("sent")
         if result.status == "placed":
-            ledger.finish(
-                self.batch, row, "placed", call_sid=result.call_sid, http_status=result.http_status
-            )
+            finish("placed", call_sid=result.call_sid, http_status=result.http_status)
             self.budget.spent()
             self.count("placed")
             return True
         elif result.status == "unknown":
-            ledger.finish(
-                self.batch, row, "unknown", reason=message, http_status=result.http_status
-            )
+            finish("unknown", reason=message, http_status=result.http_status)
             self.budget.spent()
             self.count("unknown")
             self.hooks.on_row(RowEvent(row, "unknown", message))
             return True
         elif result.status == "rejected" and result.http_status == 401:
             # A bad API key fails every row alike: nothing was placed, so keep the row.
-            ledger.finish(
-                self.batch, row, "pending", reason=message, http_status=result.http_status
-            )
+            finish("pending", reason=message, http_status=result.http_status)
             self.budget.release()
             self.hooks.stopper.stop("Telnyx refused the API key (401); nothing was placed", code=4)
             return False
@@ -295,9 +339,7 @@ class Dialer:
                 for e in result.errors
             )
             reason = scrub(f"{message}: {detail}" if detail else message)
-            ledger.finish(
-                self.batch,
-                row,
+            finish(
                 "failed",
                 reason=reason,
                 http_status=result.http_status,
@@ -309,14 +351,12 @@ class Dialer:
             return True
         elif result.status == "invalid":
             # The request could not be sent at all (nothing left): keep the row, stop the batch.
-            ledger.finish(self.batch, row, "pending", reason=message)
+            finish("pending", reason=message)
             self.budget.release()
             self.hooks.stopper.stop(f"{message}; the row stays pending", code=1)
             return False
         else:  # unreachable: provably never reached Telnyx, so the row may be sent later
-            ledger.finish(
-                self.batch, row, "pending", reason=message, http_status=result.http_status
-            )
+            finish("pending", reason=message, http_status=result.http_status)
             self.budget.release()
             self.hooks.stopper.stop(f"{message}; the row stays pending")
             return False

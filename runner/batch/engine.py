@@ -15,15 +15,14 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 
+from runner.batch import admission, retries, sharing
 from runner.batch import contacts as contacts_mod
-from runner.batch import retries, sharing
 from runner.batch.dialing import Dialer
 from runner.batch.dnc import DoNotCall
 from runner.batch.dryrun import dry_run
 from runner.batch.identity import batch_id as make_batch_id
 from runner.batch.journal import Journal, NoJournal
 from runner.batch.ledger import (
-    CLAIMABLE,
     Ledger,
     LedgerError,
     LedgerUnavailable,
@@ -40,20 +39,17 @@ from runner.batch.model import (
     Prepared,
     Progress,
     RowEvent,
-    RowInvalid,
     default_ledger,
 )
 from runner.batch.report import summarise, write_csv
-from runner.batch.rows import prepare_row
-from runner.campaign.decide import RowError
 from runner.campaign.guard import Guard
-from runner.diagnostics import Diagnostic, ProfileError
+from runner.diagnostics import ProfileError
 from runner.flow.compose import Composed, compose
-from runner.phone import mask
 from runner.profiles.store import Store
 from runner.templates.render import unset_env
 
 TICK = 0.25  # seconds between checks of Ctrl-C and progress while the main thread waits
+ADMIT_BLOCK = 32  # contacts rows read and recorded together (a ledger this process owns)
 
 
 __all__ = [
@@ -153,6 +149,7 @@ def _run_locked(
     ledger = open_ledger(opts.ledger_spec, now=hooks.now, lease=opts.lease)
     total = scanned.count
     runner = ""
+    state: Dialer | None = None
     journal: Journal | NoJournal | None = None
     try:
         journal = NoJournal() if ledger.shared else Journal(opts.journal)
@@ -206,6 +203,8 @@ def _run_locked(
             summary, stopped=stopped, stop_code=hooks.stopper.code, unrecorded=state.unrecorded
         )
     finally:
+        if state is not None:
+            state.close_writes()
         if runner:
             # If the database is gone, the runner's lock and lease end with this process.
             with contextlib.suppress(LedgerUnavailable):
@@ -256,23 +255,32 @@ def _drive(
         return not stopper.hard.is_set()
 
     def admit(row: contacts_mod.Row) -> Prepared | None:
-        job = admit_row(row) if admit_row is not None else _admit(ledger, state, row)
+        job = admit_row(row) if admit_row is not None else admission.admit(ledger, state, row)
         hooks.on_progress(state.progress)
         return job
 
     # Rows are reserved for this runner a chunk at a time (one row unless the ledger is
     # shared); after the pass, rows no live runner holds any more are adopted (sharing).
     size = sharing.chunk_size(ledger, opts.concurrency, opts.max_calls)
+    # The contacts are read and recorded a block at a time (one ledger query and one transaction
+    # per block, not two trips through the SQLite ledger's lock per row); --max-calls reads no
+    # further than it reaches, and a shared ledger keeps reading row by row as it always has
+    # (other runners change the rows meanwhile).
+    block = 1 if opts.max_calls is not None or ledger.shared else ADMIT_BLOCK
+    jobs: Iterator[Prepared | None] = (
+        admission.admitted(ledger, state, _rows(opts), block)
+        if rows is None
+        else (admit(row) for row in rows())
+    )
     try:
         chunk: list[Prepared] = []
         going = True
-        for row in (rows or (lambda: _rows(opts)))():
+        for job in jobs:
             if stopper.stopping:
                 going = False
                 break
             if rows is None:
-                state.count("scanned")
-            job = admit(row)
+                hooks.on_progress(state.progress)
             if job is None:
                 continue
             if rows is not None:  # a retry: the row is this batch's already
@@ -314,6 +322,8 @@ def _drive(
             while worker.is_alive() and not stopper.hard.is_set():
                 worker.join(TICK)
                 hooks.on_progress(state.progress)
+        # The answers still queued go to disk before the summary (or the hard stop) reads it.
+        state.flush_writes()
         if stopper.hard.is_set():
             with state.lock:
                 stuck = sorted(state.inflight)
@@ -338,70 +348,3 @@ def _offer(state: Dialer, job: Prepared | None) -> bool:
         return True
     except queue.Full:
         return False
-
-
-def _admit(ledger: Ledger, state: Dialer, row: contacts_mod.Row) -> Prepared | None:
-    """Record a row read from the file and return it if it should be dialled now."""
-    opts, hooks, batch = state.opts, state.hooks, state.batch
-    known = ledger.state_of(batch, row.line)
-    if known is not None and known not in CLAIMABLE:
-        state.count("done")
-        return None  # placed, failed, skipped or unknown in an earlier run
-    try:
-        job = prepare_row(state.composed, opts, row)
-    except RowInvalid as exc:
-        _invalid(ledger, state, row.line, known, exc)
-        return None
-    try:
-        job.facts = state.guard.facts(job.e164, row.values, job.zone)
-    except RowError as exc:
-        where = f"{opts.contacts} row {row.line}"
-        problem = RowInvalid([Diagnostic(str(exc), exc.code, origin=where)], job.e164)
-        _invalid(ledger, state, row.line, known, problem)
-        return None
-    if known is None:
-        first = ledger.add_pending(batch, row.line, job.e164)
-        if first is not None:
-            state.count("skipped")
-            state.count("done")
-            hooks.on_row(
-                RowEvent(
-                    row.line, "duplicate", f"{mask(job.e164)} is also on row {first}; called once"
-                )
-            )
-            return None
-    verdict = state.guard.judge(job.facts, hooks.now())
-    if opts.only_rows is not None and row.line not in opts.only_rows and verdict.action != "skip":
-        # apply: the plan did not call this row (its inputs are unchanged, so only a verdict
-        # that depends on time can differ); it is not called now either.
-        reason = "not in the plan being applied"
-        ledger.skip(batch, row.line, "unplanned", reason)
-        state.count("skipped")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, "unplanned", reason))
-        return None
-    if verdict.action == "skip":
-        kind = Guard.skip_kind(verdict)
-        ledger.skip(batch, row.line, kind, verdict.reason())
-        state.count("skipped")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, kind, f"{mask(job.e164)}: {verdict.reason()}"))
-        return None
-    if verdict.action == "defer":
-        ledger.defer(batch, row.line, verdict.reason())
-        state.count("deferred")
-        state.count("done")
-        hooks.on_row(RowEvent(row.line, "deferred", verdict.reason()))
-        return None
-    return job
-
-
-def _invalid(ledger: Ledger, state: Dialer, line: int, known: str | None, exc: RowInvalid) -> None:
-    if known is None:
-        # The number column as given (E.164 when valid): the report's "to" for this row.
-        ledger.add_skipped(state.batch, line, exc.given, "invalid", str(exc))
-    else:
-        ledger.skip(state.batch, line, "invalid", str(exc))
-    state.count("skipped")
-    state.count("done")
-    state.hooks.on_row(RowEvent(line, "invalid", str(exc), exc.diagnostics))

@@ -17,7 +17,8 @@ import contextlib
 import os
 import sqlite3
 import threading
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from runner.batch.ledger import LedgerError, LedgerUnavailable, stamp
 
@@ -37,6 +38,15 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_by_number ON calls (profile, e164, at);
 """
+
+
+@dataclass
+class Reservation:
+    """A row about to be dialled."""
+
+    e164: str
+    batch_id: str
+    row_no: int
 
 
 def default_path() -> str:
@@ -74,6 +84,9 @@ class Journal:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
+            # Pruned once per run, not per claim: the delete scans the whole table.
+            cutoff = stamp(datetime.now(timezone.utc) - timedelta(KEEP_DAYS))
+            self.db.execute("DELETE FROM calls WHERE at < ?", (cutoff,))
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(
                 f"cannot open the journal of recent calls {self.path} ({exc}); it keeps the "
@@ -98,39 +111,99 @@ class Journal:
         """Record that this row is about to be dialled, unless another batch of the profile
         called (or may have called) the number within ``min_interval``: then the reason. The same
         batch in another ledger (a copy of the contacts elsewhere) counts as another batch."""
-        with self._mutex:
+        ask = Reservation(e164, batch_id, row_no)
+        return self.reserve_group(profile, ledger, now, min_interval, [ask])[0]
+
+    def reserve_group(
+        self,
+        profile: str,
+        ledger: str,
+        now: datetime,
+        min_interval: timedelta | None,
+        asks: list[Reservation],
+        settled: list[tuple[str, int, str]] | None = None,
+    ) -> list[str | None]:
+        """``reserve`` for several rows in one synced transaction (one fsync for the group),
+        after recording how earlier rows ended (``settled``: batch, row, state; as ``settle``).
+        Returns each row's repeat reason, or None where it was reserved."""
+        verdicts = self.open_group(profile, ledger, now, min_interval, asks, settled)
+        self.commit_group()
+        return verdicts
+
+    def open_group(
+        self,
+        profile: str,
+        ledger: str,
+        now: datetime,
+        min_interval: timedelta | None,
+        asks: list[Reservation],
+        settled: list[tuple[str, int, str]] | None = None,
+    ) -> list[str | None]:
+        """The first half of ``reserve_group``: the checks and reservations, in a transaction
+        left open for ``commit_group``, which another thread may run (so that this file's fsync
+        and the ledger's overlap). The journal stays locked until then."""
+        out: list[str | None] = []
+        self._mutex.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    if min_interval is not None and min_interval > timedelta(0):
-                        earlier = self.db.execute(
-                            "SELECT batch_id, row_no, ledger, at, state FROM calls "
-                            "WHERE profile = ? AND e164 = ? AND at >= ? "
-                            "AND NOT (batch_id = ? AND ledger = ?) ORDER BY at DESC LIMIT 1",
-                            (profile, e164, stamp(now - min_interval), batch_id, ledger),
-                        ).fetchone()
-                        if earlier is not None:
-                            self.db.execute("ROLLBACK")
-                            verb = "placed" if earlier[4] == "placed" else "possibly placed"
-                            return (
-                                f"a call to this number was {verb} at {earlier[3]} by profile "
-                                f"{profile} (batch {earlier[0][:12]}, row {earlier[1]}, ledger "
-                                f"{earlier[2]}), within --min-interval"
-                            )
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, 'dialing')",
-                        (batch_id, row_no, profile, e164, ledger, stamp(now)),
-                    )
-                    self.db.execute(
-                        "DELETE FROM calls WHERE at < ?", (stamp(now - timedelta(KEEP_DAYS)),)
-                    )
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise _failure(exc) from None
+                for batch_id, row_no, state in settled or ():
+                    self._settle(ledger, batch_id, row_no, state)
+                for ask in asks:
+                    out.append(self._reserve(profile, ledger, now, min_interval, ask))
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._mutex.release()
+            raise _failure(exc) from None
+        except BaseException:
+            self._mutex.release()
+            raise
+        return out
+
+    def commit_group(self) -> None:
+        """Make the group ``open_group`` wrote durable (or roll it back and raise), and unlock
+        the journal."""
+        try:
+            try:
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _failure(exc) from None
+        finally:
+            self._mutex.release()
+
+    def _reserve(
+        self,
+        profile: str,
+        ledger: str,
+        now: datetime,
+        min_interval: timedelta | None,
+        ask: Reservation,
+    ) -> str | None:
+        if min_interval is not None and min_interval > timedelta(0):
+            earlier = self.db.execute(
+                "SELECT batch_id, row_no, ledger, at, state FROM calls "
+                "WHERE profile = ? AND e164 = ? AND at >= ? "
+                "AND NOT (batch_id = ? AND ledger = ?) ORDER BY at DESC LIMIT 1",
+                (profile, ask.e164, stamp(now - min_interval), ask.batch_id, ledger),
+            ).fetchone()
+            if earlier is not None:
+                verb = "placed" if earlier[4] == "placed" else "possibly placed"
+                return (
+                    f"a call to this number was {verb} at {earlier[3]} by profile "
+                    f"{profile} (batch {earlier[0][:12]}, row {earlier[1]}, ledger "
+                    f"{earlier[2]}), within --min-interval"
+                )
+        self.db.execute(
+            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, 'dialing')",
+            (ask.batch_id, ask.row_no, profile, ask.e164, ledger, stamp(now)),
+        )
         return None
 
     def settle(self, ledger: str, batch_id: str, row_no: int, state: str) -> None:
@@ -139,22 +212,24 @@ class Journal:
         with self._mutex:
             try:
                 self.db.execute("PRAGMA synchronous = NORMAL")
-                if state in ("placed", "unknown"):
-                    self.db.execute(
-                        "UPDATE calls SET state = ? WHERE ledger = ? AND batch_id = ? "
-                        "AND row_no = ?",
-                        (state, ledger, batch_id, row_no),
-                    )
-                else:
-                    self.db.execute(
-                        "DELETE FROM calls WHERE ledger = ? AND batch_id = ? AND row_no = ?",
-                        (ledger, batch_id, row_no),
-                    )
+                self._settle(ledger, batch_id, row_no, state)
             except sqlite3.Error as exc:
                 raise _failure(exc) from None
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("PRAGMA synchronous = FULL")
+
+    def _settle(self, ledger: str, batch_id: str, row_no: int, state: str) -> None:
+        if state in ("placed", "unknown"):
+            self.db.execute(
+                "UPDATE calls SET state = ? WHERE ledger = ? AND batch_id = ? AND row_no = ?",
+                (state, ledger, batch_id, row_no),
+            )
+        else:
+            self.db.execute(
+                "DELETE FROM calls WHERE ledger = ? AND batch_id = ? AND row_no = ?",
+                (ledger, batch_id, row_no),
+            )
 
 
 def _failure(exc: sqlite3.Error) -> LedgerError:

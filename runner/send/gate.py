@@ -9,6 +9,7 @@ recorded as possibly sent. Messages never quote the key.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ def admit(
     return Destination(base_url, api_key)
 
 
+# Both checks are pure functions of their text, and submit.send asks them again for every
+# request a batch sends (the same URL and key each time): remember the last few verdicts.
+@functools.lru_cache(maxsize=32)
 def check_api_key(api_key: str) -> str | None:
     """Why ``api_key`` cannot go in an HTTP header, or None. Never quotes the key."""
     if not api_key.strip():
@@ -76,6 +80,7 @@ def check_api_key(api_key: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=32)
 def check_base_url(base_url: str) -> str | None:
     """Why ``base_url`` cannot be used, or None. Plain http is allowed only to loopback, so the
     key never crosses a network unencrypted; the host must be one a resolver could look up."""

@@ -290,7 +290,10 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
     with wire.attempt(read) as probe:
         try:
             return client.request(
-                request.method, request.url, headers=list(request.headers), content=request.body
+                request.method,
+                wire.parsed_url(request.url),
+                headers=list(request.headers),
+                content=request.body,
             )
         except KeyboardInterrupt:
             if tracked and not probe.wrote:

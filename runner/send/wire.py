@@ -14,6 +14,7 @@ most what is left of ``read`` seconds counted from the first read of the attempt
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,15 @@ def attempt(reply_seconds: float) -> Iterator[Attempt]:
         yield state
     finally:
         _current.reset(token)
+
+
+@functools.lru_cache(maxsize=8)
+def parsed_url(url: str) -> Any:
+    """httpx's parse of ``url``, once: a batch posts every row to the same URL, and the parse
+    is a good part of httpx's own cost per request."""
+    import httpx
+
+    return httpx.URL(url)
 
 
 def is_tracked(client: Any) -> bool:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runner.batch.ledger.groups import Claim, RowGroups
+
 if TYPE_CHECKING:
     from runner.batch.ledger.outcomes import OutcomeCounts
     from runner.outcomes.callbacks import Callback
@@ -102,14 +104,6 @@ def cap_reason(done: int, limit: int, rule: str) -> str:
 
 
 @dataclass
-class Claim:
-    # "claimed" | "repeat" | "capped" (the 24 h cap: the row is deferred) | "gone" | "lapsed"
-    # (this runner's lease ran out)
-    outcome: str
-    reason: str = ""
-
-
-@dataclass
 class RunnerShare:
     """One runner of a shared batch and the rows it dialled, by state (``batch-status``)."""
 
@@ -142,7 +136,7 @@ class Pacer(Protocol):
     def twin(self) -> Pacer: ...
 
 
-class Ledger(ABC):
+class Ledger(RowGroups, ABC):
     """One batch ledger. Every write is one short transaction; the ones that precede a POST
     (claims) and the ones that record an answer are durable when they return."""
 

@@ -24,6 +24,7 @@ from runner.batch.ledger.base import (
     cap_reason,
     stamp,
 )
+from runner.batch.ledger.groups import ClaimAsk, Finish
 
 
 def locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,6 +109,50 @@ class SqliteRows:
             return int(first)
 
     @locked
+    def states_of(self, batch_id: str, rows: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for start in range(0, len(rows), 500):  # under SQLite's limit of bound variables
+            part = rows[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            for row_no, state in self.db.execute(
+                f"SELECT row_no, state FROM rows WHERE batch_id = ? AND row_no IN ({marks})",
+                (batch_id, *part),
+            ):
+                found[row_no] = state
+        return found
+
+    @locked
+    def add_pending_many(self, batch_id: str, rows: list[tuple[int, str]]) -> dict[int, int]:
+        """``add_pending`` for several rows in one (unsynced) transaction: the rows that turned
+        out to be duplicates, each with the first row of its number."""
+        duplicates: dict[int, int] = {}
+        if not rows:
+            return duplicates
+        now = self._stamp()
+        with self._tx(durable=False):
+            for row_no, e164 in rows:
+                try:
+                    self.db.execute(
+                        "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
+                        "VALUES (?, ?, ?, ?, 'pending', ?)",
+                        (batch_id, row_no, e164, e164, now),
+                    )
+                    continue
+                except sqlite3.IntegrityError:
+                    pass
+                first = self.db.execute(
+                    "SELECT row_no FROM rows WHERE batch_id = ? AND owner_e164 = ?",
+                    (batch_id, e164),
+                ).fetchone()[0]
+                self.db.execute(
+                    "INSERT INTO rows (batch_id, row_no, e164, state, skip_kind, reason, "
+                    "updated_at) VALUES (?, ?, ?, 'skipped', 'duplicate', ?, ?)",
+                    (batch_id, row_no, e164, f"duplicate of row {first}", now),
+                )
+                duplicates[row_no] = int(first)
+        return duplicates
+
+    @locked
     def add_skipped(
         self, batch_id: str, row_no: int, e164: str | None, kind: str, reason: str
     ) -> None:
@@ -155,54 +200,82 @@ class SqliteRows:
         the repeat check or the cap for one number. ``runner`` is always this process (see the
         lock)."""
         with self._tx():
-            found = self.db.execute(
-                "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
-                (batch_id, row_no),
-            ).fetchone()
-            if found is None or found[0] not in CLAIMABLE:
-                return Claim("gone")
-            now = self._now()
-            if min_interval is not None and min_interval > timedelta(0):
-                earlier = self.db.execute(
-                    "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = ? "
-                    f"AND batch_id != ? AND state IN {CALLED} AND sent_at >= ? "
-                    "ORDER BY sent_at DESC LIMIT 1",
-                    (found[1], batch_id, stamp(now - min_interval)),
-                ).fetchone()
-                if earlier is not None:
-                    verb = "placed" if earlier[2] == "placed" else "possibly placed"
-                    reason = (
-                        f"a call to this number was {verb} at {earlier[3]} "
-                        f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
-                    )
-                    self.db.execute(
-                        "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
-                        "updated_at = ? WHERE batch_id = ? AND row_no = ?",
-                        (reason, stamp(now), batch_id, row_no),
-                    )
-                    self._event(batch_id, row_no, "skipped", reason)
-                    return Claim("repeat", reason)
-            if cap is not None:
-                limit, rule = cap
-                since = stamp(now - DAY)
-                done = self.db.execute(
-                    CALLS_TO.replace("%s", "?"), (found[1], since, found[1], since, since)
-                ).fetchone()[0]
-                if done >= limit:
-                    reason = cap_reason(done, limit, rule)
-                    self.db.execute(
-                        "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
-                        "WHERE batch_id = ? AND row_no = ?",
-                        (reason, stamp(now), batch_id, row_no),
-                    )
-                    self._event(batch_id, row_no, "deferred", reason)
-                    return Claim("capped", reason)
-            self.db.execute(
-                "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
-                "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
-                (stamp(now), stamp(now), caller, batch_id, row_no),
+            return self._claim_row(batch_id, ClaimAsk(row_no, min_interval, cap, caller))
+
+    @locked
+    def write_group(
+        self, batch_id: str, finishes: list[Finish], claims: list[ClaimAsk], *, runner: str = ""
+    ) -> list[Claim]:
+        """Answers first, then claims, all in one synced transaction: one fsync for the group.
+        The answers were given by Telnyx before these claims were asked for, so a crash keeps
+        either all of them or none, and never a claim without the answers before it."""
+        with self._tx():
+            for finish in finishes:
+                self._finish_row(batch_id, finish)
+            return [self._claim_row(batch_id, ask) for ask in claims]
+
+    def _claim_row(self, batch_id: str, ask: ClaimAsk) -> Claim:
+        """One claim, in the caller's write transaction."""
+        row_no, min_interval, cap, caller = ask.row_no, ask.min_interval, ask.cap, ask.caller
+        if ask.repeat is not None:
+            # The journal of recent calls saw the number called by another batch.
+            cursor = self.db.execute(
+                "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
+                f"updated_at = ? WHERE batch_id = ? AND row_no = ? AND state IN {CLAIMABLE}",
+                (ask.repeat, self._stamp(), batch_id, row_no),
             )
-            self._event(batch_id, row_no, "dialing")
+            if not cursor.rowcount:
+                return Claim("gone")
+            self._event(batch_id, row_no, "skipped", f"repeat: {ask.repeat}")
+            return Claim("repeat", ask.repeat)
+        found = self.db.execute(
+            "SELECT state, e164 FROM rows WHERE batch_id = ? AND row_no = ?",
+            (batch_id, row_no),
+        ).fetchone()
+        if found is None or found[0] not in CLAIMABLE:
+            return Claim("gone")
+        now = self._now()
+        if min_interval is not None and min_interval > timedelta(0):
+            earlier = self.db.execute(
+                "SELECT batch_id, row_no, state, sent_at FROM rows WHERE e164 = ? "
+                f"AND batch_id != ? AND state IN {CALLED} AND sent_at >= ? "
+                "ORDER BY sent_at DESC LIMIT 1",
+                (found[1], batch_id, stamp(now - min_interval)),
+            ).fetchone()
+            if earlier is not None:
+                verb = "placed" if earlier[2] == "placed" else "possibly placed"
+                reason = (
+                    f"a call to this number was {verb} at {earlier[3]} "
+                    f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
+                )
+                self.db.execute(
+                    "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
+                    "updated_at = ? WHERE batch_id = ? AND row_no = ?",
+                    (reason, stamp(now), batch_id, row_no),
+                )
+                self._event(batch_id, row_no, "skipped", reason)
+                return Claim("repeat", reason)
+        if cap is not None:
+            limit, rule = cap
+            since = stamp(now - DAY)
+            done = self.db.execute(
+                CALLS_TO.replace("%s", "?"), (found[1], since, found[1], since, since)
+            ).fetchone()[0]
+            if done >= limit:
+                reason = cap_reason(done, limit, rule)
+                self.db.execute(
+                    "UPDATE rows SET state = 'deferred', reason = ?, updated_at = ? "
+                    "WHERE batch_id = ? AND row_no = ?",
+                    (reason, stamp(now), batch_id, row_no),
+                )
+                self._event(batch_id, row_no, "deferred", reason)
+                return Claim("capped", reason)
+        self.db.execute(
+            "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, "
+            "sent_at = ?, updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?",
+            (stamp(now), stamp(now), caller, batch_id, row_no),
+        )
+        self._event(batch_id, row_no, "dialing")
         return Claim("claimed")
 
     @locked
@@ -226,13 +299,28 @@ class SqliteRows:
         """Record the answer for a claimed row (``placed``, ``failed``, ``unknown``, or
         ``pending`` when the request provably never reached Telnyx)."""
         with self._tx():
-            self.db.execute(
-                "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, "
-                "error_code = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? "
-                "AND state IN ('dialing', 'unknown')",
-                (state, reason, call_sid, http_status, error_code, self._stamp(), batch_id, row_no),
+            self._finish_row(
+                batch_id, Finish(row_no, state, reason, call_sid, http_status, error_code)
             )
-            self._event(batch_id, row_no, state, call_sid or reason or "")
+
+    def _finish_row(self, batch_id: str, f: Finish) -> None:
+        """One answer, in the caller's write transaction."""
+        self.db.execute(
+            "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, "
+            "error_code = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? "
+            "AND state IN ('dialing', 'unknown')",
+            (
+                f.state,
+                f.reason,
+                f.call_sid,
+                f.http_status,
+                f.error_code,
+                self._stamp(),
+                batch_id,
+                f.row_no,
+            ),
+        )
+        self._event(batch_id, f.row_no, f.state, f.call_sid or f.reason or "")
 
     @locked
     def abandon(self, batch_id: str, rows: list[int], reason: str) -> None:
