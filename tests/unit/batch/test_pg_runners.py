@@ -44,20 +44,27 @@ def each_number_once(server: LoggedSandbox, rows: int) -> None:
 def test_three_runners_share_one_batch_and_call_each_number_once(tmp_path, server, pg_url, cli):
     write_profile(tmp_path)
     write_contacts(tmp_path / "c.csv", many(150))
-    # The first runner's first call is held until the two others have joined, so all three
-    # get rows; the others start while it runs and join it.
-    reached, release = server.hold_at(1)
+    # Each runner's first call is held until the next runner has started, so all three get
+    # rows whatever the speed of each (a fast runner could otherwise drain the batch before a
+    # slow one claimed anything). The first two dial one call at a time, so POST 2 is the
+    # second runner's and POST 3 the third's.
+    holds = [server.hold_at(n) for n in (1, 2, 3)]
     first = Batch(tmp_path, server, "--concurrency", "1", *HELD, ledger=pg_url)
+    later: list[Batch] = []
     try:
-        assert reached.wait(WAIT)
-        later = [Batch(tmp_path, server, "--concurrency", "2", ledger=pg_url) for _ in range(2)]
+        assert holds[0][0].wait(WAIT)
+        later.append(Batch(tmp_path, server, "--concurrency", "1", *HELD, ledger=pg_url))
+        assert holds[1][0].wait(WAIT), later[0].err
+        later.append(Batch(tmp_path, server, "--concurrency", "2", *HELD, ledger=pg_url))
+        assert holds[2][0].wait(WAIT), later[1].err
         for runner in later:
             assert runner.wait_for(JOINED), runner.err
         assert "(2 other runner(s) at work)" in later[-1].err or any(
             "(1 other runner(s) at work)" in r.err for r in later
         )
     finally:
-        release.set()
+        for _, release in holds:
+            release.set()
     for runner in (first, *later):
         code = runner.wait()
         assert code == 0, (runner.err, [r for r in ledger_rows(pg_url) if r["state"] != "placed"])
