@@ -32,10 +32,19 @@ class Signer:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         self._key = private_key or Ed25519PrivateKey.generate()
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+            PublicFormat,
+        )
 
         raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.public_key = base64.b64encode(raw).decode("ascii")
+        # libsodium signs in about half the time OpenSSL takes here, and the sandbox signs every
+        # callback it sends; Ed25519 signatures are deterministic, so both give the same bytes.
+        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        self._sodium_key = seed + raw
 
     @classmethod
     def from_file(cls, path: str) -> Signer:
@@ -44,7 +53,10 @@ class Signer:
     def sign(self, body: bytes, timestamp: int | None = None) -> list[tuple[str, str]]:
         """The two signature headers for ``body`` sent at ``timestamp`` (default: now)."""
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        signature = self._key.sign(stamp.encode("ascii") + b"|" + body)
+        from nacl.bindings import crypto_sign
+
+        signed = crypto_sign(stamp.encode("ascii") + b"|" + body, self._sodium_key)
+        signature = signed[:64]  # crypto_sign returns the signature followed by the message
         return [
             (SIGNATURE_HEADER, base64.b64encode(signature).decode("ascii")),
             (TIMESTAMP_HEADER, stamp),
