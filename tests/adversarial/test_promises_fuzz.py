@@ -11,7 +11,6 @@ import json
 import os
 import random
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +22,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.batch import write_profile
-from tests.helpers.env import API_KEY, ROOT, SIP_PASSWORD
+from tests.helpers.env import API_KEY, SIP_PASSWORD
+from tests.helpers.peak import peak_of
 
 DOCUMENTED = {0, 1, 2, 4, 5, 6, 130}
 ENV_SECRET = "env-secret-Qx7v"
@@ -366,29 +366,15 @@ def test_random_templates_never_crash_or_leak(tmp_path_factory, monkeypatch, dat
         assert codes and all(c.startswith("CP") for c in codes), (template, codes)
 
 
-PEAK = (
-    "import resource, subprocess, sys\n"
-    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.stdout.write(done.stdout + done.stderr)\n"
-)
-
-
 def _peak(tmp_path: Path, profiles: Path) -> tuple[int, int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE_"))}
-    env.update(PYTHONPATH=str(ROOT), CALLPROFILE_TIER=ENV_SECRET)
-    command = [sys.executable, "-c", PEAK, sys.executable, "-m", "runner"]
-    done = subprocess.run(
-        [*command, "--profiles-dir", str(profiles), "validate", "--no-lint"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+    return peak_of(
+        tmp_path,
+        profiles,
+        "validate",
+        "--no-lint",
+        env={"CALLPROFILE_TIER": ENV_SECRET},
         timeout=900,
     )
-    head, _, output = done.stdout.partition("\n")
-    code, peak = (int(x) for x in head.split())
-    return code, peak, output
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB")

@@ -6,14 +6,11 @@ with a baseline run; nothing here is timed."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.helpers.env import ROOT
+from tests.helpers.peak import peak_of
 
 MB = 1024  # ru_maxrss is in KiB on Linux
 BOUND = 40 * MB
@@ -111,32 +108,6 @@ def test_a_variable_longer_than_the_cap_is_refused_where_it_was_given(cli, profi
         result.stderr
     )
     assert "[CP222]" in result.stderr
-
-
-PEAK = (
-    "import resource, subprocess, sys\n"
-    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    "sys.stdout.write(done.stdout + done.stderr)\n"
-)
-
-
-def peak_of(tmp_path: Path, profiles: Path, *args: str) -> tuple[int, int, str]:
-    """Exit code, peak RSS (KiB) and output of ``callprofile ARGS`` in a fresh process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "CALLPROFILE_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-c", PEAK, sys.executable, "-m", "runner"]
-    done = subprocess.run(
-        [*command, "--profiles-dir", str(profiles), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    head, _, output = done.stdout.partition("\n")
-    code, peak = (int(x) for x in head.split())
-    return code, peak, output
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB")
