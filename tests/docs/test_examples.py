@@ -47,12 +47,17 @@ def ran(
         if getattr(item, "originalname", None) == "test_example" and item.module is request.module
     ]
 
-    def run(example: Example) -> Ran:
-        directory = tmp_path_factory.mktemp("example")
+    def run(example: Example, directory: Path) -> Ran:
         return run_example(example, directory, EXAMPLE_PROFILES), directory
 
+    # The directories are made here, in one thread: pytest creates its base directory on the
+    # first mktemp, and threads racing to do that made two of them and failed.
+    directories = [tmp_path_factory.mktemp("example") for _ in selected]
     pool = ThreadPoolExecutor(max_workers=AT_ONCE)
-    futures = {example.name: pool.submit(run, example) for example in selected}
+    futures = {
+        example.name: pool.submit(run, example, directory)
+        for example, directory in zip(selected, directories, strict=True)
+    }
     pool.shutdown(wait=False)
     return futures
 
