@@ -4,7 +4,12 @@ import click
 
 from runner.cli.document import output_option
 from runner.cli.errors import CliExit
-from runner.cli.options import sending_options
+from runner.cli.options import (
+    concurrency_option,
+    redial_unknown_option,
+    report_option,
+    sending_options,
+)
 from runner.cli.sandbox_options import sandbox_options
 from runner.exitcodes import ExitCode
 
@@ -24,17 +29,9 @@ from runner.exitcodes import ExitCode
     show_default=True,
     help="Calls per second, shared by all workers.",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1, max=32),
-    default=4,
-    show_default=True,
-    help="Requests in flight at once.",
-)
-@click.option(
-    "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
-)
-@click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@concurrency_option
+@redial_unknown_option
+@report_option
 @sandbox_options
 @sending_options
 @click.pass_context

@@ -17,8 +17,11 @@ from runner.cli.errors import CliExit
 from runner.cli.options import (
     OrderedCommand,
     complete,
+    concurrency_option,
     override_options,
     overrides_from,
+    redial_unknown_option,
+    report_option,
     sending_options,
     store_from,
 )
@@ -102,13 +105,7 @@ def parse_window(text: str | None) -> Window | None:
     show_default=True,
     help="Calls per second, shared by all workers (over 25 only if Telnyx raised your limit).",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1, max=32),
-    default=4,
-    show_default=True,
-    help="Requests in flight at once.",
-)
+@concurrency_option
 @click.option("--window", metavar="HH:MM-HH:MM", help="Calling window in the callee's local time.")
 @click.option("--dnc", type=click.Path(dir_okay=False), help="Do-not-call list: E.164, one a line.")
 @click.option("--max-calls", type=click.IntRange(min=1), help="Stop after N calls placed.")
@@ -118,9 +115,7 @@ def parse_window(text: str | None) -> Window | None:
     show_default=True,
     help="Skip a number called by another batch this recently (0 disables).",
 )
-@click.option(
-    "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
-)
+@redial_unknown_option
 @click.option(
     "--follow",
     is_flag=True,
@@ -129,7 +124,7 @@ def parse_window(text: str | None) -> Window | None:
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
 @sandbox_options
-@click.option("--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV.")
+@report_option
 @listen_options
 @output_option("text", "json")
 @sending_options

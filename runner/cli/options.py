@@ -179,3 +179,19 @@ def sending_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--show-secrets", is_flag=True, help="With --dry-run: print secret values."),
     ]
     return _apply(decorators, func)
+
+
+# Options `batch` and `apply` share: both run rows through the batch machinery.
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=32),
+    default=4,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+redial_unknown_option = click.option(
+    "--redial-unknown", is_flag=True, help="Call rows whose outcome is unknown again (logged)."
+)
+report_option = click.option(
+    "--report", type=click.Path(dir_okay=False), help="Write each row's state as CSV."
+)
