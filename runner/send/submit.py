@@ -8,6 +8,7 @@ again: a read timeout, a connection dropped after the body was sent, or any 5xx 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -287,8 +288,11 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
 
     tracked = wire.is_tracked(client)
     read = client.timeout.read if tracked and client.timeout.read is not None else 15.0
+    lanes = client.lanes if tracked and request.method == "POST" else None
     with wire.attempt(read) as probe:
         try:
+            if lanes is not None:
+                return lanes.post(wire.parsed_url(request.url), request.headers, request.body)
             return client.request(
                 request.method,
                 wire.parsed_url(request.url),
@@ -299,7 +303,7 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
             if tracked and not probe.wrote:
                 raise  # nothing left: an ordinary interruption
             return _Failure("interrupted (Ctrl-C)", maybe_sent=True, interrupted=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except _before_sending() as exc:
             # Raised before a byte of the request left: safe to try again.
             return _Failure(_transport_reason(exc), maybe_sent=False, retryable=True)
         except Exception as exc:
@@ -319,11 +323,46 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
             return _Failure(reason, maybe_sent=not isinstance(exc, local))
 
 
+@functools.lru_cache(maxsize=1)
+def _before_sending() -> tuple[type[Exception], ...]:
+    """The transport errors raised before a byte of the request left (httpx's, and httpcore's
+    from a tracked client's lanes)."""
+    import httpcore
+    import httpx
+
+    return (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpcore.ConnectError,
+        httpcore.ConnectTimeout,
+        httpcore.PoolTimeout,
+    )
+
+
 def _transport_reason(exc: Exception) -> str:
     """A fixed description of a transport error. Exception text is never used: it can
     quote URLs and headers."""
+    import httpcore
     import httpx
 
+    # httpcore's errors (a tracked client's lanes) carry the names httpx gives them.
+    core = {
+        httpcore.ConnectTimeout: httpx.ConnectTimeout,
+        httpcore.PoolTimeout: httpx.PoolTimeout,
+        httpcore.ReadTimeout: httpx.ReadTimeout,
+        httpcore.WriteTimeout: httpx.WriteTimeout,
+        httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+        httpcore.ReadError: httpx.ReadError,
+        httpcore.WriteError: httpx.WriteError,
+        httpcore.ConnectError: httpx.ConnectError,
+        httpcore.LocalProtocolError: httpx.LocalProtocolError,
+        httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    }
+    for origin, named in core.items():
+        if isinstance(exc, origin):
+            exc = named("")
+            break
     names = {
         httpx.ConnectTimeout: "connect timeout",
         httpx.PoolTimeout: "connection pool timeout",
