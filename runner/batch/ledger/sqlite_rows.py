@@ -209,10 +209,10 @@ class SqliteRows:
         """Answers first, then claims, all in one synced transaction: one fsync for the group.
         The answers were given by Telnyx before these claims were asked for, so a crash keeps
         either all of them or none, and never a claim without the answers before it."""
+        from runner.batch.ledger import sqlite_groups
+
         with self._tx():
-            for finish in finishes:
-                self._finish_row(batch_id, finish)
-            return [self._claim_row(batch_id, ask) for ask in claims]
+            return sqlite_groups.write_group(self, batch_id, finishes, claims)
 
     def _claim_row(self, batch_id: str, ask: ClaimAsk) -> Claim:
         """One claim, in the caller's write transaction."""
