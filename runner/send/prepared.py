@@ -53,13 +53,13 @@ class _Unusual(Exception):
     """A value this encoder leaves to ``json``: subclasses, tuples, non-string keys, floats."""
 
 
-_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, like json.dumps
+_escape = json.encoder.encode_basestring  # C, as json.dumps uses it
 
 
 def _indented(value: Any, indent: str) -> str:
     kind = type(value)
     if kind is str:
-        return _escape(value)  # type: ignore[no-any-return]
+        return _escape(value)
     if kind is dict:
         if not value:
             return "{}"
