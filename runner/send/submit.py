@@ -265,11 +265,18 @@ def send(
 
 def _gate_problem(request: HttpRequest) -> str | None:
     """The gate's verdict on a prepared request (its URL and key), or None."""
-    from runner.send import gate
-
     key = next((v for n, v in request.headers if n.lower() == "authorization"), "")
     key = key[len("Bearer ") :] if key.startswith("Bearer ") else key
-    return gate.check_base_url(request.url) or gate.check_api_key(key)
+    return _gate_verdict(request.url, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _gate_verdict(url: str, key: str) -> str | None:
+    """The gate's checks depend on nothing but the URL and the key, the same for every row of a
+    batch: checked once per run, not per call (about 20 µs a call, parsing the URL twice)."""
+    from runner.send import gate
+
+    return gate.check_base_url(url) or gate.check_api_key(key)
 
 
 @dataclass
