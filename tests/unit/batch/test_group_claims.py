@@ -68,3 +68,38 @@ def test_grouped_claims_skip_exactly_the_numbers_called_by_another_batch(
         number(i) for i in range(50, 65)
     }
     assert all("by profile remind" in r["reason"] for r in later.values() if r["reason"])
+
+
+def test_rows_recorded_a_block_at_a_time_find_every_duplicate_and_its_first_row(
+    cli, server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
+    monkeypatch.setenv("TELNYX_BASE_URL", server.base_url)
+    profiles = write_profile(tmp_path)
+    # 60 numbers; each appears again 1 row later (the same block of 32) or 45 rows later (a
+    # later block), so the blocks hold duplicates of their own rows and of earlier blocks'.
+    people = many(60)
+    rows: list[dict[str, str]] = []
+    for i, person in enumerate(people):
+        rows.append(person)
+        if i % 3 == 0:
+            rows.append(dict(person, name=f"again {i}"))
+    rows += [dict(p, name="late") for p in people[:45]]
+    contacts = write_contacts(tmp_path / "c.csv", rows)
+    result = cli(
+        "batch", "remind", "--contacts", str(contacts), "--ledger", str(tmp_path / "l.db"),
+        *FAST, profiles_dir=profiles,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert Counter(server.numbers()) == Counter(p["to"] for p in people)
+    recorded = ledger_rows(tmp_path / "l.db")
+    first_line = {}
+    for r in recorded:
+        if r["state"] == "placed":
+            first_line[r["e164"]] = r["row_no"]
+    duplicates = [r for r in recorded if r["state"] == "skipped"]
+    assert len(duplicates) == len(rows) - 60
+    for r in duplicates:
+        assert r["skip_kind"] == "duplicate"
+        assert r["reason"] == f"duplicate of row {first_line[r['e164']]}"
+        assert r["row_no"] > first_line[r["e164"]]
