@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from runner.batch.ledger import LedgerError, LedgerUnavailable, stamp
 
 FILE_NAME = "recent-calls.db"
+_ROWS_PER_STATEMENT = 100  # 6 values a row, under SQLite's limit of bound variables
 KEEP_DAYS = 3660  # entries older than the longest --min-interval are never consulted
 
 _SCHEMA = """
@@ -204,24 +205,33 @@ class Journal:
                 if e164 not in seen:
                     seen[e164] = _repeat(profile, (batch_id, row_no, where, at, state))
         at = stamp(now)
-        fresh = [(a.batch_id, a.row_no, profile, a.e164, ledger, at) for a in asks]
-        self.db.executemany(
-            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, 'dialing')",
-            [row for row, a in zip(fresh, asks, strict=True) if a.e164 not in seen],
-        )
+        fresh = [a for a in asks if a.e164 not in seen]
+        for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
+            part = fresh[start : start + _ROWS_PER_STATEMENT]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, 'dialing')"] * len(part))
+            self.db.execute(
+                f"INSERT OR REPLACE INTO calls VALUES {values}",
+                [v for a in part for v in (a.batch_id, a.row_no, profile, a.e164, ledger, at)],
+            )
         return [seen.get(a.e164) for a in asks]
 
     def _settle_many(self, ledger: str, settled: Iterable[tuple[str, int, str]]) -> None:
-        kept = [(s, ledger, b, r) for b, r, s in settled if s in ("placed", "unknown")]
-        gone = [(ledger, b, r) for b, r, s in settled if s not in ("placed", "unknown")]
-        if kept:
-            self.db.executemany(
-                "UPDATE calls SET state = ? WHERE ledger = ? AND batch_id = ? AND row_no = ?", kept
-            )
-        if gone:
-            self.db.executemany(
-                "DELETE FROM calls WHERE ledger = ? AND batch_id = ? AND row_no = ?", gone
-            )
+        """``_settle`` for each (batch, row, state): one statement per batch and outcome."""
+        rows: dict[tuple[str, str], list[int]] = {}
+        for batch_id, row_no, state in settled:
+            kept = state if state in ("placed", "unknown") else ""  # "": the entry goes
+            rows.setdefault((batch_id, kept), []).append(row_no)
+        for (batch_id, kept), numbers in rows.items():
+            for start in range(0, len(numbers), _ROWS_PER_STATEMENT):
+                part = numbers[start : start + _ROWS_PER_STATEMENT]
+                marks = ", ".join("?" * len(part))
+                where = f"WHERE ledger = ? AND batch_id = ? AND row_no IN ({marks})"
+                if kept:
+                    self.db.execute(
+                        f"UPDATE calls SET state = ? {where}", (kept, ledger, batch_id, *part)
+                    )
+                else:
+                    self.db.execute(f"DELETE FROM calls {where}", (ledger, batch_id, *part))
 
     def _reserve(
         self,

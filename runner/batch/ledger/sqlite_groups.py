@@ -5,8 +5,9 @@ statements, not several per row.
 to is what the single-row operations decide (``SqliteRows._finish_row`` and ``_claim_row``, which
 the rarer cases still use: a repeat the journal found, the 24-hour cap); the common case, a
 claimable row no other batch called within ``--min-interval``, is read for the whole group in
-one query and written with ``executemany``. The group's rows are written at one time stamp: they
-are committed together.
+one query and written with one statement for all of them (each statement is a trip through
+SQLite that lets other threads take the interpreter, and the workers wait for this commit).
+The group's rows are written at one time stamp: they are committed together.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ _FINISH = (
 )
 _DIAL = (
     "UPDATE rows SET state = 'dialing', reason = NULL, attempts = attempts + 1, sent_at = ?, "
-    "updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no = ?"
+    "updated_at = ?, from_e164 = ? WHERE batch_id = ? AND row_no IN ({marks})"
 )
-_EVENT = "INSERT INTO events (batch_id, row_no, at, kind, detail) VALUES (?, ?, ?, ?, ?)"
-_MARKS_LIMIT = 400  # rows per IN (...) list, under SQLite's limit of bound variables
+_EVENTS = "INSERT INTO events (batch_id, row_no, at, kind, detail) VALUES {values}"
+_MARKS_LIMIT = 150  # rows per statement: 5 values a row, under SQLite's limit of variables
 
 
 def write_group(
@@ -56,7 +57,7 @@ def write_group(
     found = _states(db, batch_id, [a.row_no for a in simple])
     earlier = _earlier(db, batch_id, claims, found, now)
     out: list[Claim] = []
-    dials: list[tuple[Any, ...]] = []
+    dials: list[tuple[str | None, int]] = []  # (caller, row)
     for ask in claims:
         state_e164 = found.get(ask.row_no)
         if (
@@ -65,30 +66,47 @@ def write_group(
             or (state_e164 is not None and state_e164[1] in earlier)
         ):
             # The single-row path decides and writes these; what came before goes first.
-            _flush(db, dials, events)
+            _flush(db, dials, events, batch_id, at)
             out.append(ledger._claim_row(batch_id, ask))
             continue
         if state_e164 is None or state_e164[0] not in CLAIMABLE:
             out.append(Claim("gone"))
             continue
-        dials.append((at, at, ask.caller, batch_id, ask.row_no))
+        dials.append((ask.caller, ask.row_no))
         events.append((batch_id, ask.row_no, at, "dialing", ""))
         out.append(Claim("claimed"))
-    _flush(db, dials, events)
+    _flush(db, dials, events, batch_id, at)
     return out
 
 
-def _flush(db: Any, dials: list[tuple[Any, ...]], events: list[tuple[Any, ...]]) -> None:
-    if dials:
-        db.executemany(_DIAL, dials)
-        dials.clear()
+def _flush(
+    db: Any,
+    dials: list[tuple[str | None, int]],
+    events: list[tuple[Any, ...]],
+    batch_id: str,
+    at: str,
+) -> None:
+    """Mark ``dials`` dialing (one statement per caller number) and write ``events``."""
+    callers: dict[str | None, list[int]] = {}
+    for caller, row_no in dials:
+        callers.setdefault(caller, []).append(row_no)
+    for caller, rows in callers.items():
+        for start in range(0, len(rows), _MARKS_LIMIT):
+            part = rows[start : start + _MARKS_LIMIT]
+            db.execute(
+                _DIAL.format(marks=", ".join("?" * len(part))), (at, at, caller, batch_id, *part)
+            )
+    dials.clear()
     _events(db, events)
 
 
 def _events(db: Any, events: list[tuple[Any, ...]]) -> None:
-    if events:
-        db.executemany(_EVENT, events)
-        events.clear()
+    """One INSERT for many events (in order: the table numbers them as they come)."""
+    for start in range(0, len(events), _MARKS_LIMIT):
+        part = events[start : start + _MARKS_LIMIT]
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(part))
+        db.execute(_EVENTS.format(values=values), [v for event in part for v in event])
+    events.clear()
 
 
 def _states(db: Any, batch_id: str, rows: list[int]) -> dict[int, tuple[str, str]]:
