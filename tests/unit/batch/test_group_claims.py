@@ -7,20 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 
 FAST = ("--rate", "1000", "--concurrency", "8")
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def test_grouped_claims_skip_exactly_the_numbers_called_by_another_batch(
