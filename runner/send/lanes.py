@@ -39,15 +39,17 @@ class Reply:
 
 
 class Headers:
-    """Reply headers by case-insensitive name; repeated headers joined with ", " (as httpx)."""
+    """Reply headers by case-insensitive name; repeated headers joined with ", ", and decoded
+    as httpx decodes them (ASCII, else UTF-8, else Latin-1, for all of them alike)."""
 
     __slots__ = ("_values",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]]):
+        encoding = _header_encoding(raw)
         values: dict[str, str] = {}
         for name, value in raw:
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
+            key = name.decode(encoding).lower()
+            text = value.decode(encoding)
             values[key] = f"{values[key]}, {text}" if key in values else text
         self._values = values
 
@@ -122,6 +124,8 @@ class Lanes:
         finally:
             self._give_back(origin, connection, kept)
         reply_headers = Headers(response.headers)
+        if response.status in _REDIRECTS and reply_headers.get("location") is not None:
+            _check_redirect(url, reply_headers.get("location") or "")
         return Reply(response.status, reply_headers, _decoded(content, reply_headers))
 
     def close(self) -> None:
@@ -187,6 +191,37 @@ class Lanes:
         with self._free:
             self._open -= 1
             self._free.notify()
+
+
+def _header_encoding(raw: list[tuple[bytes, bytes]]) -> str:
+    for encoding in ("ascii", "utf-8"):
+        try:
+            for name, value in raw:
+                name.decode(encoding)
+                value.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return "iso-8859-1"
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _check_redirect(url: Any, location: str) -> None:
+    """Raise what httpx.Client raises for a redirect it cannot follow, although it does not
+    follow it either (it builds the next request regardless): a Location that is not a URL is
+    a broken reply, so the call's outcome is unknown, not a rejection."""
+    import httpx
+
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL as exc:
+        raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
+    if target.scheme and not target.host:
+        target = target.copy_with(host=url.host)
+    if target.is_relative_url:
+        url.join(target)
 
 
 def _decoded(content: bytes, headers: Headers) -> bytes:

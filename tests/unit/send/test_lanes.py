@@ -145,6 +145,10 @@ FAULTS = {
     "reset after the body": (Step(fault="reset"), "unknown", None),
     "closed after the body": (Step(fault="close"), "unknown", None),
     "malformed JSON": (Step(fault="bad-json"), "unknown", 200),
+    "302 to a URL": (Step(status=302, headers=(("Location", "/v2/elsewhere"),)), "rejected", 302),
+    # httpx builds the next request of a redirect even when it does not follow it, and a
+    # Location that is no URL makes that a broken reply.
+    "302 to no URL": (Step(status=302, headers=(("Location", "\x1b]0;x\x07/"),)), "unknown", None),
 }
 
 
@@ -277,3 +281,22 @@ def test_a_full_pool_times_out_before_sending(raw_server):
     assert second.status == "unreachable" and "connection pool timeout" in second.message
     assert first[0].status == "placed"
     assert len(server.requests) == 1 and server.connections == 1
+
+
+def test_reply_headers_are_decoded_as_httpx_decodes_them(raw_server):
+    # UTF-8 in one header makes httpx decode them all as UTF-8 (Latin-1 when not UTF-8).
+    ids = []
+    for extra in ("X-Request-Id: r\u00e9q-\u2713", "X-Other: caf\u00e9"):
+        body = json.dumps({"errors": [{"code": "1", "title": "t"}]}).encode()
+        server = raw_server(reply(body, extra, status="422 Unprocessable Entity"))
+        got = []
+        for client in (submit.make_client(), httpx.Client(follow_redirects=False)):
+            try:
+                got.append(submit.send(prepared(server.url), client=client, max_retries=0))
+            finally:
+                client.close()
+        fast, slow = got
+        assert fast.request_id == slow.request_id
+        assert (fast.status, fast.message) == (slow.status, slow.message)
+        ids.append(fast.request_id)
+    assert ids == ["r\u00e9q-\u2713", None]
