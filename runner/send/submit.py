@@ -310,14 +310,14 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
             if tracked and not probe.wrote:
                 raise  # nothing left: an ordinary interruption
             return _Failure("interrupted (Ctrl-C)", maybe_sent=True, interrupted=True)
-        except _before_sending() as exc:
+        except wire.before_sending() as exc:
             # Raised before a byte of the request left: safe to try again.
-            return _Failure(_transport_reason(exc), maybe_sent=False, retryable=True)
+            return _Failure(wire.transport_reason(exc), maybe_sent=False, retryable=True)
         except Exception as exc:
             if probe.deadline_passed:
                 reason = f"read timeout: no complete answer within {read:g}s"
             else:
-                reason = _transport_reason(exc)
+                reason = wire.transport_reason(exc)
             if tracked:
                 return _Failure(reason, maybe_sent=probe.wrote)
             # A client of the caller's: judge by what httpx raises before anything is sent.
@@ -328,67 +328,6 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
                 UnicodeError,
             )
             return _Failure(reason, maybe_sent=not isinstance(exc, local))
-
-
-@functools.lru_cache(maxsize=1)
-def _before_sending() -> tuple[type[Exception], ...]:
-    """The transport errors raised before a byte of the request left (httpx's, and httpcore's
-    from a tracked client's lanes)."""
-    import httpcore
-    import httpx
-
-    return (
-        httpx.ConnectError,
-        httpx.ConnectTimeout,
-        httpx.PoolTimeout,
-        httpcore.ConnectError,
-        httpcore.ConnectTimeout,
-        httpcore.PoolTimeout,
-    )
-
-
-def _transport_reason(exc: Exception) -> str:
-    """A fixed description of a transport error. Exception text is never used: it can
-    quote URLs and headers."""
-    import httpcore
-    import httpx
-
-    # httpcore's errors (a tracked client's lanes) carry the names httpx gives them.
-    core = {
-        httpcore.ConnectTimeout: httpx.ConnectTimeout,
-        httpcore.PoolTimeout: httpx.PoolTimeout,
-        httpcore.ReadTimeout: httpx.ReadTimeout,
-        httpcore.WriteTimeout: httpx.WriteTimeout,
-        httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-        httpcore.ReadError: httpx.ReadError,
-        httpcore.WriteError: httpx.WriteError,
-        httpcore.ConnectError: httpx.ConnectError,
-        httpcore.LocalProtocolError: httpx.LocalProtocolError,
-        httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    }
-    for origin, named in core.items():
-        if isinstance(exc, origin):
-            exc = named("")
-            break
-    names = {
-        httpx.ConnectTimeout: "connect timeout",
-        httpx.PoolTimeout: "connection pool timeout",
-        httpx.ReadTimeout: "read timeout",
-        httpx.WriteTimeout: "write timeout",
-        httpx.RemoteProtocolError: "connection closed without a complete reply",
-        httpx.ReadError: "connection reset while waiting for the reply",
-        httpx.WriteError: "connection lost while sending",
-        httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
-        httpx.LocalProtocolError: "the request is not valid HTTP (a header holds a line break "
-        "or control character)",
-        httpx.UnsupportedProtocol: "not an http(s) URL",
-        httpx.InvalidURL: "not a valid URL",
-        UnicodeError: "text that cannot be encoded for HTTP",
-    }
-    for cls, text in names.items():
-        if isinstance(exc, cls):
-            return text
-    return type(exc).__name__
 
 
 def _status_text(status: int) -> str:

@@ -9,6 +9,9 @@ records the first write of each attempt, and :func:`attempt` tells ``submit.send
 The same stream enforces a deadline for the whole reply: httpx's read timeout applies to each
 read, so a server trickling one byte a second would never time out. Here every read waits at
 most what is left of ``read`` seconds counted from the first read of the attempt.
+
+Transport errors are named here too (``transport_reason``), with fixed words: an exception's own
+text can quote URLs and headers.
 """
 
 from __future__ import annotations
@@ -177,3 +180,64 @@ class _Stream:
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+@functools.lru_cache(maxsize=1)
+def before_sending() -> tuple[type[Exception], ...]:
+    """The transport errors raised before a byte of the request left (httpx's, and httpcore's
+    from a tracked client's lanes)."""
+    import httpcore
+    import httpx
+
+    return (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpcore.ConnectError,
+        httpcore.ConnectTimeout,
+        httpcore.PoolTimeout,
+    )
+
+
+def transport_reason(exc: Exception) -> str:
+    """A fixed description of a transport error. Exception text is never used: it can
+    quote URLs and headers."""
+    import httpcore
+    import httpx
+
+    # httpcore's errors (a tracked client's lanes) carry the names httpx gives them.
+    core = {
+        httpcore.ConnectTimeout: httpx.ConnectTimeout,
+        httpcore.PoolTimeout: httpx.PoolTimeout,
+        httpcore.ReadTimeout: httpx.ReadTimeout,
+        httpcore.WriteTimeout: httpx.WriteTimeout,
+        httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+        httpcore.ReadError: httpx.ReadError,
+        httpcore.WriteError: httpx.WriteError,
+        httpcore.ConnectError: httpx.ConnectError,
+        httpcore.LocalProtocolError: httpx.LocalProtocolError,
+        httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    }
+    for origin, named in core.items():
+        if isinstance(exc, origin):
+            exc = named("")
+            break
+    names = {
+        httpx.ConnectTimeout: "connect timeout",
+        httpx.PoolTimeout: "connection pool timeout",
+        httpx.ReadTimeout: "read timeout",
+        httpx.WriteTimeout: "write timeout",
+        httpx.RemoteProtocolError: "connection closed without a complete reply",
+        httpx.ReadError: "connection reset while waiting for the reply",
+        httpx.WriteError: "connection lost while sending",
+        httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
+        httpx.LocalProtocolError: "the request is not valid HTTP (a header holds a line break "
+        "or control character)",
+        httpx.UnsupportedProtocol: "not an http(s) URL",
+        httpx.InvalidURL: "not a valid URL",
+        UnicodeError: "text that cannot be encoded for HTTP",
+    }
+    for cls, text in names.items():
+        if isinstance(exc, cls):
+            return text
+    return type(exc).__name__
