@@ -25,6 +25,15 @@ import zlib
 from typing import Any
 
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's default)
+# Telnyx answers a call request in well under a kilobyte. A reply past this, as it arrives or
+# once decompressed (a small gzip body can expand a thousandfold), is a broken or hostile
+# server's, and is not held in memory.
+MAX_REPLY = 1 << 20
+
+
+class ReplyTooLarge(Exception):
+    """The reply's body is over ``MAX_REPLY`` bytes; the request was sent, so the call's
+    outcome is unknown."""
 
 
 class Reply:
@@ -117,7 +126,7 @@ class Lanes:
         try:
             response = connection.handle_request(request)
             try:
-                content = b"".join(response.stream)
+                content = _bounded(response.stream)
             finally:
                 response.close()
             kept = True
@@ -224,6 +233,24 @@ def _check_redirect(url: Any, location: str) -> None:
         url.join(target)
 
 
+def _bounded(stream: Any) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    for chunk in stream:
+        size += len(chunk)
+        if size > MAX_REPLY:
+            raise ReplyTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _inflate(decoder: Any, content: bytes) -> bytes:
+    out = decoder.decompress(content, MAX_REPLY + 1)
+    if len(out) > MAX_REPLY:
+        raise ReplyTooLarge
+    return bytes(out)
+
+
 def _decoded(content: bytes, headers: Headers) -> bytes:
     """The body without the gzip or deflate coding httpx's default headers ask for."""
     coding = headers.get("content-encoding")
@@ -232,12 +259,12 @@ def _decoded(content: bytes, headers: Headers) -> bytes:
     try:
         for name in reversed([c.strip().lower() for c in coding.split(",")]):
             if name == "gzip":
-                content = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(content)
+                content = _inflate(zlib.decompressobj(zlib.MAX_WBITS | 16), content)
             elif name == "deflate":
                 try:
-                    content = zlib.decompressobj().decompress(content)
+                    content = _inflate(zlib.decompressobj(), content)
                 except zlib.error:  # raw deflate, without the zlib header (httpx accepts it)
-                    content = zlib.decompressobj(-zlib.MAX_WBITS).decompress(content)
+                    content = _inflate(zlib.decompressobj(-zlib.MAX_WBITS), content)
     except zlib.error:
         import httpx
 

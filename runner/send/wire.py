@@ -240,4 +240,8 @@ def transport_reason(exc: Exception) -> str:
     for cls, text in names.items():
         if isinstance(exc, cls):
             return text
+    from runner.send.lanes import MAX_REPLY, ReplyTooLarge
+
+    if isinstance(exc, ReplyTooLarge):
+        return f"the reply is larger than {MAX_REPLY // 1024} KiB (a broken or hostile server)"
     return type(exc).__name__

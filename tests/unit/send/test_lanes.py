@@ -5,6 +5,7 @@ and failure as an ordinary ``httpx.Client`` gives, keep-alive reuse, and the con
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -65,7 +66,8 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn:
+        # A client that stops reading a reply (one too large) resets the connection.
+        with conn, contextlib.suppress(ConnectionError):
             data = b""
             while True:
                 while b"\r\n\r\n" not in data:
@@ -300,3 +302,40 @@ def test_reply_headers_are_decoded_as_httpx_decodes_them(raw_server):
         assert (fast.status, fast.message) == (slow.status, slow.message)
         ids.append(fast.request_id)
     assert ids == ["r\u00e9q-\u2713", None]
+
+
+def _too_large_is_unknown(server_url: str) -> None:
+    client = submit.make_client()
+    try:
+        result = submit.send(prepared(server_url), client=client, max_retries=2, sleep=no_wait)
+    finally:
+        client.close()
+    assert result.status == "unknown" and result.exit_code == 5
+    assert "the reply is larger than 1024 KiB" in result.message
+    assert result.attempts == 1  # sent: never tried again
+
+
+def test_a_reply_over_the_size_limit_is_not_read_and_the_outcome_is_unknown(raw_server):
+    server = raw_server(reply(b"x" * (2 << 20)))
+    _too_large_is_unknown(server.url)
+    assert len(server.requests) == 1
+
+
+def test_a_gzip_reply_that_inflates_past_the_limit_is_unknown(raw_server):
+    bomb = gzip.compress(b"{" + b" " * (64 << 20) + b"}")  # 64 MiB in about 64 KiB
+    assert len(bomb) < 1 << 20
+    server = raw_server(reply(bomb, "Content-Encoding: gzip"))
+    _too_large_is_unknown(server.url)
+
+
+def test_run_reports_an_oversized_reply_as_unknown(raw_server, cli, profiles, monkeypatch):
+    monkeypatch.setenv("TELNYX_API_KEY", API_KEY)
+    server = raw_server(reply(b"x" * (2 << 20)))
+    result = cli(
+        "run", "appointment-reminder", "--to", "+13125550123",
+        "--var", "customer_name=Ada", "--var", "appointment_time=3pm",
+        "--base-url", server.url, profiles_dir=profiles,
+    )  # fmt: skip
+    assert result.exit_code == 5, result.stderr
+    assert "larger than 1024 KiB" in result.stderr
+    assert len(server.requests) == 1
