@@ -6,7 +6,11 @@ row to stdout (discarded). The naive loop (benchmarks/naive_dry_run.py) does per
 ``batch --dry-run`` also checks the number is valid, renders with the profile's variables,
 coerces, validates the request against the schema, redacts secrets and looks for duplicates.
 The per-row cost of each is the slope between a small and a large file, so start-up (which
-benchmark 1 measures) does not count; each round runs the four commands back to back.
+benchmark 1 measures) does not count; each round runs the four commands back to back. Beside
+the wall time per row, the CPU time per row (user + system of the command and of the worker
+processes it waited for, from wait4; the same slope): a dry run checks the rows of a long file
+in one process per CPU, so its wall time per row is less than its CPU time per row, and the two
+show what running on several CPUs contributes and what the work per row costs.
 """
 
 from __future__ import annotations
@@ -28,18 +32,25 @@ from batchbench import PROFILE, Tools, _batch_argv, _figure, write_contacts  # n
 SIZES = (2_000, 50_000)  # rows: the slope between them is the per-row cost
 
 
-def _wall(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _wall(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command's and its waited-for workers')."""
     import subprocess
+    import tempfile
 
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(
-            f"benchmark command failed ({done.returncode}): {' '.join(argv)}\n"
-            f"{done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    return elapsed
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        if code != 0:
+            err.seek(0)
+            raise SystemExit(
+                f"benchmark command failed ({code}): {' '.join(argv)}\n"
+                f"{err.read().decode(errors='replace')[-2000:]}"
+            )
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def per_row_us(small_s: float, large_s: float) -> float:
@@ -72,12 +83,23 @@ def bench_dry_run(tools: Tools, runs: int) -> dict[str, Any]:
     for argv in commands.values():  # warm-up: bytecode, page cache
         _wall(argv, work, env)
     samples: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     ours: list[float] = []
     naive: list[float] = []
+    ours_cpu: list[float] = []
+    naive_cpu: list[float] = []
     for _ in range(runs):
         for name, argv in commands.items():
-            samples[name].append(_wall(argv, work, env))
+            wall, used = _wall(argv, work, env)
+            samples[name].append(wall)
+            cpu[name].append(used)
         small, large = (f"{rows:,} rows" for rows in SIZES)
+        ours_cpu.append(
+            per_row_us(cpu[f"batch --dry-run, {small}"][-1], cpu[f"batch --dry-run, {large}"][-1])
+        )
+        naive_cpu.append(
+            per_row_us(cpu[f"naive loop, {small}"][-1], cpu[f"naive loop, {large}"][-1])
+        )
         ours.append(
             per_row_us(
                 samples[f"batch --dry-run, {small}"][-1], samples[f"batch --dry-run, {large}"][-1]
@@ -94,10 +116,24 @@ def bench_dry_run(tools: Tools, runs: int) -> dict[str, Any]:
             "naive loop": statistics.median(naive),
             "samples": {"batch --dry-run": ours, "naive loop": naive},
         },
+        "cpu_per_row_us": {
+            "batch --dry-run": statistics.median(ours_cpu),
+            "naive loop": statistics.median(naive_cpu),
+            "samples": {"batch --dry-run": ours_cpu, "naive loop": naive_cpu},
+        },
         "ratios": {
             "dry_run_vs_naive_per_row": statistics.median(
                 a / b for a, b in zip(ours, naive, strict=True)
-            )
+            ),
+            "dry_run_vs_naive_cpu_per_row": statistics.median(
+                a / b for a, b in zip(ours_cpu, naive_cpu, strict=True)
+            ),
+        },
+        "checks": {
+            "dry_run_us_per_row": statistics.median(ours),
+            "naive_us_per_row": statistics.median(naive),
+            "dry_run_cpu_us_per_row": statistics.median(ours_cpu),
+            "naive_cpu_us_per_row": statistics.median(naive_cpu),
         },
         "cpus": os.cpu_count(),
     }
