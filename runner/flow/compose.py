@@ -30,6 +30,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-u
 if TYPE_CHECKING:
     from typing import Any
 
+    from runner.flow.plan import Plan
     from runner.flow.request import Request
     from runner.templates.render import Template
 
@@ -82,6 +83,13 @@ class Composed:
         from runner.templates.render import compile_templates
 
         return compile_templates(self.document, self.provenance, set(self.declared))
+
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The precompiled path for batch rows (runner.flow.plan), when this profile has one."""
+        from runner.flow.plan import make_plan
+
+        return make_plan(self)
 
     def call_templates(
         self, replaced: tuple[tuple[str, str], ...]
