@@ -121,6 +121,10 @@ class Composed:
         """
         from runner.flow.request import build_request
 
+        if to is not None and from_ is None and self.plan is not None:  # a batch row, say
+            found = self.plan.request(to, variables or {}, origin)
+            if found is not None:
+                return found
         return build_request(
             self, to=to, from_=from_, variables=variables or {}, origin=origin, now=now
         )

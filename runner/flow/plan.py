@@ -1,16 +1,17 @@
 """A composed profile's plan for the commonest call: a batch row (a ``To`` and variables) of a
 profile whose templates are plain substitutions of declared variables.
 
-``build_request``'s general path places the number as a layer, merges it, gathers the variables,
-builds a template context, renders through the renderer's bookkeeping, coerces, and validates;
-for a long batch that machinery, repeated per row, costs more than the work it does. A plan
-settles once, when the profile is composed, everything no row can change (which templates, where
-their values go, which need converting to a number, the connection id), and per row only fills
-in the values, converts, and runs the same checks (the Unicode check, the schema check of the
-fields). It answers only the rows it is sure of: a missing or oversize variable, a value that
-does not convert, a check that fails (anything with a message to give) returns None, and the
-general path handles that row, messages and all. tests/unit/flow/test_plan.py holds every
-request a plan builds equal to the general path's, over valid and invalid rows of many profiles.
+The general path (``runner.flow.request.build_request``) places the number as a layer, merges
+it, gathers the variables, builds a template context, renders through the renderer's
+bookkeeping, coerces, and validates; for a long batch that machinery, repeated per row, costs
+more than the work it does. A plan settles once, when the profile is composed, everything no row
+can change (which templates, where their values go, which need converting to a number, the
+connection id), and per row only fills in the values, converts, and runs the same checks (the
+Unicode check, the schema check of the fields). It answers only the rows it is sure of: a
+missing or oversize variable, a value that does not convert, a check that fails (anything with a
+message to give) returns None, and the general path handles that row, messages and all.
+tests/unit/flow/test_plan.py holds every request a plan builds equal to the general path's, over
+valid and invalid rows of many profiles.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class Plan:
         self.connection_id = connection_id
 
     def request(self, to: str, variables: Mapping[str, str], origin: str | None) -> Request | None:
-        """The request ``build_request(composed, to=to, variables=variables, ...)`` returns, or
-        None when this row needs the general path (it has a problem to report)."""
+        """The request ``runner.flow.request.build_request(composed, to=to,
+        variables=variables, ...)`` returns, or None when this row needs that general path (it
+        has a problem to report)."""
         from runner.flow.request import Request, _values, invalid_text, validate
 
         composed = self.composed

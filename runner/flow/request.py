@@ -139,25 +139,6 @@ def build_request(
     now: datetime | None,
 ) -> Request:
     """One call of ``composed`` (see ``Composed.request``). Raises ProfileError."""
-    if to is not None and from_ is None:  # a batch row: the profile's plan, when it has one
-        plan = composed.plan
-        if plan is not None:
-            found = plan.request(to, variables, origin)
-            if found is not None:
-                return found
-    return build_general(composed, to=to, from_=from_, variables=variables, origin=origin, now=now)
-
-
-def build_general(
-    composed: Composed,
-    *,
-    to: str | None,
-    from_: str | None,
-    variables: Mapping[str, str],
-    origin: str | None,
-    now: datetime | None,
-) -> Request:
-    """``build_request`` for any call: every stage in turn, every problem reported."""
     document, prov = composed.document, composed.provenance
     replaced: list[tuple[str, str]] = []
     for key, value, label in (("To", to, "to"), ("From", from_, "from")):

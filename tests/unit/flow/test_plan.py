@@ -1,5 +1,5 @@
 """A profile's plan for batch rows (runner.flow.plan) builds exactly the request the general path
-builds (runner.flow.request.build_general), and never accepts a row the general path refuses:
+builds (runner.flow.request.build_request), and never accepts a row the general path refuses:
 over many profiles (plain substitutions, literal braces, templates rendered into integers,
 secrets, nested values, filters the plan leaves alone) and hostile rows (missing, extra, empty
 and oversize values, text that does not convert, lone surrogates, numbers that are not E.164).
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from runner.diagnostics import ProfileError
 from runner.flow.compose import Composed, compose
-from runner.flow.request import Request, build_general, build_request
+from runner.flow.request import Request, build_request
 from runner.profiles.store import Store
 from runner.templates.budget import MAX_VALUE
 from tests.helpers.env import EXAMPLE_PROFILES
@@ -135,7 +135,7 @@ def _shape(request: Request) -> dict[str, Any]:
 
 def _general(composed: Composed, to: str, variables: dict[str, str]) -> Request | None:
     try:
-        return build_general(
+        return build_request(
             composed, to=to, from_=None, variables=variables, origin="c.csv row 2", now=None
         )
     except ProfileError:
@@ -165,16 +165,12 @@ def test_a_plan_builds_what_the_general_path_builds(profiles, profile, to, varia
     if expected is None:
         assert got is None  # never a request for a row the general path refuses
         with pytest.raises(ProfileError):
-            build_request(
-                composed, to=to, from_=None, variables=variables, origin="c.csv row 2", now=None
-            )
+            composed.request(to=to, variables=variables, origin="c.csv row 2")
         return
     if got is not None:
         assert _shape(got) == _shape(expected)
         assert list(got.body) == list(expected.body)
-    via = build_request(
-        composed, to=to, from_=None, variables=variables, origin="c.csv row 2", now=None
-    )
+    via = composed.request(to=to, variables=variables, origin="c.csv row 2")
     assert _shape(via) == _shape(expected)
 
 
