@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from runner.flow.compose import Composed
     from runner.flow.request import Request
 
-TO: Path = ("call", "To")
+TO: tuple[str, str] = ("call", "To")
 # Names the renderer itself gives a value (or replaces): a template reading one is not plain data.
 _BUILT_IN = frozenset({"to", "from", "now", "env", "profile"})
 
