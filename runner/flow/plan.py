@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import ProfileError
+from runner.flow.request import Request, _values, invalid_text
 from runner.profiles.merge import Layer, Path
+from runner.schema import fast
+from runner.schema import files as schemas
 from runner.schema.coerce import CoercionError, coerce_text, target_type
 from runner.templates.render import MAX_RENDERED
 
 if TYPE_CHECKING:
     from runner.flow.compose import Composed
-    from runner.flow.request import Request
 
 TO: tuple[str, str] = ("call", "To")
 # Names the renderer itself gives a value (or replaces): a template reading one is not plain data.
@@ -49,17 +51,16 @@ class Plan:
         self.fills = fills  # (str.format_map pattern, where its text goes), in render order
         self.typed = typed  # (path inside the call, the schema's type) to convert
         self.connection_id = connection_id
+        self.used = composed.call_templates((TO,))[1]  # the variables the templates read
+        self.schema = schemas.load(schemas.REQUEST)
 
     def request(self, to: str, variables: Mapping[str, str], origin: str | None) -> Request | None:
         """The request ``runner.flow.request.build_request(composed, to=to,
         variables=variables, ...)`` returns, or None when this row needs that general path (it
         has a problem to report)."""
-        from runner.flow.request import Request, _values, invalid_text, validate
-
         composed = self.composed
-        _, used = composed.call_templates((TO,))
         try:
-            values = _values(composed, variables, origin, used)
+            values = _values(composed, variables, origin, self.used)
         except ProfileError:
             return None
         body = dict(self.call)
@@ -93,7 +94,9 @@ class Plan:
             sensitive=set(),
             connection_id_sensitive=False,
         )
-        if invalid_text(request) or validate(request, composed.valid_fields):
+        # The schema check validate() makes, without its messages: a body it cannot pass at
+        # once (a problem, or a value the fast check leaves to jsonschema) goes the general way.
+        if invalid_text(request) or not fast.check_fields(self.schema, body, composed.valid_fields):
             return None
         return request
 
