@@ -133,3 +133,15 @@ def ledger_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "ledger.db")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Any]:
+    """The built-in sandbox on loopback, logging every request it receives to a JSON-lines file
+    (tests/helpers/batch_server.py). A test module that needs a scripted sandbox defines its own
+    ``server`` fixture, which takes precedence."""
+    from tests.helpers.batch_server import LoggedSandbox
+
+    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
+    yield sandbox
+    sandbox.stop()

@@ -13,7 +13,6 @@ import pytest
 
 from runner.schema import files as schemas
 from tests.helpers.batch import ledger_rows, number, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.core import BASE, failed, make_profiles, rendered
 from tests.helpers.env import API_KEY, ROOT
 
@@ -118,13 +117,6 @@ call:
   AIAssistantDynamicVariables:
     name: "{{ name }}"
 """
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def test_one_bad_cell_makes_one_row_invalid_and_the_batch_goes_on(

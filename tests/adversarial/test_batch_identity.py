@@ -12,18 +12,10 @@ import sys
 import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, states, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY, ROOT
 
 FAST = ("--rate", "1000", "--concurrency", "4")
 WAIT = 60  # seconds: only a bound for a hung test, never a pause
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.core import BASE, make_profiles
 from tests.helpers.env import API_KEY
 
@@ -26,13 +25,6 @@ BAD_URLS = {
     "credentials": ("https://user:pw@api.example.com/v2", "user name or password"),
     "not http": ("ftp://api.example.com/v2", "not an http(s) URL"),
 }
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

@@ -105,13 +105,6 @@ def test_batch_dry_run_read_one_line_then_closed(tmp_path):
     no_crash(tmp_path, stderr)
 
 
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
-
-
 def _live_contacts(tmp_path: Path) -> list[dict[str, str]]:
     rows = [*many(3), {"to": "not a number", "name": "Bad"}, *many(20, start=3)]
     write_contacts(tmp_path / "c.csv", rows)

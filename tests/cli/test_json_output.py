@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from tests.helpers.batch import many, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 
 COMMON = ("schema_version", "command", "exit_code", "diagnostics", "notes")
@@ -169,13 +168,6 @@ def test_diff_outside_git_is_a_json_document(cli, profiles):
 
 
 # --- batch, batch-status ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def _contacts(tmp_path: Path) -> Path:

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from tests.helpers.batch import write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 
 REMINDER = ("appointment-reminder", "--var", "customer_name=Ada", "--var", "appointment_time=x")
@@ -31,13 +30,6 @@ def test_an_unusable_number_is_shown_as_given(cli, profiles, value):
     assert result.exit_code == 1
     assert result.stderr.startswith(f"--to: error: {value!r} is not a ")
     assert "[CP017]" in result.stderr and "***" not in result.stderr
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def test_batch_shows_invalid_numbers_as_given_and_masks_valid_ones(

@@ -26,13 +26,6 @@ from tests.helpers.env import API_KEY
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
-
-
 def check_exactly_once(server: LoggedSandbox, rows: int, spec: str) -> list[dict]:
     """From the sandbox's log: no number got two calls. From the ledger: every row is there,
     and each placed row's call_sid is the one the sandbox answered for that number."""

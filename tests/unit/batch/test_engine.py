@@ -22,17 +22,10 @@ from tests.helpers.batch import (
     write_contacts,
     write_profile,
 )
-from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.batch_server import Script
 from tests.helpers.env import API_KEY
 
 FAST = ("--rate", "1000", "--concurrency", "8")
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from runner.batch.pacing import TokenBucket
 from runner.batch.window import Window, WindowError, check
 from runner.profiles.store import Store
 from tests.helpers.batch import many, states, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.batch_server import Script
 from tests.helpers.env import API_KEY
 
 NINE_TO_EIGHT = Window.parse("09:00-20:00")
@@ -75,13 +75,6 @@ def test_bad_window_flag_is_a_usage_error(cli, tmp_path):
         profiles_dir=profiles,
     )  # fmt: skip
     assert result.exit_code == 2 and "--window" in result.stderr
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def options(tmp_path, server, contacts, **kw):

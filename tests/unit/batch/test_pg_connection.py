@@ -17,18 +17,10 @@ import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
 from tests.helpers.batch_process import WAIT, Batch
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.postgres import terminate_clients
 from tests.helpers.tcpproxy import Relay
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def test_a_dropped_connection_is_reopened_and_the_batch_goes_on(tmp_path, server, pg_url):

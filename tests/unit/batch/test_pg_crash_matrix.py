@@ -19,7 +19,6 @@ import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
 from tests.helpers.batch_process import WAIT, Batch
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.calls_list import ACCOUNT, CallsList, call
 from tests.helpers.env import API_KEY
 from tests.helpers.postgres import query
@@ -30,13 +29,6 @@ ROWS = 1000
 RUNNERS = 3
 CONCURRENCY = 4
 KILLS = 5  # by the test; one more restart kills itself after a claim
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def calls(records: list[dict]) -> int:

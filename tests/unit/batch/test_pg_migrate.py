@@ -18,7 +18,7 @@ from tests.helpers.batch import (
     write_profile,
 )
 from tests.helpers.batch_process import WAIT, Batch
-from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.batch_server import Script
 from tests.helpers.env import API_KEY
 from tests.helpers.postgres import query
 
@@ -26,13 +26,6 @@ COLUMNS = (
     "batch_id", "row_no", "e164", "owner_e164", "state", "skip_kind", "reason", "call_sid",
     "http_status", "error_code", "attempts", "sent_at", "updated_at",
 )  # fmt: skip
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

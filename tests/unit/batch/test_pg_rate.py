@@ -15,16 +15,9 @@ import pytest
 
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
 from tests.helpers.batch_process import Batch
-from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.batch_server import Script
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def arrival(record: dict) -> float:

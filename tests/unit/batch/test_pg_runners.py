@@ -28,13 +28,6 @@ JOINED = "joined batch"
 HELD = ("--timeout", "120")
 
 
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
-
-
 def each_number_once(server: LoggedSandbox, rows: int) -> None:
     sent = Counter(server.numbers())
     assert sent and max(sent.values()) == 1, [n for n, c in sent.items() if c > 1]

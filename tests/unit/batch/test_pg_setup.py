@@ -15,18 +15,10 @@ import pytest
 
 from runner.batch.ledger.pgschema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY, ROOT
 from tests.helpers.postgres import query
 
 PASSWORD = "pg-Secr3t-pass"
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

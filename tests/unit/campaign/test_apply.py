@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.helpers.batch import ledger_rows
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 
 BASE = """\
@@ -48,13 +47,6 @@ CONTACTS = (
     "+13125550102,Bo,,\n"  # no consent: skipped by the plan, and by apply
     "+13125550103,Cy,express,2026-01-05\n"
 )
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from runner.batch import engine
 from runner.profiles.store import Store
 from tests.helpers.batch import ledger_rows, states, write_contacts
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 
 FLORIDA, NEW_YORK, CHICAGO = "+13055550123", "+12125550123", "+13125550124"
@@ -41,13 +40,6 @@ def write_policy_profile(root, policy: str, name: str = "offer"):
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

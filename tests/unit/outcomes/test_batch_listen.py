@@ -18,18 +18,10 @@ import pytest
 
 from runner.sandbox import Step
 from tests.helpers.batch import ledger_rows, many, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY
 from tests.helpers.outcomes import WAIT, Keys, Process, free_port, outcomes
 
 EVENTS = "initiated ringing answered completed no-answer busy canceled failed"
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture

@@ -19,19 +19,11 @@ import pytest
 
 from runner.sandbox import Sandbox
 from tests.helpers.batch import ledger_rows, many, number, write_contacts, write_profile
-from tests.helpers.batch_server import LoggedSandbox
 from tests.helpers.env import API_KEY, ROOT, assert_no_secrets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 WAIT = 120  # seconds: only a bound for a hung test, never a pause
 ROWS = 40
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 def killed_batch(tmp_path, server, hook: str, ledger: str) -> int:

@@ -21,19 +21,12 @@ from tests.helpers.batch import (
     write_contacts,
     write_profile,
 )
-from tests.helpers.batch_server import LoggedSandbox, Script
+from tests.helpers.batch_server import Script
 from tests.helpers.calls_list import ACCOUNT, CallsList, call
 from tests.helpers.env import API_KEY
 from tests.helpers.outcomes import FORM, Keys, Listen, form, status_callback, unmatched
 
 FROM = "+13120001234"  # the test profile's From
-
-
-@pytest.fixture
-def server(tmp_path):
-    sandbox = LoggedSandbox(tmp_path / "sandbox.jsonl")
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture
