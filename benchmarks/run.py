@@ -143,6 +143,8 @@ UNITS = {
     "dry_run_us_per_row": " us",
     "naive_us_per_row": " us",
     "dry_run_cpu_us_per_row": " us",
+    "dry_run_one_process_us_per_row": " us",
+    "dry_run_one_process_cpu_us_per_row": " us",
     "naive_cpu_us_per_row": " us",
 }
 
