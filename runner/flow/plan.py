@@ -29,6 +29,7 @@ from runner.templates.render import MAX_RENDERED
 
 if TYPE_CHECKING:
     from runner.flow.compose import Composed
+    from runner.schema.fast import Check
 
 TO: tuple[str, str] = ("call", "To")
 # Names the renderer itself gives a value (or replaces): a template reading one is not plain data.
@@ -45,6 +46,7 @@ class Plan:
         fills: list[tuple[str, Path]],
         typed: list[tuple[Path, str]],
         connection_id: str,
+        checks: list[tuple[str, Check]],
     ) -> None:
         self.composed = composed
         self.call = call  # the merged call without this row's To (key order kept)
@@ -52,7 +54,9 @@ class Plan:
         self.typed = typed  # (path inside the call, the schema's type) to convert
         self.connection_id = connection_id
         self.used = composed.call_templates((TO,))[1]  # the variables the templates read
-        self.schema = schemas.load(schemas.REQUEST)
+        # The schema's checks of the fields a row changes (To, and those templates fill in);
+        # the other fields are the composed profile's own values, checked once (make_plan).
+        self.checks = checks
 
     def request(self, to: str, variables: Mapping[str, str], origin: str | None) -> Request | None:
         """The request ``runner.flow.request.build_request(composed, to=to,
@@ -94,9 +98,15 @@ class Plan:
             sensitive=set(),
             connection_id_sensitive=False,
         )
+        if invalid_text(request):
+            return None
         # The schema check validate() makes, without its messages: a body it cannot pass at
         # once (a problem, or a value the fast check leaves to jsonschema) goes the general way.
-        if invalid_text(request) or not fast.check_fields(self.schema, body, composed.valid_fields):
+        try:
+            for name, check in self.checks:
+                if not check(body[name]):
+                    return None
+        except (fast.Unsure, RecursionError):
             return None
         return request
 
@@ -146,4 +156,27 @@ def make_plan(composed: Composed) -> Plan | None:
     shown = str(connection_id) if connection_id is not None else ""
     if not shown.strip():
         return None
-    return Plan(composed, call, fills, typed, shown)
+    checks = _field_checks(call, {"To"} | {str(path[0]) for _, path in fills})
+    if checks is None:
+        return None
+    return Plan(composed, call, fills, typed, shown, checks)
+
+
+def _field_checks(call: dict[str, Any], changed: set[str]) -> list[tuple[str, Check]] | None:
+    """The checks of the ``changed`` fields, once the others pass theirs (``fast.check_fields``
+    split in two: what no row changes is checked here, once). None when the request schema is
+    not a plain object schema, or when no row could pass (a required field missing, a fixed
+    field invalid): the general path reports that."""
+    found = fast.field_checks(schemas.load(schemas.REQUEST))
+    if found is None:
+        return None
+    required, check_for = found
+    if any(name not in call and name not in changed for name in required):
+        return None
+    try:
+        for name, value in call.items():
+            if name not in changed and not check_for(name)(value):
+                return None
+    except (fast.Unsure, RecursionError):
+        return None
+    return [(name, check_for(name)) for name in sorted(changed)]
