@@ -101,7 +101,10 @@ def _rows(count: int, seed: int, used: list[str] | None = None) -> list[list[str
             row["pw"] = SIP_PASSWORD
         elif kind == 13:
             row["name"] = rng.choice(["Zoë", "名前", "tab\there", "{{ 7 * 7 }}", '"quoted"'])
-        rows.append([row.get(c, "") for c in COLUMNS])
+        cells = [row.get(c, "") for c in COLUMNS]
+        if kind == 14:
+            cells.append("one cell too many")  # a row that cannot be read
+        rows.append(cells)
     return rows
 
 
@@ -109,6 +112,16 @@ def _write(tmp_path: Path, rows: list[list[str]], name: str = "contacts.csv") ->
     import csv
 
     path = tmp_path / name
+    if name.endswith(".jsonl"):
+        import json
+
+        with open(path, "w", encoding="utf-8") as fh:
+            for cells in rows:
+                record = dict(zip(COLUMNS, cells, strict=False))
+                if len(cells) > len(COLUMNS):
+                    record["to"] = 12  # a number where text is expected
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return path
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -158,11 +171,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_workers_print_exactly_what_one_process_prints(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "name"), [(1, "c.csv"), (2, "c.csv"), (3, "c.jsonl")])
+def test_workers_print_exactly_what_one_process_prints(tmp_path, seed, name):
     profiles, dnc = _setup(tmp_path)
     used: list[str] = []
-    contacts = _write(tmp_path, _rows(400, seed, used))
+    contacts = _write(tmp_path, _rows(400, seed, used), name)
     window = _window()
     pidfile = tmp_path / "pids"
     one = _run(_argv(profiles, contacts, dnc, window, "--jobs", "1"), tmp_path, "5,7")
@@ -177,6 +190,8 @@ def test_workers_print_exactly_what_one_process_prints(tmp_path, seed):
     for fragment in ("duplicate", "do-not-call", "invalid", "outside the window", "would be sent"):
         assert fragment in err
     assert '"Timeout": 45' in out  # a template rendered into an integer
+    if name.endswith(".csv"):
+        assert "cell(s) but the header has" in err  # a row that cannot be read
     assert_no_secrets(out + err)
     assert used
     assert not [secret for secret in used if secret in out]  # hidden in later rows too
