@@ -4,9 +4,12 @@ Checking a row (render, validate, the policy's facts and verdict, the output lin
 nothing but the row, so worker processes do it, one block of rows at a time. The main process
 reads the file once, hands out blocks, and takes the results back in row order
 (runner.batch.dryrun settles duplicates, counts and output there), so the output is the same
-as one process's. Workers are forked: the composed profile, the options and the policy are
-inherited, never pickled (nor is anything secret in them); a block carries only its rows' cells
-and comes back as text. At most two blocks per worker are in flight, so memory stays flat.
+as one process's. Workers are forked: the composed profile, the options (the API key among
+them) and the policy are inherited, never pickled. A block carries only its rows' cells, and
+comes back as output lines and, for a row whose request holds secrets, those values (the main
+process must mask them in later lines, as one process would); both travel through a pipe between
+the processes, never to a file or a log. At most two blocks per worker are in flight, so memory
+stays flat.
 
 The first ``SERIAL_ROWS`` rows are checked in this process, so a short file never pays for
 starting processes; a platform without ``fork``, a process already running threads, or
