@@ -103,6 +103,7 @@ def _fanned(
 ) -> Iterator[Checked]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     global _work
     block, error, block_rows, pidfile = start
@@ -116,18 +117,32 @@ def _fanned(
         initializer=_start,
         initargs=(os.getpid(), pidfile),
     )
+    # Each block sent, with its rows: should a worker die (killed, out of memory), the rows it
+    # took are checked again here, so every row is still accounted for, in order.
+    pending: deque[tuple[Future[tuple[list[Checked], str | None]], list[Row]]] = deque()
     try:
-        pending: deque[Future[tuple[list[Checked], str | None]]] = deque()
-        while block or pending:
-            while block and len(pending) < IN_FLIGHT * jobs:
-                pending.append(pool.submit(_check_block, [_cells(r) for r in block]))
-                block = []
-                if error is None:
-                    block, error = _take(rows, block_rows)
-            done, crash = pending.popleft().result()
-            yield from done
-            if crash is not None:
-                raise WorkerCrash(crash)
+        try:
+            while block or pending:
+                while block and len(pending) < IN_FLIGHT * jobs:
+                    pending.append((pool.submit(_check_block, [_cells(r) for r in block]), block))
+                    block = []
+                    if error is None:
+                        block, error = _take(rows, block_rows)
+                done, crash = pending[0][0].result()
+                pending.popleft()
+                yield from done
+                if crash is not None:
+                    raise WorkerCrash(crash)
+        except BrokenProcessPool:
+            hooks.on_notice(
+                "a worker process of the dry run ended unexpectedly; the rows left are checked "
+                "in this process"
+            )
+            for _, sent in pending:
+                yield from serial(composed, opts, guard, hooks, sent)
+            yield from serial(composed, opts, guard, hooks, block)
+            if error is None:
+                yield from serial(composed, opts, guard, hooks, rows)
         if error is not None:  # the file stopped being readable: after every row read before
             raise error
     finally:

@@ -11,10 +11,12 @@ crosses many blocks, and each worker writes its pid to a file, which proves work
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -268,3 +270,39 @@ def test_jobs_is_for_dry_runs_only(cli, tmp_path):
     )
     assert result.exit_code == 2
     assert "--jobs applies to --dry-run only" in result.output
+
+
+def test_a_worker_that_dies_loses_no_row(tmp_path):
+    """A worker killed mid-run (out of memory, say): the rows it held are checked again in the
+    main process, and the output is the one-process output, with one notice more."""
+    profiles, dnc = _setup(tmp_path)
+    contacts = _write(tmp_path, _rows(400, 5))
+    with open(contacts, "a", encoding="utf-8") as fh:
+        for i in range(60_000):
+            fh.write(f"+1312{2_000_000 + i:07d},P {i},,,written,2025-01-02,,Etc/GMT-2\n")
+    window = _window()
+    one = _run(_argv(profiles, contacts, dnc, window, "--jobs", "1"), tmp_path, "5,50")
+    pidfile = tmp_path / "pids"
+    env = clean_env({"CALLPROFILE_TEST_DRY_RUN": f"5,50,{pidfile}"})
+    argv = _argv(profiles, contacts, dnc, window, "--jobs", "2")
+    proc = subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    head = b"".join(proc.stdout.readline() for _ in range(1_000))
+    victim = _pids(pidfile)[0]
+    os.kill(victim, signal.SIGKILL)
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
+    reader.join(timeout=120)
+    err = errors[0]
+    notice = b"callprofile: a worker process of the dry run ended unexpectedly"
+    assert notice in err
+    shown = b"".join(line for line in err.splitlines(keepends=True) if notice not in line)
+    assert head + out == one.stdout
+    assert shown == one.stderr
+    assert proc.returncode == one.returncode == 1
+    assert not [pid for pid in _pids(pidfile) if _alive(pid)]
