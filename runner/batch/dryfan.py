@@ -66,26 +66,28 @@ def jobs_for(opts: Options, hooks: Hooks) -> int:
 
 def checked(
     composed: Composed, opts: Options, guard: Guard, hooks: Hooks, rows: Iterable[Row]
-) -> Iterator[Checked]:
-    """Every row checked, in row order: here, or for a long file partly in worker processes."""
+) -> Iterator[list[Checked]]:
+    """Every row checked, in row order, in blocks: one row at a time when checked here (a row is
+    checked only once the one before is settled, as its secrets must be remembered in order),
+    a worker's block at a time from workers."""
     jobs = jobs_for(opts, hooks)
     rows = iter(rows)
     if jobs <= 1:
-        yield from serial(composed, opts, guard, hooks, rows)
+        yield from _single(composed, opts, guard, hooks, rows)
         return
     serial_rows, block_rows, pidfile = _settings()
     head, error = _take(rows, serial_rows)
-    yield from serial(composed, opts, guard, hooks, head)
+    yield from _single(composed, opts, guard, hooks, head)
     if error is not None:
         raise error
     first, error = _take(rows, block_rows)
     if not first and error is None:
         return
     if not _can_fork():
-        yield from serial(composed, opts, guard, hooks, first)
+        yield from _single(composed, opts, guard, hooks, first)
         if error is not None:
             raise error
-        yield from serial(composed, opts, guard, hooks, rows)
+        yield from _single(composed, opts, guard, hooks, rows)
         return
     yield from _fanned(
         composed, opts, guard, hooks, rows, jobs, (first, error, block_rows, pidfile)
@@ -100,7 +102,7 @@ def _fanned(
     rows: Iterator[Row],
     jobs: int,
     start: tuple[list[Row], BaseException | None, int, str | None],
-) -> Iterator[Checked]:
+) -> Iterator[list[Checked]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -130,7 +132,7 @@ def _fanned(
                         block, error = _take(rows, block_rows)
                 done, crash = pending[0][0].result()
                 pending.popleft()
-                yield from done
+                yield done
                 if crash is not None:
                     raise WorkerCrash(crash)
         except BrokenProcessPool:
@@ -139,15 +141,22 @@ def _fanned(
                 "in this process"
             )
             for _, sent in pending:
-                yield from serial(composed, opts, guard, hooks, sent)
-            yield from serial(composed, opts, guard, hooks, block)
+                yield from _single(composed, opts, guard, hooks, sent)
+            yield from _single(composed, opts, guard, hooks, block)
             if error is None:
-                yield from serial(composed, opts, guard, hooks, rows)
+                yield from _single(composed, opts, guard, hooks, rows)
         if error is not None:  # the file stopped being readable: after every row read before
             raise error
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _work = None
+
+
+def _single(
+    composed: Composed, opts: Options, guard: Guard, hooks: Hooks, rows: Iterable[Row]
+) -> Iterator[list[Checked]]:
+    for item in serial(composed, opts, guard, hooks, rows):
+        yield [item]
 
 
 def _take(rows: Iterator[Row], count: int) -> tuple[list[Row], BaseException | None]:

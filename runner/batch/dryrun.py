@@ -46,36 +46,63 @@ def dry_run(composed: Composed, opts: Options, hooks: Hooks, guard: Guard) -> Ou
 
 
 def _settle(
-    results: Iterable[Checked], seen: sqlite3.Connection, stats: dict[str, int], hooks: Hooks
+    blocks: Iterable[list[Checked]],
+    seen: sqlite3.Connection,
+    stats: dict[str, int],
+    hooks: Hooks,
 ) -> str:
     """Settle the checked rows in row order; returns why the run stopped early, or ""."""
-    stopper = hooks.stopper
-    for line, kind, e164, payload, diagnostics, found in results:
-        if found:
-            secrets.remember(*found)  # as prepare_row did in the worker
-        stats["rows"] += 1
-        if kind == REFUSED:
-            stats["invalid"] += 1
-            hooks.on_row(RowEvent(line, "invalid", payload, diagnostics))
-        elif (first := _first(seen, e164, line)) is not None:
-            stats["duplicate"] += 1
-            message = f"{mask(e164)} is also on row {first}; called once"
-            hooks.on_row(RowEvent(line, "duplicate", message))
-        elif kind == SEND:
-            stats["send"] += 1
-            if isinstance(payload, str):
-                hooks.on_dry_run_text(line, e164, payload)
-            else:
-                hooks.on_dry_run(line, e164, payload)
-        elif kind == DEFERRED:
-            stats["deferred"] += 1
-            hooks.on_row(RowEvent(line, "deferred", payload))
-        else:
-            stats[kind] += 1
-            hooks.on_row(RowEvent(line, kind, payload))
-        if stopper.stopping:
-            return stopper.reason or "interrupted"
+    for block in blocks:
+        # A worker's block usually holds no number seen before: one statement says so.
+        fresh = len(block) > 1 and _all_new(seen, block)
+        for item in block:
+            if _one(item, fresh, seen, stats, hooks):
+                return hooks.stopper.reason or "interrupted"
     return ""
+
+
+def _one(
+    item: Checked, fresh: bool, seen: sqlite3.Connection, stats: dict[str, int], hooks: Hooks
+) -> bool:
+    """Settle one row; True when the run must stop (Ctrl-C)."""
+    line, kind, e164, payload, diagnostics, found = item
+    if found:
+        secrets.remember(*found)  # as prepare_row did in the worker
+    stats["rows"] += 1
+    if kind == REFUSED:
+        stats["invalid"] += 1
+        hooks.on_row(RowEvent(line, "invalid", payload, diagnostics))
+    elif not fresh and (first := _first(seen, e164, line)) is not None:
+        stats["duplicate"] += 1
+        message = f"{mask(e164)} is also on row {first}; called once"
+        hooks.on_row(RowEvent(line, "duplicate", message))
+    elif kind == SEND:
+        stats["send"] += 1
+        if isinstance(payload, str):
+            hooks.on_dry_run_text(line, e164, payload)
+        else:
+            hooks.on_dry_run(line, e164, payload)
+    elif kind == DEFERRED:
+        stats["deferred"] += 1
+        hooks.on_row(RowEvent(line, "deferred", payload))
+    else:
+        stats[kind] += 1
+        hooks.on_row(RowEvent(line, kind, payload))
+    return hooks.stopper.stopping
+
+
+def _all_new(seen: sqlite3.Connection, block: list[Checked]) -> bool:
+    """Record every number of ``block`` as seen, if none of them was seen before (nor twice in
+    the block), and say so; else record nothing (each row is then looked up in turn)."""
+    numbers = [(item[2], item[0]) for item in block if item[1] != REFUSED]
+    seen.execute("SAVEPOINT block")
+    added = seen.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", numbers).rowcount
+    if added == len(numbers):
+        seen.execute("RELEASE block")
+        return True
+    seen.execute("ROLLBACK TO block")
+    seen.execute("RELEASE block")
+    return False
 
 
 def _first(seen: sqlite3.Connection, e164: str, line: int) -> int | None:
