@@ -17,12 +17,14 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from runner.batch.ledger import LedgerError, LedgerUnavailable, stamp
 
 FILE_NAME = "recent-calls.db"
+_ROWS_PER_STATEMENT = 100  # 6 values a row, under SQLite's limit of bound variables
 KEEP_DAYS = 3660  # entries older than the longest --min-interval are never consulted
 
 _SCHEMA = """
@@ -147,10 +149,8 @@ class Journal:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for batch_id, row_no, state in settled or ():
-                    self._settle(ledger, batch_id, row_no, state)
-                for ask in asks:
-                    out.append(self._reserve(profile, ledger, now, min_interval, ask))
+                self._settle_many(ledger, settled or ())
+                out = self._reserve_many(profile, ledger, now, min_interval, asks)
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
@@ -178,6 +178,61 @@ class Journal:
         finally:
             self._mutex.release()
 
+    def _reserve_many(
+        self,
+        profile: str,
+        ledger: str,
+        now: datetime,
+        min_interval: timedelta | None,
+        asks: list[Reservation],
+    ) -> list[str | None]:
+        """``_reserve`` for each ask. Asks of one batch are checked in one query: they cannot
+        see each other (the check leaves out the asking batch), so reading first and inserting
+        after decides the same."""
+        if len(asks) < 2 or len({a.batch_id for a in asks}) > 1:
+            return [self._reserve(profile, ledger, now, min_interval, a) for a in asks]
+        seen: dict[str, str] = {}
+        if min_interval is not None and min_interval > timedelta(0):
+            numbers = sorted({a.e164 for a in asks})
+            marks = ", ".join("?" * len(numbers))
+            # Newest first: the first row of each number is the one the single check reports.
+            for e164, batch_id, row_no, where, at, state in self.db.execute(
+                "SELECT e164, batch_id, row_no, ledger, at, state FROM calls "
+                f"WHERE profile = ? AND e164 IN ({marks}) AND at >= ? "
+                "AND NOT (batch_id = ? AND ledger = ?) ORDER BY at DESC",
+                (profile, *numbers, stamp(now - min_interval), asks[0].batch_id, ledger),
+            ):
+                if e164 not in seen:
+                    seen[e164] = _repeat(profile, (batch_id, row_no, where, at, state))
+        at = stamp(now)
+        fresh = [a for a in asks if a.e164 not in seen]
+        for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
+            part = fresh[start : start + _ROWS_PER_STATEMENT]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, 'dialing')"] * len(part))
+            self.db.execute(
+                f"INSERT OR REPLACE INTO calls VALUES {values}",
+                [v for a in part for v in (a.batch_id, a.row_no, profile, a.e164, ledger, at)],
+            )
+        return [seen.get(a.e164) for a in asks]
+
+    def _settle_many(self, ledger: str, settled: Iterable[tuple[str, int, str]]) -> None:
+        """``_settle`` for each (batch, row, state): one statement per batch and outcome."""
+        rows: dict[tuple[str, str], list[int]] = {}
+        for batch_id, row_no, state in settled:
+            kept = state if state in ("placed", "unknown") else ""  # "": the entry goes
+            rows.setdefault((batch_id, kept), []).append(row_no)
+        for (batch_id, kept), numbers in rows.items():
+            for start in range(0, len(numbers), _ROWS_PER_STATEMENT):
+                part = numbers[start : start + _ROWS_PER_STATEMENT]
+                marks = ", ".join("?" * len(part))
+                where = f"WHERE ledger = ? AND batch_id = ? AND row_no IN ({marks})"
+                if kept:
+                    self.db.execute(
+                        f"UPDATE calls SET state = ? {where}", (kept, ledger, batch_id, *part)
+                    )
+                else:
+                    self.db.execute(f"DELETE FROM calls {where}", (ledger, batch_id, *part))
+
     def _reserve(
         self,
         profile: str,
@@ -194,12 +249,7 @@ class Journal:
                 (profile, ask.e164, stamp(now - min_interval), ask.batch_id, ledger),
             ).fetchone()
             if earlier is not None:
-                verb = "placed" if earlier[4] == "placed" else "possibly placed"
-                return (
-                    f"a call to this number was {verb} at {earlier[3]} by profile "
-                    f"{profile} (batch {earlier[0][:12]}, row {earlier[1]}, ledger "
-                    f"{earlier[2]}), within --min-interval"
-                )
+                return _repeat(profile, earlier)
         self.db.execute(
             "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, 'dialing')",
             (ask.batch_id, ask.row_no, profile, ask.e164, ledger, stamp(now)),
@@ -230,6 +280,16 @@ class Journal:
                 "DELETE FROM calls WHERE ledger = ? AND batch_id = ? AND row_no = ?",
                 (ledger, batch_id, row_no),
             )
+
+
+def _repeat(profile: str, earlier: tuple[str, int, str, str, str]) -> str:
+    """Why a row is a repeat, from the journal's entry (batch, row, ledger, at, state)."""
+    batch_id, row_no, where, at, state = earlier
+    verb = "placed" if state == "placed" else "possibly placed"
+    return (
+        f"a call to this number was {verb} at {at} by profile {profile} (batch "
+        f"{batch_id[:12]}, row {row_no}, ledger {where}), within --min-interval"
+    )
 
 
 def _failure(exc: sqlite3.Error) -> LedgerError:

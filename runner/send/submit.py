@@ -8,6 +8,7 @@ again: a read timeout, a connection dropped after the body was sent, or any 5xx 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -264,11 +265,18 @@ def send(
 
 def _gate_problem(request: HttpRequest) -> str | None:
     """The gate's verdict on a prepared request (its URL and key), or None."""
-    from runner.send import gate
-
     key = next((v for n, v in request.headers if n.lower() == "authorization"), "")
     key = key[len("Bearer ") :] if key.startswith("Bearer ") else key
-    return gate.check_base_url(request.url) or gate.check_api_key(key)
+    return _gate_verdict(request.url, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _gate_verdict(url: str, key: str) -> str | None:
+    """The gate's checks depend on nothing but the URL and the key, the same for every row of a
+    batch: checked once per run, not per call (about 20 µs a call, parsing the URL twice)."""
+    from runner.send import gate
+
+    return gate.check_base_url(url) or gate.check_api_key(key)
 
 
 @dataclass
@@ -287,8 +295,11 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
 
     tracked = wire.is_tracked(client)
     read = client.timeout.read if tracked and client.timeout.read is not None else 15.0
+    lanes = client.lanes if tracked and request.method == "POST" else None
     with wire.attempt(read) as probe:
         try:
+            if lanes is not None:
+                return lanes.post(wire.parsed_url(request.url), request.headers, request.body)
             return client.request(
                 request.method,
                 wire.parsed_url(request.url),
@@ -299,14 +310,14 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
             if tracked and not probe.wrote:
                 raise  # nothing left: an ordinary interruption
             return _Failure("interrupted (Ctrl-C)", maybe_sent=True, interrupted=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except wire.before_sending() as exc:
             # Raised before a byte of the request left: safe to try again.
-            return _Failure(_transport_reason(exc), maybe_sent=False, retryable=True)
+            return _Failure(wire.transport_reason(exc), maybe_sent=False, retryable=True)
         except Exception as exc:
             if probe.deadline_passed:
                 reason = f"read timeout: no complete answer within {read:g}s"
             else:
-                reason = _transport_reason(exc)
+                reason = wire.transport_reason(exc)
             if tracked:
                 return _Failure(reason, maybe_sent=probe.wrote)
             # A client of the caller's: judge by what httpx raises before anything is sent.
@@ -317,32 +328,6 @@ def _attempt(client: Any, request: HttpRequest) -> Any:
                 UnicodeError,
             )
             return _Failure(reason, maybe_sent=not isinstance(exc, local))
-
-
-def _transport_reason(exc: Exception) -> str:
-    """A fixed description of a transport error. Exception text is never used: it can
-    quote URLs and headers."""
-    import httpx
-
-    names = {
-        httpx.ConnectTimeout: "connect timeout",
-        httpx.PoolTimeout: "connection pool timeout",
-        httpx.ReadTimeout: "read timeout",
-        httpx.WriteTimeout: "write timeout",
-        httpx.RemoteProtocolError: "connection closed without a complete reply",
-        httpx.ReadError: "connection reset while waiting for the reply",
-        httpx.WriteError: "connection lost while sending",
-        httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
-        httpx.LocalProtocolError: "the request is not valid HTTP (a header holds a line break "
-        "or control character)",
-        httpx.UnsupportedProtocol: "not an http(s) URL",
-        httpx.InvalidURL: "not a valid URL",
-        UnicodeError: "text that cannot be encoded for HTTP",
-    }
-    for cls, text in names.items():
-        if isinstance(exc, cls):
-            return text
-    return type(exc).__name__
 
 
 def _status_text(status: int) -> str:

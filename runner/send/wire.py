@@ -9,6 +9,9 @@ records the first write of each attempt, and :func:`attempt` tells ``submit.send
 The same stream enforces a deadline for the whole reply: httpx's read timeout applies to each
 read, so a server trickling one byte a second would never time out. Here every read waits at
 most what is left of ``read`` seconds counted from the first read of the attempt.
+
+Transport errors are named here too (``transport_reason``), with fixed words: an exception's own
+text can quote URLs and headers.
 """
 
 from __future__ import annotations
@@ -65,23 +68,39 @@ def is_tracked(client: Any) -> bool:
 def make_client(
     *, connect: float, read: float, write: float, pool: float, max_connections: int
 ) -> Any:
+    import httpcore
     import httpx
+
+    from runner.send.lanes import Lanes
 
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # The environment is ignored for TLS as for proxies (SSL_CERT_FILE would change whom the
+    # key is sent to); the POST lanes and the transport share the one context.
+    ssl_context = httpx.create_ssl_context(trust_env=False)
+    transport = httpx.HTTPTransport(verify=ssl_context, limits=limits, trust_env=False)
     # httpx offers no hook for the network layer; httpcore's pool takes a backend, and
     # HTTPTransport keeps its pool in ``_pool``. A test (the trickling server) fails if this
     # stops taking effect.
     pool_obj = transport._pool
     pool_obj._network_backend = _Backend(pool_obj._network_backend)  # type: ignore[assignment]
-    return _tracked_client_class()(
-        timeout=httpx.Timeout(connect=connect, read=read, write=write, pool=pool),
+    timeout = httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
+    client = _tracked_client_class()(
+        timeout=timeout,
         transport=transport,
         follow_redirects=False,  # a redirected POST could be replayed elsewhere
         trust_env=False,  # no proxy from the environment sees the key unless configured here
     )
+    # Calls are POSTed through lanes.py (the same bytes, far less work per call); anything
+    # else a caller does with the client goes through httpx.
+    client.lanes = Lanes(
+        ssl_context=ssl_context,
+        backend=_Backend(httpcore.SyncBackend()),
+        timeouts=timeout.as_dict(),
+        max_connections=max_connections,
+    )
+    return client
 
 
 _client_class: Any = None
@@ -93,7 +112,15 @@ def _tracked_client_class() -> Any:
         import httpx
 
         class TrackedClient(httpx.Client):
-            """An httpx.Client whose requests go through the recording stream."""
+            """An httpx.Client whose requests go through the recording stream, with its own
+            lanes for the calls' POSTs."""
+
+            lanes: Any = None
+
+            def close(self) -> None:
+                if self.lanes is not None:
+                    self.lanes.close()
+                super().close()
 
         _client_class = TrackedClient
     return _client_class
@@ -153,3 +180,64 @@ class _Stream:
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+@functools.lru_cache(maxsize=1)
+def before_sending() -> tuple[type[Exception], ...]:
+    """The transport errors raised before a byte of the request left (httpx's, and httpcore's
+    from a tracked client's lanes)."""
+    import httpcore
+    import httpx
+
+    return (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpcore.ConnectError,
+        httpcore.ConnectTimeout,
+        httpcore.PoolTimeout,
+    )
+
+
+def transport_reason(exc: Exception) -> str:
+    """A fixed description of a transport error. Exception text is never used: it can
+    quote URLs and headers."""
+    import httpcore
+    import httpx
+
+    # httpcore's errors (a tracked client's lanes) carry the names httpx gives them.
+    core = {
+        httpcore.ConnectTimeout: httpx.ConnectTimeout,
+        httpcore.PoolTimeout: httpx.PoolTimeout,
+        httpcore.ReadTimeout: httpx.ReadTimeout,
+        httpcore.WriteTimeout: httpx.WriteTimeout,
+        httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+        httpcore.ReadError: httpx.ReadError,
+        httpcore.WriteError: httpx.WriteError,
+        httpcore.ConnectError: httpx.ConnectError,
+        httpcore.LocalProtocolError: httpx.LocalProtocolError,
+        httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    }
+    for origin, named in core.items():
+        if isinstance(exc, origin):
+            exc = named("")
+            break
+    names = {
+        httpx.ConnectTimeout: "connect timeout",
+        httpx.PoolTimeout: "connection pool timeout",
+        httpx.ReadTimeout: "read timeout",
+        httpx.WriteTimeout: "write timeout",
+        httpx.RemoteProtocolError: "connection closed without a complete reply",
+        httpx.ReadError: "connection reset while waiting for the reply",
+        httpx.WriteError: "connection lost while sending",
+        httpx.ConnectError: "connection failed (refused, unreachable or DNS failure)",
+        httpx.LocalProtocolError: "the request is not valid HTTP (a header holds a line break "
+        "or control character)",
+        httpx.UnsupportedProtocol: "not an http(s) URL",
+        httpx.InvalidURL: "not a valid URL",
+        UnicodeError: "text that cannot be encoded for HTTP",
+    }
+    for cls, text in names.items():
+        if isinstance(exc, cls):
+            return text
+    return type(exc).__name__

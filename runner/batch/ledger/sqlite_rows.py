@@ -26,6 +26,8 @@ from runner.batch.ledger.base import (
 )
 from runner.batch.ledger.groups import ClaimAsk, Finish
 
+_ROWS_PER_INSERT = 150  # 5 values a row, under SQLite's limit of bound variables
+
 
 def locked(method: Callable[..., Any]) -> Callable[..., Any]:
     """One thread at a time; a SQLite failure never escapes as a bare sqlite3 error: a full
@@ -130,16 +132,36 @@ class SqliteRows:
             return duplicates
         now = self._stamp()
         with self._tx(durable=False):
-            for row_no, e164 in rows:
-                try:
-                    self.db.execute(
-                        "INSERT INTO rows (batch_id, row_no, e164, owner_e164, state, updated_at) "
-                        "VALUES (?, ?, ?, ?, 'pending', ?)",
-                        (batch_id, row_no, e164, e164, now),
-                    )
-                    continue
-                except sqlite3.IntegrityError:
-                    pass
+            # One statement for a block of rows (a statement per row let the workers' group
+            # commits wait on this transaction for as many trips through SQLite); a row the
+            # insert leaves out holds a number already in the batch, and is handled below.
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[start : start + _ROWS_PER_INSERT]
+                values = ", ".join(["(?, ?, ?, ?, 'pending', ?)"] * len(part))
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO rows (batch_id, row_no, e164, owner_e164, state, "
+                    f"updated_at) VALUES {values}",
+                    [v for row_no, e164 in part for v in (batch_id, row_no, e164, e164, now)],
+                )
+                if cursor.rowcount != len(part):
+                    self._duplicates(batch_id, part, now, duplicates)
+        return duplicates
+
+    def _duplicates(
+        self, batch_id: str, part: list[tuple[int, str]], now: str, duplicates: dict[int, int]
+    ) -> None:
+        """Record the rows of ``part`` the insert left out as duplicates of the first row of
+        their number, in the caller's transaction."""
+        marks = ", ".join("?" * len(part))
+        inserted = {
+            row_no
+            for (row_no,) in self.db.execute(
+                f"SELECT row_no FROM rows WHERE batch_id = ? AND row_no IN ({marks})",
+                (batch_id, *(row_no for row_no, _ in part)),
+            )
+        }
+        for row_no, e164 in part:
+            if row_no not in inserted:
                 first = self.db.execute(
                     "SELECT row_no FROM rows WHERE batch_id = ? AND owner_e164 = ?",
                     (batch_id, e164),
@@ -150,7 +172,6 @@ class SqliteRows:
                     (batch_id, row_no, e164, f"duplicate of row {first}", now),
                 )
                 duplicates[row_no] = int(first)
-        return duplicates
 
     @locked
     def add_skipped(
@@ -209,10 +230,10 @@ class SqliteRows:
         """Answers first, then claims, all in one synced transaction: one fsync for the group.
         The answers were given by Telnyx before these claims were asked for, so a crash keeps
         either all of them or none, and never a claim without the answers before it."""
+        from runner.batch.ledger import sqlite_groups
+
         with self._tx():
-            for finish in finishes:
-                self._finish_row(batch_id, finish)
-            return [self._claim_row(batch_id, ask) for ask in claims]
+            return sqlite_groups.write_group(self, batch_id, finishes, claims)
 
     def _claim_row(self, batch_id: str, ask: ClaimAsk) -> Claim:
         """One claim, in the caller's write transaction."""
