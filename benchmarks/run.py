@@ -140,6 +140,12 @@ UNITS = {
     "shared_pacing_achieved_rate": "/s",
     "shared_pacing_busiest_5s_window": " calls",
     "memory_dry_run_1m_rows_s": " s",
+    "dry_run_us_per_row": " us",
+    "naive_us_per_row": " us",
+    "dry_run_cpu_us_per_row": " us",
+    "dry_run_one_process_us_per_row": " us",
+    "dry_run_one_process_cpu_us_per_row": " us",
+    "naive_cpu_us_per_row": " us",
 }
 
 

@@ -43,6 +43,7 @@ class Options:
     min_interval: timedelta = timedelta(hours=24)
     redial_unknown: bool = False
     dry_run: bool = False
+    jobs: int | None = None  # processes for a dry run (None: one per CPU, for long files)
     base_url: str = "https://api.telnyx.com/v2"
     api_key: str = ""
     timeout: float = 15.0
@@ -113,6 +114,11 @@ class Hooks:
     on_row: Callable[[RowEvent], None] = lambda event: None
     on_progress: Callable[[Progress], None] = lambda progress: None
     on_dry_run: Callable[[int, str, Any], None] = lambda row, e164, request: None
+    # A dry run in several processes (runner.batch.dryfan): ``dry_run_text`` turns a row's
+    # request into its output line in a worker, ``on_dry_run_text`` writes that line in the
+    # main process, in row order. Without both, a dry run stays in one process.
+    dry_run_text: Callable[[int, str, Any], str] | None = None
+    on_dry_run_text: Callable[[int, str, str], None] = lambda row, e164, text: None
     on_notice: Callable[[str], None] = lambda text: None
     wake: threading.Event | None = None  # set when a call outcome is recorded (batch --listen)
 
@@ -139,6 +145,8 @@ class Outcome:
             if self.stop_code is not None and code in (ExitCode.OK, ExitCode.UNREACHABLE):
                 return int(code) if finished else self.stop_code
             return int(code)
+        if self.stop_code is not None:  # a dry run stopped early (Ctrl-C)
+            return self.stop_code
         return int(ExitCode.INVALID if self.dry_run.get("invalid") else ExitCode.OK)
 
 

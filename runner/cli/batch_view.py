@@ -123,14 +123,25 @@ class View:
         self._err(f"{where}: {event.kind}: {piece(scrub(event.message))}")
 
     def dry_run(self, row: int, e164: str, request: Request) -> None:
-        connection_id = request.shown_connection_id(self.show_secrets)
-        body = request.redacted_body(self.show_secrets)
         if self.stream is not None:
+            connection_id = request.shown_connection_id(self.show_secrets)
+            body = request.redacted_body(self.show_secrets)
             self.stream.item({"row": row, "to": e164, "connection_id": connection_id, "body": body})
             return
+        self.dry_run_line(row, e164, self.dry_run_text(row, e164, request))
+
+    def dry_run_text(self, row: int, e164: str, request: Request) -> str:
+        """A row's output line, before masking: the part of printing a dry-run row that needs
+        only the row (a worker process of a long dry run makes it; runner.batch.dryfan)."""
+        connection_id = request.shown_connection_id(self.show_secrets)
+        body = request.redacted_body(self.show_secrets)
         # The body's JSON is the request's own when nothing in it is hidden (encoded once).
         body_json = request.body_json() if body is request.body else None
-        text = safe_json(dry_run_line(row, e164, connection_id, body, body_json))
+        return safe_json(dry_run_line(row, e164, connection_id, body, body_json))
+
+    def dry_run_line(self, row: int, e164: str, text: str) -> None:
+        """Print a row's line from ``dry_run_text``, masked with every secret remembered so far
+        (so in row order, in the main process)."""
         # Lines are gathered and written in blocks: click.echo flushes every line, a system
         # call per row, which costs more than building the row. A terminal gets each line,
         # and anything written to stderr first writes the lines gathered so far.
@@ -230,6 +241,8 @@ class View:
             return
         if outcome.summary is None:
             s = outcome.dry_run
+            if outcome.stopped:
+                self._err(f"callprofile: stopped early: {piece(outcome.stopped)}")
             click.echo(
                 f"dry run: {s['rows']} rows: {s['send']} would be sent, {s['invalid']} invalid, "
                 f"{s['duplicate']} duplicate, {s['dnc']} on the do-not-call list, "

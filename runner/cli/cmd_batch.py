@@ -123,6 +123,11 @@ def parse_window(text: str | None) -> Window | None:
     "left or the calling window closes.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate every row, print what would be sent.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    help="--dry-run: processes that check rows of a long file [default: one per CPU].",
+)
 @sandbox_options
 @report_option
 @listen_options
@@ -146,6 +151,7 @@ def batch(
     redial_unknown: bool,
     follow: bool,
     dry_run: bool,
+    jobs: int | None,
     sandbox: bool,
     sandbox_script: str | None,
     sandbox_log: str | None,
@@ -185,6 +191,8 @@ def batch(
             "a --sandbox batch keeps its own ledger (CONTACTS.sandbox.ledger.db), so its calls "
             "never count as real ones; drop --ledger"
         )
+    if jobs is not None and not dry_run:
+        raise click.UsageError("--jobs applies to --dry-run only (--concurrency sets the calls)")
     overrides = overrides_from(ctx, params)
     if rate > MAX_SAFE_RATE:
         click.echo(
@@ -218,6 +226,7 @@ def batch(
         min_interval=parse_duration(min_interval),
         redial_unknown=redial_unknown,
         dry_run=dry_run,
+        jobs=jobs,
         base_url=base_url or os.environ.get("TELNYX_BASE_URL") or submit.DEFAULT_BASE_URL,
         api_key=key or "",
         timeout=timeout,
@@ -281,6 +290,9 @@ def execute(
         on_row=view.guarded(view.row),
         on_progress=view.guarded(view.progress),
         on_dry_run=view.guarded(view.dry_run),
+        # The JSON document is written item by item from the requests: one process.
+        dry_run_text=view.dry_run_text if view.stream is None else None,
+        on_dry_run_text=view.guarded(view.dry_run_line),
         on_notice=view.guarded(view.notice),
     )
     view.stopper = hooks.stopper

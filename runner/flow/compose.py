@@ -30,6 +30,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (start-u
 if TYPE_CHECKING:
     from typing import Any
 
+    from runner.flow.plan import Plan
     from runner.flow.request import Request
     from runner.templates.render import Template
 
@@ -83,6 +84,13 @@ class Composed:
 
         return compile_templates(self.document, self.provenance, set(self.declared))
 
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The precompiled path for batch rows (runner.flow.plan), when this profile has one."""
+        from runner.flow.plan import make_plan
+
+        return make_plan(self)
+
     def call_templates(
         self, replaced: tuple[tuple[str, str], ...]
     ) -> tuple[list[Template], frozenset[str]]:
@@ -113,6 +121,10 @@ class Composed:
         """
         from runner.flow.request import build_request
 
+        if to is not None and from_ is None and self.plan is not None:  # a batch row, say
+            found = self.plan.request(to, variables or {}, origin)
+            if found is not None:
+                return found
         return build_request(
             self, to=to, from_=from_, variables=variables or {}, origin=origin, now=now
         )

@@ -286,6 +286,17 @@ def _object_plan(schema: Any) -> tuple[tuple[str, ...], dict[str, Check], Check]
     return plan
 
 
+def field_checks(schema: Any) -> tuple[tuple[str, ...], Callable[[str], Check]] | None:
+    """For a plain object schema: its required fields, and the check of each field by name
+    (``check_fields`` is: every required field present, each field's check true; a check may
+    raise Unsure). None for another kind of schema."""
+    plan = _object_plan(schema)
+    if plan is None:
+        return None
+    required, properties, extra = plan
+    return required, lambda name: properties.get(name, extra)
+
+
 def check_fields(schema: Any, value: Any, known: dict[str, Any]) -> bool:
     """``check(schema, value)`` for an object schema, remembering valid fields in ``known``:
     a field whose value *is* the text or number already found valid there (the same

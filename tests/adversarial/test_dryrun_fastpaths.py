@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import phonenumbers
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -313,3 +314,68 @@ def test_compiled_number_types_match_phonenumbers(region, digits):
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     expected = util._number_type_helper(digits, metadata)
     assert types_for(metadata, phonenumbers.PhoneNumberType).of(digits) == expected
+
+
+def _reference(text: str, region: str | None) -> str | None:
+    """normalise by phonenumbers' public calls alone: the E.164 form, or None when refused."""
+    try:
+        parsed = phonenumbers.parse(text.strip(), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_north_american_e164_is_read_as_phonenumbers_reads_it():
+    """The shortcut for ``+1`` and ten digits (runner.phone._nanp) builds what parse builds, and
+    normalise then answers as phonenumbers does, for every area code (and every first digit
+    of the exchange) under several regions."""
+    import random
+
+    rng = random.Random(12)
+    checked = 0
+    for area in range(1000):  # 000-199 too: the shortcut must leave those to parse
+        for exchange_first in "0123456789":
+            text = f"+1{area:03d}{exchange_first}{rng.randrange(10**6):06d}"
+            for region in (None, "US", "CA", "GB"):
+                built = phone._nanp(phonenumbers, text)
+                if area < 200:
+                    assert built is None
+                else:
+                    assert built == phonenumbers.parse(text, region), text
+                    e164 = phonenumbers.format_number(built, phonenumbers.PhoneNumberFormat.E164)
+                    assert e164 == text
+                try:
+                    ours: str | None = phone.normalise(text, region)
+                except phone.NumberError:
+                    ours = None
+                assert ours == _reference(text, region), (text, region)
+                checked += 1
+    assert checked == 1000 * 10 * 4
+
+
+@given(st.text("+0123456789 ()-.x", max_size=16), st.sampled_from([None, "US", "CA", "FR"]))
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+def test_normalise_answers_as_phonenumbers_inside_and_outside_the_shortcut(text, region):
+    """Text near the shortcut's class (a leading 1 or 0 in the area code, eleven or thirteen
+    characters, spaces, other characters) takes the general path, with the same answers."""
+    try:
+        ours: str | None = phone.normalise(text, region)
+    except phone.NumberError:
+        ours = None
+    assert ours == _reference(text, region)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["+13125550123", "+11235550123", "+10125550123", "+1312555012", "+131255501234",
+     "+1312555012٣", "+1 312 555 0123", " +13125550123 ", "+1312555O123", "+23125550123"],
+)  # fmt: skip
+def test_near_misses_of_the_shortcut(text):
+    for region in (None, "US"):
+        try:
+            ours: str | None = phone.normalise(text, region)
+        except phone.NumberError:
+            ours = None
+        assert ours == _reference(text, region)
