@@ -184,7 +184,11 @@ def _settings() -> tuple[int, int, str | None]:
     if not hook:
         return SERIAL_ROWS, BLOCK_ROWS, None
     parts = hook.split(",", 2)
-    return int(parts[0]), max(1, int(parts[1])), parts[2] if len(parts) > 2 else None
+    try:
+        serial_rows, block_rows = int(parts[0]), max(1, int(parts[1]))
+    except (ValueError, IndexError):
+        return SERIAL_ROWS, BLOCK_ROWS, None  # not the tests' setting: the defaults
+    return serial_rows, block_rows, parts[2] if len(parts) > 2 else None
 
 
 def _can_fork() -> bool:

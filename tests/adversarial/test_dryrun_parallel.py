@@ -306,3 +306,14 @@ def test_a_worker_that_dies_loses_no_row(tmp_path):
     assert shown == one.stderr
     assert proc.returncode == one.returncode == 1
     assert not [pid for pid in _pids(pidfile) if _alive(pid)]
+
+
+@pytest.mark.parametrize("hook", ["abc", "5", ",", "5,x,/dev/null", "\u00e9,7"])
+def test_a_malformed_test_hook_leaves_the_dry_run_as_it_is(tmp_path, hook):
+    """The environment is input too: a value the tests would never set changes nothing."""
+    profiles, dnc = _setup(tmp_path)
+    contacts = _write(tmp_path, _rows(60, 5))
+    window = _window()
+    plain = _run(_argv(profiles, contacts, dnc, window), tmp_path, None)
+    odd = _run(_argv(profiles, contacts, dnc, window), tmp_path, hook)
+    assert (odd.stdout, odd.stderr, odd.returncode) == (plain.stdout, plain.stderr, 1)
