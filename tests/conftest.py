@@ -16,6 +16,11 @@ from click.testing import CliRunner, Result
 
 from tests.helpers.env import EXAMPLE_PROFILES, assert_no_secrets
 
+# The submission fixtures (sandbox, sandboxes, profile_dir, waits, run_subprocess), registered
+# once here: a test module naming them as a plugin would load it after another module had
+# imported it, too late for pytest to rewrite its assertions.
+pytest_plugins = ["tests.helpers.submit"]
+
 
 def _loopback(address: object) -> bool:
     host = address[0] if isinstance(address, tuple) else address

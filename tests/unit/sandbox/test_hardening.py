@@ -17,8 +17,6 @@ from tests.helpers.env import API_KEY, SIP_PASSWORD, assert_no_secrets
 from tests.helpers.submit_data import TO
 from tests.helpers.webhook_receiver import Receiver
 
-pytest_plugins = ["tests.helpers.submit"]
-
 VALID = {"From": "+13120001234", "To": TO, "AIAssistantId": "assistant-1"}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 WAIT = 20  # seconds: only a bound for a hung test

@@ -17,8 +17,6 @@ import pytest
 from runner.sandbox import Sandbox, Step
 from tests.helpers.env import API_KEY
 
-pytest_plugins = ["tests.helpers.submit"]
-
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 WAIT = 20
 RESOURCE_KEYS = {

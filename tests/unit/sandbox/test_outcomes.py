@@ -16,8 +16,6 @@ from runner.sandbox import Sandbox, Step, parse_spec
 from tests.helpers.env import API_KEY
 from tests.helpers.webhook_receiver import Receiver
 
-pytest_plugins = ["tests.helpers.submit"]
-
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 EVENTS = "initiated ringing answered completed"
 MIX = {"human": 60, "machine": 20, "no-answer": 10, "busy": 5, "failed": 5}

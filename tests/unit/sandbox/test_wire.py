@@ -11,8 +11,6 @@ import pytest
 
 from tests.helpers.env import API_KEY
 
-pytest_plugins = ["tests.helpers.submit"]
-
 WAIT = 20
 BODY = json.dumps({"From": "+13120001234", "To": "+13125550123", "AIAssistantId": "a"}).encode()
 

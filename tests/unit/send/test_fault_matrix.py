@@ -25,8 +25,6 @@ from tests.helpers.batch import ledger_rows, many, number, write_contacts, write
 from tests.helpers.env import API_KEY
 from tests.helpers.submit_data import TO
 
-pytest_plugins = ["tests.helpers.submit"]  # fixtures: profile_dir, waits
-
 NOT_PROCESSED = (429, 401)  # answers after which the same request may arrive again
 
 

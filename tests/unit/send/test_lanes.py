@@ -20,8 +20,6 @@ from runner.sandbox import Step
 from runner.send import submit
 from tests.helpers.env import API_KEY
 
-pytest_plugins = ["tests.helpers.submit"]  # fixtures: sandbox
-
 BODY = {"To": "+13125550123", "From": "+13120001234", "AIAssistantId": "assistant-1"}
 ANSWER = {"call_sid": "v3:abc", "status": "queued"}
 

@@ -13,8 +13,6 @@ from tests.helpers.env import API_KEY, EXAMPLE_PROFILES, SIP_PASSWORD
 from tests.helpers.submit_data import TO
 from tests.helpers.webhook_receiver import Receiver
 
-pytest_plugins = ["tests.helpers.submit"]
-
 README_ARGS = [
     "run",
     "appointment-reminder",

@@ -12,8 +12,6 @@ import socket
 from runner.sandbox import Sandbox, Step, parse_spec, parse_steps
 from tests.helpers.submit_data import ASSISTANT_AT, TO
 
-pytest_plugins = ["tests.helpers.submit"]  # fixtures: profile_dir, sandbox, sandboxes, waits
-
 
 def run(cli, profile_dir, server_or_url, *extra: str):
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.base_url
