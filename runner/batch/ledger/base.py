@@ -98,6 +98,16 @@ class BatchInfo:
     contacts_sha256: str = ""
 
 
+def repeat_reason(state: str, sent_at: object, batch_id: str, row_no: int) -> str:
+    """Why a claim was refused: another batch called the number within --min-interval (the
+    same words from every backend)."""
+    verb = "placed" if state == "placed" else "possibly placed"
+    return (
+        f"a call to this number was {verb} at {sent_at} "
+        f"(batch {batch_id[:12]}, row {row_no}), within --min-interval"
+    )
+
+
 def cap_reason(done: int, limit: int, rule: str) -> str:
     """Why a claim was refused by the 24 h cap (the same words from every backend)."""
     return f"{done} call(s) to this number in the last 24 h; at most {limit} allowed [{rule}]"

@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runner.batch.ledger.attempts import CALLS_TO
-from runner.batch.ledger.base import CALLED, CLAIMABLE, DAY, Claim, cap_reason, stamp
+from runner.batch.ledger.base import (
+    CALLED,
+    CLAIMABLE,
+    DAY,
+    Claim,
+    cap_reason,
+    repeat_reason,
+    stamp,
+)
 from runner.batch.ledger.pgconn import Session
 
 IN_CLAIMABLE = "('pending', 'deferred')"
@@ -197,11 +205,7 @@ class PgRows:
                 )
                 earlier = c.fetchone()
                 if earlier is not None:
-                    verb = "placed" if earlier[2] == "placed" else "possibly placed"
-                    reason = (
-                        f"a call to this number was {verb} at {earlier[3]} "
-                        f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
-                    )
+                    reason = repeat_reason(earlier[2], earlier[3], earlier[0], earlier[1])
                     self._change(
                         c,
                         batch_id,

@@ -22,6 +22,7 @@ from runner.batch.ledger.base import (
     LedgerError,
     LedgerUnavailable,
     cap_reason,
+    repeat_reason,
     stamp,
 )
 from runner.batch.ledger.groups import ClaimAsk, Finish
@@ -264,11 +265,7 @@ class SqliteRows:
                 (found[1], batch_id, stamp(now - min_interval)),
             ).fetchone()
             if earlier is not None:
-                verb = "placed" if earlier[2] == "placed" else "possibly placed"
-                reason = (
-                    f"a call to this number was {verb} at {earlier[3]} "
-                    f"(batch {earlier[0][:12]}, row {earlier[1]}), within --min-interval"
-                )
+                reason = repeat_reason(earlier[2], earlier[3], earlier[0], earlier[1])
                 self.db.execute(
                     "UPDATE rows SET state = 'skipped', skip_kind = 'repeat', reason = ?, "
                     "updated_at = ? WHERE batch_id = ? AND row_no = ?",
