@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from runner.batch.pacing import MAX_RATE
 from runner.cli.document import output_option
 from runner.cli.errors import CliExit
 from runner.cli.options import (
@@ -24,7 +25,7 @@ from runner.exitcodes import ExitCode
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.01, max=1000.0),
+    type=click.FloatRange(min=0.01, max=MAX_RATE),
     default=10.0,
     show_default=True,
     help="Calls per second, shared by all workers.",

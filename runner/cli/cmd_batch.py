@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from runner.batch.pacing import MAX_RATE
 from runner.cli import sandbox_options as local
 from runner.cli.cmd_listen import listen_options
 from runner.cli.document import CODE_USAGE, output_option
@@ -100,7 +101,7 @@ def parse_window(text: str | None) -> Window | None:
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.01, max=1000.0),
+    type=click.FloatRange(min=0.01, max=MAX_RATE),
     default=10.0,
     show_default=True,
     help="Calls per second, shared by all workers (over 25 only if Telnyx raised your limit).",

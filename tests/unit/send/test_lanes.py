@@ -9,15 +9,20 @@ import contextlib
 import gzip
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 
 from runner.sandbox import Step
-from runner.send import submit
+from runner.send import submit, wire
+from runner.send.lanes import Lanes
 from tests.helpers.env import API_KEY
 
 BODY = {"To": "+13125550123", "From": "+13120001234", "AIAssistantId": "assistant-1"}
@@ -43,6 +48,7 @@ class RawServer:
     reply: bytes
     close_after_reply: bool = False
     hold: threading.Event | None = None  # the first reply waits for this
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this context
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
     got_one: threading.Event = field(default_factory=threading.Event)
@@ -51,7 +57,8 @@ class RawServer:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v2"
+        scheme = "https" if self.tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}/v2"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -64,6 +71,12 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client refused the certificate
+                conn.close()
+                return
         # A client that stops reading a reply (one too large) resets the connection.
         with conn, contextlib.suppress(ConnectionError):
             data = b""
@@ -337,3 +350,113 @@ def test_run_reports_an_oversized_reply_as_unknown(raw_server, cli, profiles, mo
     assert result.exit_code == 5, result.stderr
     assert "larger than 1024 KiB" in result.stderr
     assert len(server.requests) == 1
+
+
+# ------------------------------------------------------------------------------------ over TLS
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that signs itself, and its key (PEM files)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "callprofile test")])
+    now = datetime.now(timezone.utc)
+    public = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def tls_server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_the_lanes_post_over_tls_and_keep_the_connection(raw_server, tmp_path):
+    cert, key = self_signed(tmp_path)
+    server = raw_server(reply(json.dumps(ANSWER).encode()), tls=tls_server_context(cert, key))
+    trusting = ssl.create_default_context(cafile=str(cert))
+    lanes = Lanes(
+        ssl_context=trusting,
+        backend=wire._Backend(httpcore.SyncBackend()),
+        timeouts={"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0},
+        max_connections=1,
+    )
+    request = prepared(server.url)
+    try:
+        replies = [
+            lanes.post(wire.parsed_url(request.url), list(request.headers), request.body)
+            for _ in range(2)
+        ]
+    finally:
+        lanes.close()
+    assert [r.status_code for r in replies] == [200, 200]
+    assert json.loads(replies[1].content) == ANSWER
+    assert server.connections == 1  # one TLS connection, kept alive
+    port = server.url.split(":")[2].split("/")[0]
+    assert server.requests[0].startswith(
+        f"POST /v2/texml/ai_calls/conn%2F1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+    )
+    assert server.requests[0].endswith(request.body)
+
+
+def test_a_certificate_no_authority_vouches_for_is_refused_before_sending(raw_server, tmp_path):
+    cert, key = self_signed(tmp_path)
+    server = raw_server(reply(json.dumps(ANSWER).encode()), tls=tls_server_context(cert, key))
+    results = []
+    for client in (submit.make_client(), httpx.Client(follow_redirects=False, trust_env=False)):
+        try:
+            results.append(
+                submit.send(prepared(server.url), client=client, max_retries=0, sleep=no_wait)
+            )
+        finally:
+            client.close()
+    fast, slow = results
+    assert fast.status == slow.status == "unreachable" and fast.exit_code == slow.exit_code
+    assert "no call was placed" in fast.message
+    assert server.requests == []
