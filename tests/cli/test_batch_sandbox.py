@@ -69,6 +69,19 @@ def test_batch_sandbox_rehearses_faults(cli, tmp_path, setup):
     assert states == {"unknown": 1, "placed": 3, "skipped": 1}
 
 
+def test_the_rate_goes_up_to_ten_thousand_calls_a_second(cli, tmp_path, setup):
+    profiles, contacts = setup
+    args = ("batch", "remind", "--contacts", str(contacts), "--sandbox")
+    over = cli(*args, "--rate", "10001", profiles_dir=profiles)
+    assert over.exit_code == 2 and "--rate" in over.stderr
+    assert not (tmp_path / "c.csv.sandbox.ledger.db").exists()  # nothing recorded, nothing sent
+    top = cli(*args, "--rate", "10000", profiles_dir=profiles)
+    assert top.exit_code == 1, top.stderr  # one row of the file is not a phone number
+    assert "received 4 call request(s)" in top.stderr
+    states = Counter(r["state"] for r in ledger_rows(tmp_path / "c.csv.sandbox.ledger.db"))
+    assert states == {"placed": 4, "skipped": 1}
+
+
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
