@@ -18,7 +18,8 @@ from typing import Any
 from runner.batch.ledger.base import CALLED, CLAIMABLE, Claim, stamp
 from runner.batch.ledger.groups import ClaimAsk, Finish
 
-_FINISH = (
+# Telnyx's answer for a claimed row (each row of a group here, one row in sqlite_rows.py).
+FINISH = (
     "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, error_code = ?, "
     "updated_at = ? WHERE batch_id = ? AND row_no = ? AND state IN ('dialing', 'unknown')"
 )
@@ -28,6 +29,11 @@ _DIAL = (
 )
 _EVENTS = "INSERT INTO events (batch_id, row_no, at, kind, detail) VALUES {values}"
 _MARKS_LIMIT = 150  # rows per statement: 5 values a row, under SQLite's limit of variables
+
+
+def finish_values(batch_id: str, f: Finish, at: str) -> tuple[Any, ...]:
+    """The values of ``FINISH`` for one answer."""
+    return (f.state, f.reason, f.call_sid, f.http_status, f.error_code, at, batch_id, f.row_no)
 
 
 def write_group(
@@ -40,13 +46,7 @@ def write_group(
     at = stamp(now)
     events: list[tuple[Any, ...]] = []
     if finishes:
-        db.executemany(
-            _FINISH,
-            [
-                (f.state, f.reason, f.call_sid, f.http_status, f.error_code, at, batch_id, f.row_no)
-                for f in finishes
-            ],
-        )
+        db.executemany(FINISH, [finish_values(batch_id, f, at) for f in finishes])
         events += [
             (batch_id, f.row_no, at, f.state, f.call_sid or f.reason or "") for f in finishes
         ]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from runner.batch.ledger import sqlite_groups
 from runner.batch.ledger.attempts import CALLS_TO
 from runner.batch.ledger.base import (
     CALLED,
@@ -26,6 +27,7 @@ from runner.batch.ledger.base import (
     stamp,
 )
 from runner.batch.ledger.groups import ClaimAsk, Finish
+from runner.batch.ledger.sqlite_groups import FINISH, finish_values
 
 _ROWS_PER_INSERT = 150  # 5 values a row, under SQLite's limit of bound variables
 
@@ -231,8 +233,6 @@ class SqliteRows:
         """Answers first, then claims, all in one synced transaction: one fsync for the group.
         The answers were given by Telnyx before these claims were asked for, so a crash keeps
         either all of them or none, and never a claim without the answers before it."""
-        from runner.batch.ledger import sqlite_groups
-
         with self._tx():
             return sqlite_groups.write_group(self, batch_id, finishes, claims)
 
@@ -323,21 +323,7 @@ class SqliteRows:
 
     def _finish_row(self, batch_id: str, f: Finish) -> None:
         """One answer, in the caller's write transaction."""
-        self.db.execute(
-            "UPDATE rows SET state = ?, reason = ?, call_sid = ?, http_status = ?, "
-            "error_code = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? "
-            "AND state IN ('dialing', 'unknown')",
-            (
-                f.state,
-                f.reason,
-                f.call_sid,
-                f.http_status,
-                f.error_code,
-                self._stamp(),
-                batch_id,
-                f.row_no,
-            ),
-        )
+        self.db.execute(FINISH, finish_values(batch_id, f, self._stamp()))
         self._event(batch_id, f.row_no, f.state, f.call_sid or f.reason or "")
 
     @locked
