@@ -26,7 +26,6 @@ import contextlib
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 # Imported by wire.make_client, for sending only.
@@ -119,8 +118,10 @@ class Lanes:
             lines.append((name.encode("ascii"), value.encode("ascii")))
         lines.append((b"Content-Length", str(len(body)).encode("ascii")))
         # A header h11 refuses (a line break in the key) fails here too, before connecting.
-        with _mapped(h11.LocalProtocolError, httpcore.LocalProtocolError):
+        try:
             request = h11.Request(method=b"POST", target=url.raw_path, headers=lines)
+        except h11.LocalProtocolError as exc:
+            raise httpcore.LocalProtocolError(exc) from exc
         scheme = url.raw_scheme
         origin = (scheme, url.raw_host, url.port or _DEFAULT_PORTS[scheme])
         connection = self._take(origin)
@@ -237,10 +238,12 @@ class _Connection:
         self.idle = False
         self.expire_at = None
         try:
-            with _mapped(h11.LocalProtocolError, httpcore.LocalProtocolError):
+            try:
                 data = self.h11.send(request) or b""
                 data += self.h11.send(h11.Data(data=body)) or b""
                 data += self.h11.send(h11.EndOfMessage()) or b""
+            except h11.LocalProtocolError as exc:
+                raise httpcore.LocalProtocolError(exc) from exc
             # As httpcore: a server may close the request early and still answer it.
             with contextlib.suppress(httpcore.WriteError):
                 self.stream.write(data, timeout=timeouts.get("write"))
@@ -268,8 +271,12 @@ class _Connection:
 
     def _next_event(self, timeout: float | None) -> Any:
         while True:
-            with _mapped(h11.RemoteProtocolError, httpcore.RemoteProtocolError):
+            # h11's errors are raised as httpcore's, which submit classifies (here and above;
+            # a plain try, as this runs for every event of every reply).
+            try:
                 event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpcore.RemoteProtocolError(exc) from exc
             if event is not h11.NEED_DATA:
                 return event
             data = self.stream.read(READ_NUM_BYTES, timeout=timeout)
@@ -298,15 +305,6 @@ class _Connection:
     def close(self) -> None:
         self.closed = True
         self.stream.close()
-
-
-@contextlib.contextmanager
-def _mapped(inner: type[Exception], outer: type[Exception]) -> Iterator[None]:
-    """``inner`` raised as ``outer`` (h11's errors as httpcore's, which submit classifies)."""
-    try:
-        yield
-    except inner as exc:
-        raise outer(exc) from exc
 
 
 def _header_encoding(raw: list[tuple[bytes, bytes]]) -> str:
